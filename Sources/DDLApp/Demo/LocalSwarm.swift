@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLPeer
+import DDLTestOrigin
+import DDLTracker
+import Logging
+import ServiceLifecycle
+
+/// A whole swarm in one process: a test origin, a tracker and peer servers on loopback.
+/// Used by `ddl demo` and by the end-to-end tests.
+public struct LocalSwarm: Sendable {
+    /// What to start.
+    public struct Options: Sendable {
+        /// Bytes served by the built-in origin; `nil` starts no origin.
+        public var originSize: Int64? = 256 << 20
+        /// One entry per peer server: the loopback address it binds (any 127.x.y.z).
+        public var peerHosts: [String] = ["127.0.0.1", "127.0.0.1", "127.0.0.1"]
+        /// Tracker TTL in seconds.
+        public var ttlSeconds = 30
+        public init() {}
+    }
+
+    /// The built-in origin, when started.
+    public let origin: TestOrigin?
+    /// Base URL of the origin, e.g. `http://127.0.0.1:41234`.
+    public let originURL: String?
+    /// Base URL of the tracker.
+    public let trackerURL: String
+    /// Bound ports of the peer servers, in the order of ``Options/peerHosts``.
+    public let peerPorts: [Int]
+    /// What each peer served.
+    public let peerStats: [PeerStats]
+
+    /// URL of the origin's file `name`.
+    public func fileURL(_ name: String = "file.bin") -> String { (originURL ?? "") + "/files/" + name }
+
+    /// Starts the swarm, waits until every peer is registered, runs `body`, and shuts the
+    /// swarm down gracefully (peers deregister) whatever `body` does.
+    public static func run<T: Sendable>(
+        _ options: Options = Options(), logger: Logger = Logger(label: "ddl.swarm"),
+        _ body: @Sendable (LocalSwarm) async throws -> T
+    ) async throws -> T {
+        var services: [any Service] = []
+        let origin = options.originSize.map { TestOrigin(length: $0) }
+        let originPort = Eventually<Int>()
+        if let origin {
+            services.append(origin.makeApplication(logger: logger, onListening: { await originPort.set($0) }))
+        }
+        let trackerPort = Eventually<Int>()
+        var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: options.ttlSeconds)
+        trackerConfiguration.maxPeers = 10_000
+        services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
+
+        let originClient = PeerServer.makeOriginClient(configuration: PeerConfiguration())
+        let infrastructure = ServiceGroup(services: services, logger: logger)
+        do {
+            let result = try await withThrowingTaskGroup(of: Void.self) { tasks -> T in
+                tasks.addTask { try await infrastructure.run() }
+                do {
+                    let trackerURL = "http://127.0.0.1:\(try await trackerPort.wait())"
+                    let originURL: String? = origin == nil ? nil : "http://127.0.0.1:\(try await originPort.wait())"
+                    // Peers start once the tracker's URL is known, in a group of their own that
+                    // shuts down first so that they deregister while the tracker still runs.
+                    let peerPorts = options.peerHosts.map { _ in Eventually<Int>() }
+                    let stats = options.peerHosts.map { _ in PeerStats() }
+                    var peerServices: [any Service] = []
+                    for (index, host) in options.peerHosts.enumerated() {
+                        var configuration = PeerConfiguration(host: host, port: 0, trackerURL: trackerURL)
+                        configuration.name = "local-peer-\(index + 1)"
+                        peerServices += PeerServer.makeServices(
+                            configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
+                        ) { await peerPorts[index].set($0) }
+                    }
+                    let peers = ServiceGroup(services: peerServices, logger: logger)
+                    tasks.addTask { try await peers.run() }
+                    do {
+                        var ports: [Int] = []
+                        for port in peerPorts { ports.append(try await port.wait()) }
+                        let swarm = LocalSwarm(origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats)
+                        try await swarm.waitForPeers(count: ports.count, httpClient: originClient)
+                        let value = try await body(swarm)
+                        await peers.triggerGracefulShutdown()
+                        _ = try await tasks.next()  // the peers' group: they deregister while the tracker runs
+                        await infrastructure.triggerGracefulShutdown()
+                        try await tasks.waitForAll()
+                        return value
+                    } catch {
+                        await peers.triggerGracefulShutdown()
+                        throw error
+                    }
+                } catch {
+                    await infrastructure.triggerGracefulShutdown()
+                    try? await tasks.waitForAll()
+                    throw error
+                }
+            }
+            try await originClient.shutdown()
+            return result
+        } catch {
+            try? await originClient.shutdown()
+            throw error
+        }
+    }
+
+    /// Waits (up to 10 s) until the tracker lists `count` peers.
+    public func waitForPeers(count: Int, httpClient: HTTPClient) async throws {
+        let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient)
+        for _ in 0..<1000 {
+            if let peers = try? await tracker.peers(), peers.count >= count { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TrackerClient.Failure.malformed(trackerURL, reason: "fewer than \(count) peers registered after 10 s")
+    }
+}
+

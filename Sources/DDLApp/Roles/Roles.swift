@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import DDLClient
+import DDLCore
+import DDLPeer
+import DDLTracker
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Entry points of the `ddl` subcommands, shared by the executable, `ddl demo` and tests.
+public enum Roles {
+    /// Runs a tracker until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` once bound.
+    public static func runTracker(configuration: TrackerConfiguration, logger: Logger) async throws {
+        let services = Tracker.makeServices(configuration: configuration, logger: logger) { port in
+            announce("ddl tracker listening on http://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+        try await group.run()
+    }
+
+    /// Runs a peer server until SIGINT/SIGTERM, deregistering from the tracker on the way out.
+    public static func runServer(configuration: PeerConfiguration, logger: Logger) async throws {
+        let httpClient = PeerServer.makeOriginClient(configuration: configuration)
+        do {
+            let services = PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
+                announce("ddl server listening on http://\(display(configuration.host)):\(port)"
+                    + (configuration.trackerURL.map { ", tracker \($0)" } ?? ", no tracker"))
+            }
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+    }
+
+    /// Runs `ddl get`; stops cleanly on SIGINT/SIGTERM. Returns the process exit code.
+    public static func runGet(configuration: ClientConfiguration, logger: Logger) async -> Int32 {
+        let observer = ConsoleObserver(mode: configuration.progress)
+        let httpClient = Downloader.makeHTTPClient(configuration: configuration)
+        let downloader = Downloader(configuration: configuration, httpClient: httpClient, logger: logger, observer: observer)
+        let outcome: Result<DownloadSummary, DownloadError> = await withTaskGroup(of: Result<DownloadSummary, DownloadError>?.self) { group in
+            group.addTask {
+                do throws(DownloadError) { return .success(try await downloader.run()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return .failure(.interrupted) }
+                return nil
+            }
+            var result: Result<DownloadSummary, DownloadError> = .failure(.interrupted)
+            while let next = await group.next() {
+                if let next { result = next; break }
+            }
+            group.cancelAll()
+            return result
+        }
+        try? await httpClient.shutdown()
+        switch outcome {
+        case .success:
+            return 0
+        case let .failure(error):
+            if configuration.progress != .json {
+                FileHandle.standardError.write(Data("ddl: error: \(error)\n".utf8))
+            } else {
+                let line = "{\"event\":\"error\",\"exitCode\":\(error.exitCode),\"message\":\(jsonString(error.description))}\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+            return error.exitCode
+        }
+    }
+
+    /// Lists the tracker's peers as a table or JSON on standard output.
+    public static func listPeers(trackerURL: String, json: Bool) async throws {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let peers: [TrackerAPI.Peer]
+        do {
+            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient).peers()
+            try await httpClient.shutdown()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let data = try encoder.encode(TrackerAPI.PeerList(peers: peers))
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        var lines = [pad("ID", 34) + pad("HOST", 40) + pad("PORT", 7) + pad("NAME", 20) + "LAST SEEN"]
+        for peer in peers {
+            lines.append(pad(peer.id, 34) + pad(peer.host, 40) + pad(String(peer.port), 7) + pad(peer.name ?? "-", 20) + peer.lastSeen)
+        }
+        lines.append("\(peers.count) peer\(peers.count == 1 ? "" : "s")")
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    static func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func display(_ host: String) -> String {
+        host.contains(":") ? "[\(host)]" : host
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+
+    static func jsonString(_ s: String) -> String {
+        (try? String(decoding: JSONEncoder().encode(s), as: UTF8.self)) ?? "\"\""
+    }
+}

@@ -1,0 +1,58 @@
+import Configuration
+import DDLClient
+import DDLCore
+import DDLPeer
+import DDLTracker
+
+extension TrackerConfiguration {
+    /// Reads `host`, `port`, `ttl`, `max_peers`.
+    public init(reader: ConfigReader) throws {
+        self.init()
+        host = reader.string(forKey: "host", default: host)
+        port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
+        ttlSeconds = try ConfigLoader.int(reader, "ttl", default: ttlSeconds, in: 1...3600)
+        maxPeers = try ConfigLoader.int(reader, "max_peers", default: maxPeers, in: 1...1_000_000)
+    }
+}
+
+extension PeerConfiguration {
+    /// Reads `tracker`, `host`, `port`, `advertise`, `name`, `max_fetches`,
+    /// `origin_connect_timeout`, `origin_read_timeout`.
+    public init(reader: ConfigReader) throws {
+        self.init()
+        trackerURL = reader.string(forKey: "tracker")
+        host = reader.string(forKey: "host", default: host)
+        port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
+        advertise = reader.string(forKey: "advertise")
+        name = reader.string(forKey: "name")
+        maxConcurrentFetches = try ConfigLoader.int(reader, "max_fetches", default: maxConcurrentFetches, in: 1...1024)
+        originConnectTimeoutSeconds = try ConfigLoader.int(reader, "origin_connect_timeout", default: originConnectTimeoutSeconds, in: 1...600)
+        originReadTimeoutSeconds = try ConfigLoader.int(reader, "origin_read_timeout", default: originReadTimeoutSeconds, in: 1...3600)
+    }
+}
+
+extension ClientConfiguration {
+    /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`,
+    /// `overwrite`, `progress`, `connect_timeout`, `read_timeout`.
+    public init(url: String, reader: ConfigReader) throws {
+        self.init(url: url)
+        trackerURL = reader.string(forKey: "tracker")
+        if trackerURL?.isEmpty == true { trackerURL = nil }
+        outputFile = reader.string(forKey: "output")
+        downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)
+        connections = try ConfigLoader.int(reader, "connections", default: connections, in: 1...64)
+        pieceSize = try ConfigLoader.size(reader, "piece_size")
+        if let pieceSize, pieceSize < 16 * 1024 {
+            throw ConfigLoader.Failure(description: "piece_size must be at least 16KiB")
+        }
+        useSelf = try ConfigLoader.bool(reader, "self", default: useSelf)
+        overwrite = try ConfigLoader.bool(reader, "overwrite", default: overwrite)
+        let progressText = reader.string(forKey: "progress", default: progress.rawValue)
+        guard let mode = ProgressMode(rawValue: progressText) else {
+            throw ConfigLoader.Failure(description: "progress must be one of auto, plain, json, quiet; got \(progressText)")
+        }
+        progress = mode
+        connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
+        readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
+    }
+}

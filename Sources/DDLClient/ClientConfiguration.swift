@@ -1,0 +1,44 @@
+/// Settings of one `ddl get`.
+public struct ClientConfiguration: Sendable, Hashable {
+    /// How progress is shown.
+    public enum ProgressMode: String, Sendable, Hashable, CaseIterable {
+        /// A live bar on a terminal, plain periodic lines otherwise.
+        case auto
+        /// Always plain periodic lines.
+        case plain
+        /// NDJSON events on standard output.
+        case json
+        /// Nothing.
+        case quiet
+    }
+
+    /// The URL to download (`http` or `https`).
+    public var url: String
+    /// Exact output file; when `nil` the file lands in ``downloadDirectory`` under the
+    /// server's name for it.
+    public var outputFile: String?
+    /// Directory for downloads when ``outputFile`` is not given.
+    public var downloadDirectory: String = "."
+    /// Tracker base URL; `nil` downloads directly.
+    public var trackerURL: String?
+    /// Parallel ranges in direct mode.
+    public var connections: Int = 4
+    /// Pieces each source keeps in flight in swarm mode.
+    public var piecesInFlightPerSource: Int = 2
+    /// Piece size; `nil` picks one from the file size and number of sources (4–16 MiB).
+    public var pieceSize: Int64?
+    /// Whether the client downloads pieces itself too.
+    public var useSelf: Bool = true
+    /// Replace an existing file at the output path.
+    public var overwrite: Bool = false
+    /// Progress display.
+    public var progress: ProgressMode = .auto
+    /// Seconds to connect to the origin or a peer.
+    public var connectTimeoutSeconds: Int = 10
+    /// Seconds without a byte on a piece before it is given to another source.
+    public var readTimeoutSeconds: Int = 30
+
+    public init(url: String) {
+        self.url = url
+    }
+}

@@ -1,0 +1,274 @@
+import AsyncHTTPClient
+import DDLCore
+import Logging
+import NIOCore
+
+/// Runs one download: probe, plan, fetch pieces from the sources through a dynamic work
+/// queue into `<file>.part`, verify, rename.
+public struct Downloader: Sendable {
+    public let configuration: ClientConfiguration
+    public let httpClient: HTTPClient
+    public let logger: Logger
+    public let observer: any DownloadObserver
+
+    /// - Parameter httpClient: used for the origin, the peers and the tracker; the caller
+    ///   shuts it down. ``makeHTTPClient(configuration:)`` makes a suitable one.
+    public init(configuration: ClientConfiguration, httpClient: HTTPClient, logger: Logger, observer: any DownloadObserver = SilentObserver()) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// An `HTTPClient` for downloads: keep-alive pools, redirects followed, no
+    /// decompression, a read timeout that catches stalled pieces.
+    public static func makeHTTPClient(configuration: ClientConfiguration) -> HTTPClient {
+        var config = HTTPClient.Configuration()
+        config.redirectConfiguration = .follow(max: 10, allowCycles: false)
+        config.timeout = .init(connect: .seconds(Int64(configuration.connectTimeoutSeconds)), read: .seconds(Int64(configuration.readTimeoutSeconds)))
+        config.decompression = .disabled
+        config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    /// Downloads the file; returns the summary or throws a ``DownloadError``.
+    public func run() async throws(DownloadError) -> DownloadSummary {
+        do {
+            return try await runUnchecked()
+        } catch let error as DownloadError {
+            throw error
+        } catch is CancellationError {
+            throw .interrupted
+        } catch {
+            throw .network(String(describing: error))
+        }
+    }
+
+    private func runUnchecked() async throws -> DownloadSummary {
+        guard configuration.connections >= 1, configuration.connections <= 64 else {
+            throw DownloadError.usage("--connections must be between 1 and 64")
+        }
+        let started = ContinuousClock.now
+        let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
+        let path = try OutputPath.resolve(configuration: configuration, suggestedName: file.suggestedName)
+        logger.info("probed origin", metadata: ["url": "\(file.url)", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
+
+        let partFile = try PartFile(creating: path + ".part", length: file.length)
+        defer { partFile.close() }
+        let counters = TransferCounters()
+        let mode: String
+        var pieces: [String: Int] = [:]
+        if file.supportsSegmentedDownload, let length = file.length {
+            let sources = try await chooseSources()
+            let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
+                ?? PiecePlan.automatic(length: length, sources: sources.count == 1 && sources[0] == .direct ? configuration.connections : sources.count)
+            mode = sources.contains(where: { $0 != .direct }) ? "swarm" : "direct"
+            observer.handle(.started(DownloadStart(
+                url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count,
+                sources: sources.map(\.id), mode: mode)))
+            pieces = try await transferPieces(file: file, plan: plan, sources: sources, partFile: partFile, counters: counters, started: started)
+        } else {
+            observer.handle(.notice("the origin does not support byte ranges or sent no length: downloading in one stream"))
+            mode = "single"
+            observer.handle(.started(DownloadStart(url: file.url, path: path, length: file.length, pieceSize: nil, pieces: 1, sources: ["self"], mode: mode)))
+            try await transferSingleStream(file: file, partFile: partFile, counters: counters, started: started)
+            pieces = ["self": 1]
+        }
+
+        try await partFile.sync()
+        let digest = try await partFile.sha256()
+        try partFile.moveToFinal(path, overwrite: configuration.overwrite)
+        let bytes = file.length ?? counters.goodBytes
+        let seconds = (ContinuousClock.now - started).seconds
+        let shares = counters.bySource.map { DownloadSummary.SourceShare(source: $0.key, bytes: $0.value, pieces: pieces[$0.key] ?? 0) }
+            .sorted { $0.bytes > $1.bytes }
+        let summary = DownloadSummary(url: file.url, path: path, bytes: bytes, seconds: seconds, sha256: digest, mode: mode, sources: shares)
+        observer.handle(.finished(summary))
+        return summary
+    }
+
+    /// Peers from the tracker plus this machine, or this machine alone (with a notice).
+    private func chooseSources() async throws -> [DownloadSource] {
+        let direct = "downloading directly with \(configuration.connections) connection\(configuration.connections == 1 ? "" : "s")"
+        var peers: [DownloadSource] = []
+        if let trackerURL = configuration.trackerURL {
+            do {
+                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient).peers()
+                peers = listed.map { .peer(host: $0.host, port: $0.port, name: $0.name) }
+                if peers.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                observer.handle(.notice("tracker unreachable (\(error)): \(direct)"))
+            }
+        } else {
+            observer.handle(.notice("no tracker configured: \(direct)"))
+        }
+        if peers.isEmpty {
+            if !configuration.useSelf {
+                throw DownloadError.usage("--no-self needs peers, but none are available")
+            }
+            return [.direct]
+        }
+        return configuration.useSelf ? peers + [.direct] : peers
+    }
+
+    private func transferPieces(
+        file: RemoteFile, plan: PiecePlan, sources: [DownloadSource], partFile: PartFile, counters: TransferCounters, started: ContinuousClock.Instant
+    ) async throws -> [String: Int] {
+        let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count))
+        let directOnly = sources == [.direct]
+        for source in sources {
+            await coordinator.addSource(source.id, maxInFlight: directOnly ? configuration.connections : configuration.piecesInFlightPerSource)
+        }
+        let doneFlags = DoneFlags(count: plan.count)
+        let fetcher = PieceFetcher(
+            httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
+            logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
+
+        try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for source in sources {
+                    let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
+                    for _ in 0..<slots {
+                        group.addTask {
+                            try await work(source: source, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, counters: counters)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        guard await coordinator.isComplete else {
+            throw DownloadError.network("every source failed; \(await coordinator.completedCount) of \(plan.count) pieces were downloaded (run again to retry)")
+        }
+        var pieces: [String: Int] = [:]
+        for source in sources { pieces[source.id] = await coordinator.completedCount(of: source.id) }
+        return pieces
+    }
+
+    /// One worker slot of one source: takes pieces until the scheduler says stop.
+    private func work(
+        source: DownloadSource, coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags, counters: TransferCounters
+    ) async throws {
+        let id = source.id
+        while true {
+            try Task.checkCancellation()
+            switch await coordinator.next(for: id) {
+            case .stop:
+                return
+            case let .wait(until):
+                var delay: Duration = .milliseconds(50)
+                if let until { delay = max(.milliseconds(5), min(until - .now, .milliseconds(200))) }
+                try await Task.sleep(for: delay)
+            case let .piece(index, _):
+                counters.began(id)
+                defer { counters.ended(id) }
+                do {
+                    try await fetcher.fetch(piece: index, range: plan.range(of: index), from: source)
+                    doneFlags.markDone(index)
+                    _ = await coordinator.completed(index, by: id)
+                } catch PieceFailure.superseded {
+                    await coordinator.cancelled(index, by: id)
+                } catch let failure as PieceFailure {
+                    logger.info("piece failed", metadata: ["piece": "\(index)", "source": "\(id)", "reason": "\(failure)"])
+                    observer.handle(.pieceFailed(piece: index, source: id, reason: failure.description))
+                    if await coordinator.failed(index, by: id) {
+                        observer.handle(.sourceDropped(source: id))
+                    }
+                } catch {
+                    await coordinator.cancelled(index, by: id)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Origin without ranges or length: one stream, written sequentially.
+    private func transferSingleStream(file: RemoteFile, partFile: PartFile, counters: TransferCounters, started: ContinuousClock.Instant) async throws {
+        try await withProgressTicker(counters: counters, length: file.length, pieces: 1, started: started, coordinator: nil) {
+            var request = HTTPClientRequest(url: file.url)
+            request.headers.add(name: "User-Agent", value: "ddl")
+            let response: HTTPClientResponse
+            do {
+                response = try await httpClient.execute(request, timeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)), logger: logger)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw DownloadError.network("cannot reach the origin: \(error)")
+            }
+            guard response.status == .ok else {
+                throw DownloadError.origin("the origin answered HTTP \(response.status.code) for \(file.url)", status: Int(response.status.code))
+            }
+            var offset: Int64 = 0
+            do {
+                for try await chunk in response.body {
+                    if let length = file.length, offset + Int64(chunk.readableBytes) > length {
+                        throw DownloadError.integrity("the origin sent more than the announced \(length) bytes")
+                    }
+                    try partFile.write(chunk, at: offset)
+                    offset += Int64(chunk.readableBytes)
+                    counters.received(chunk.readableBytes, from: DownloadSource.direct.id)
+                }
+            } catch let error as DownloadError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw DownloadError.network("the download broke off after \(offset) bytes: \(error) (run again to retry)")
+            }
+            if let length = file.length, offset != length {
+                throw DownloadError.integrity("the origin sent \(offset) of the announced \(length) bytes")
+            }
+        }
+    }
+
+    /// Runs `body` while a child task reports progress periodically.
+    private func withProgressTicker(
+        counters: TransferCounters, length: Int64?, pieces: Int, started: ContinuousClock.Instant, coordinator: DownloadCoordinator?,
+        _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        let observer = self.observer
+        let interval: Duration = configuration.progress == .auto ? .milliseconds(250) : .seconds(1)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var window = RateWindow()
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: interval) } catch { return }
+                    let now = ContinuousClock.now
+                    let bytes = counters.goodBytes
+                    window.add(bytes: bytes, at: now)
+                    let done = await coordinator?.completedCount ?? 0
+                    observer.handle(.progress(ProgressSnapshot(
+                        bytes: min(bytes, length ?? .max), length: length, elapsedSeconds: (now - started).seconds,
+                        rate: window.rate, activeSources: counters.activeSources, piecesDone: done, pieces: pieces)))
+                }
+            }
+            defer { group.cancelAll() }
+            try await body()
+        }
+    }
+}
+
+/// Bytes-per-second over the last few seconds.
+struct RateWindow {
+    private var samples: [(ContinuousClock.Instant, Int64)] = []
+    private let span: Duration = .seconds(3)
+
+    mutating func add(bytes: Int64, at time: ContinuousClock.Instant) {
+        samples.append((time, bytes))
+        while let first = samples.first, time - first.0 > span, samples.count > 2 { samples.removeFirst() }
+    }
+
+    var rate: Double {
+        guard let first = samples.first, let last = samples.last, last.0 > first.0 else { return 0 }
+        return Double(last.1 - first.1) / (last.0 - first.0).seconds
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,118 @@
+import AsyncHTTPClient
+import DDLCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Why one piece attempt failed.
+enum PieceFailure: Error, CustomStringConvertible {
+    /// Another copy of the piece completed first (endgame); not the source's fault.
+    case superseded
+    /// The source answered with an HTTP error.
+    case status(Int, originStatus: Int?)
+    /// `206` missing or the `Content-Range` does not match the request.
+    case badResponse(String)
+    /// The body ended before the range did.
+    case short(received: Int64, expected: Int64)
+    /// Transport error or timeout.
+    case transport(String)
+
+    var description: String {
+        switch self {
+        case .superseded: "superseded by another copy"
+        case let .status(status, origin?): "HTTP \(status) (origin answered \(origin))"
+        case let .status(status, nil): "HTTP \(status)"
+        case let .badResponse(reason): reason
+        case let .short(received, expected): "body ended after \(received) of \(expected) bytes"
+        case let .transport(reason): reason
+        }
+    }
+}
+
+/// Downloads one piece from one source, streaming each chunk to its offset in the part file.
+struct PieceFetcher: Sendable {
+    let httpClient: HTTPClient
+    let file: RemoteFile
+    let partFile: PartFile
+    let counters: TransferCounters
+    let doneFlags: DoneFlags
+    let logger: Logger
+    let headTimeout: TimeAmount
+
+    /// Fetches `range` (piece `index`) from `source`. Throws ``PieceFailure`` for problems
+    /// another source may not have, and ``DownloadError`` for fatal ones.
+    func fetch(piece index: Int, range: ByteRange, from source: DownloadSource) async throws {
+        var request = HTTPClientRequest(url: source.requestURL(for: file.url))
+        request.headers.add(name: "Range", value: range.rangeHeader)
+        if let validator = file.ifRangeValidator { request.headers.add(name: "If-Range", value: validator) }
+        request.headers.add(name: "User-Agent", value: "ddl")
+
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw PieceFailure.transport(String(describing: error))
+        }
+        let status = Int(response.status.code)
+        guard status == 206 else {
+            var originStatus: Int?
+            if source != .direct, let body = try? await response.body.collect(upTo: 16 * 1024),
+               let problem = try? JSONDecoderShim.decode(Problem.self, from: body) {
+                originStatus = problem.originStatus
+            }
+            if source == .direct {
+                if status == 200 {
+                    throw DownloadError.integrity("the file changed on the server (the origin answered 200 to a range request with If-Range)")
+                }
+                if [400, 401, 403, 404, 410, 416].contains(status) {
+                    throw DownloadError.origin("the origin answered HTTP \(status) for \(file.url)", status: status)
+                }
+            }
+            throw PieceFailure.status(status, originStatus: originStatus)
+        }
+        guard let header = response.headers.first(name: "Content-Range"), let contentRange = ContentRange(header),
+              contentRange.range == range, contentRange.total == nil || contentRange.total == file.length
+        else {
+            throw PieceFailure.badResponse("Content-Range \(response.headers.first(name: "Content-Range") ?? "missing") does not match \(range)")
+        }
+        if source == .direct, let etag = file.etag, let now = response.headers.first(name: "ETag"), now != etag {
+            throw DownloadError.integrity("the file changed on the server (ETag \(etag) became \(now))")
+        }
+
+        let expected = range.count
+        var received: Int64 = 0
+        do {
+            for try await chunk in response.body {
+                if doneFlags.isDone(index) { throw PieceFailure.superseded }
+                let n = Int64(chunk.readableBytes)
+                guard received + n <= expected else {
+                    throw PieceFailure.badResponse("body longer than the \(expected) bytes of \(range)")
+                }
+                try partFile.write(chunk, at: range.first + received)
+                received += n
+                counters.received(chunk.readableBytes, from: source.id)
+            }
+        } catch {
+            counters.discard(received)
+            switch error {
+            case is PieceFailure, is DownloadError, is CancellationError: throw error
+            default: throw PieceFailure.transport(String(describing: error))
+            }
+        }
+        guard received == expected else {
+            counters.discard(received)
+            throw PieceFailure.short(received: received, expected: expected)
+        }
+    }
+}
+
+import Foundation
+import NIOFoundationCompat
+
+enum JSONDecoderShim {
+    static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        try JSONDecoder().decode(T.self, from: buffer)
+    }
+}

@@ -1,0 +1,102 @@
+import AsyncHTTPClient
+import DDLCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Probes the origin: `HEAD` (falling back to `GET` with `Range: bytes=0-0`), following
+/// redirects and pinning the final URL.
+public struct OriginProbe: Sendable {
+    let httpClient: HTTPClient
+    let logger: Logger
+    let timeout: TimeAmount
+
+    public init(httpClient: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(30)) {
+        self.httpClient = httpClient
+        self.logger = logger
+        self.timeout = timeout
+    }
+
+    /// Probes `url`.
+    public func probe(_ url: String) async throws(DownloadError) -> RemoteFile {
+        let lowered = url.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
+            throw .usage("only http:// and https:// URLs can be downloaded: \(url)")
+        }
+        var head = HTTPClientRequest(url: url)
+        head.method = .HEAD
+        let headResponse = try await execute(head)
+        var file: RemoteFile
+        if (200..<300).contains(headResponse.status.code) {
+            file = describe(headResponse, requested: url)
+            if file.acceptsRanges && file.length != nil { return file }
+        } else if [400, 401, 403, 404, 410].contains(headResponse.status.code) {
+            throw originStatusError(Int(headResponse.status.code), url: url)
+        } else {
+            file = RemoteFile(url: url, length: nil, acceptsRanges: false, etag: nil, lastModified: nil, suggestedName: nil)
+        }
+        // HEAD refused or inconclusive: ask for the first byte.
+        var get = HTTPClientRequest(url: file.url)
+        get.headers.add(name: "Range", value: "bytes=0-0")
+        let response = try await execute(get)
+        defer { _ = response }  // the body is discarded below
+        let status = Int(response.status.code)
+        switch status {
+        case 206:
+            var described = describe(response, requested: file.url)
+            guard let contentRange = response.headers.first(name: "Content-Range").flatMap(ContentRange.init) else {
+                throw .origin("the origin answered 206 without a valid Content-Range", status: 206)
+            }
+            described.length = contentRange.total
+            described.acceptsRanges = contentRange.total != nil
+            if described.suggestedName == nil { described.suggestedName = file.suggestedName }
+            file = described
+        case 200:
+            var described = describe(response, requested: file.url)
+            described.acceptsRanges = false
+            file = described
+        default:
+            throw originStatusError(status, url: url)
+        }
+        // Drain at most a little of the body, then let the connection go.
+        _ = try? await response.body.collect(upTo: 1)
+        return file
+    }
+
+    private func execute(_ request: HTTPClientRequest) async throws(DownloadError) -> HTTPClientResponse {
+        do {
+            return try await httpClient.execute(request, timeout: timeout, logger: logger)
+        } catch is CancellationError {
+            throw .interrupted
+        } catch {
+            throw .network("cannot reach the origin \(request.url): \(error)")
+        }
+    }
+
+    private func describe(_ response: HTTPClientResponse, requested: String) -> RemoteFile {
+        let finalURL = response.url?.absoluteString ?? requested
+        let headers = response.headers
+        let length = headers.first(name: "Content-Length").flatMap { Int64($0) }
+        let ranges = headers.first(name: "Accept-Ranges")?.lowercased().contains("bytes") ?? false
+        var name = headers.first(name: "Content-Disposition").flatMap(FileNameSanitizer.fileName(fromContentDisposition:))
+        if name == nil, let path = response.url?.path {
+            name = FileNameSanitizer.fileName(fromURLPath: path)
+        }
+        if name == nil { name = FileNameSanitizer.fileName(fromURLPath: pathOf(finalURL)) }
+        return RemoteFile(
+            url: finalURL, length: length, acceptsRanges: ranges,
+            etag: headers.first(name: "ETag"), lastModified: headers.first(name: "Last-Modified"),
+            suggestedName: name)
+    }
+
+    private func pathOf(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return "" }
+        return String(rest[slash...])
+    }
+
+    private func originStatusError(_ status: Int, url: String) -> DownloadError {
+        .origin("the origin answered HTTP \(status) for \(url)", status: status)
+    }
+}

@@ -1,0 +1,33 @@
+/// What a probe learned about the file on the origin.
+public struct RemoteFile: Sendable, Hashable {
+    /// The URL after redirects; every later request uses it.
+    public var url: String
+    /// Length in bytes, when the origin said.
+    public var length: Int64?
+    /// Whether the origin serves byte ranges.
+    public var acceptsRanges: Bool
+    /// The entity tag, when sent.
+    public var etag: String?
+    /// `Last-Modified`, when sent.
+    public var lastModified: String?
+    /// File name suggested by `Content-Disposition` or the URL path (unsanitized).
+    public var suggestedName: String?
+
+    public init(url: String, length: Int64?, acceptsRanges: Bool, etag: String?, lastModified: String?, suggestedName: String?) {
+        self.url = url
+        self.length = length
+        self.acceptsRanges = acceptsRanges
+        self.etag = etag
+        self.lastModified = lastModified
+        self.suggestedName = suggestedName
+    }
+
+    /// The validator for `If-Range`: a strong ETag, else `Last-Modified`.
+    public var ifRangeValidator: String? {
+        if let etag, !etag.hasPrefix("W/") { return etag }
+        return lastModified
+    }
+
+    /// Whether pieces can be fetched in parallel.
+    public var supportsSegmentedDownload: Bool { acceptsRanges && (length ?? 0) > 0 }
+}

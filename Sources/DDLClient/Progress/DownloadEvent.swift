@@ -1,0 +1,77 @@
+/// Events a download reports, rendered as a bar, plain lines or NDJSON.
+public enum DownloadEvent: Sendable {
+    /// The origin was probed and the plan made.
+    case started(DownloadStart)
+    /// A notice worth showing the user (fallback to direct mode, and so on).
+    case notice(String)
+    /// Periodic progress.
+    case progress(ProgressSnapshot)
+    /// A piece failed at a source and went back to the queue.
+    case pieceFailed(piece: Int, source: String, reason: String)
+    /// A source was dropped from this download.
+    case sourceDropped(source: String)
+    /// The download finished.
+    case finished(DownloadSummary)
+}
+
+/// What is about to be downloaded, and how.
+public struct DownloadStart: Sendable, Hashable, Codable {
+    public var url: String
+    public var path: String
+    public var length: Int64?
+    public var pieceSize: Int64?
+    public var pieces: Int
+    public var sources: [String]
+    public var mode: String
+}
+
+/// A moment's view of the download.
+public struct ProgressSnapshot: Sendable, Hashable, Codable {
+    public var bytes: Int64
+    public var length: Int64?
+    public var elapsedSeconds: Double
+    /// Recent rate in bytes per second.
+    public var rate: Double
+    public var activeSources: Int
+    public var piecesDone: Int
+    public var pieces: Int
+
+    /// Seconds left at the recent rate, when known.
+    public var etaSeconds: Double? {
+        guard let length, rate > 0 else { return nil }
+        return Double(max(0, length - bytes)) / rate
+    }
+}
+
+/// The outcome of a finished download.
+public struct DownloadSummary: Sendable, Hashable, Codable {
+    /// One source's share.
+    public struct SourceShare: Sendable, Hashable, Codable {
+        public var source: String
+        public var bytes: Int64
+        public var pieces: Int
+    }
+
+    public var url: String
+    public var path: String
+    public var bytes: Int64
+    public var seconds: Double
+    public var sha256: String
+    public var mode: String
+    public var sources: [SourceShare]
+
+    /// Average rate in bytes per second.
+    public var averageRate: Double { seconds > 0 ? Double(bytes) / seconds : 0 }
+}
+
+/// Receives download events. Implementations must be cheap: they are called from the
+/// download's tasks.
+public protocol DownloadObserver: Sendable {
+    func handle(_ event: DownloadEvent)
+}
+
+/// Discards events.
+public struct SilentObserver: DownloadObserver {
+    public init() {}
+    public func handle(_ event: DownloadEvent) {}
+}

@@ -1,0 +1,134 @@
+import Crypto
+import NIOCore
+import NIOPosix
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `<file>.part` being filled in place: pieces are written at their offsets as they
+/// stream in (`pwrite`), then the file is synced and renamed to its final name.
+public final class PartFile: Sendable {
+    /// Path of the `.part` file.
+    public let path: String
+    private let descriptor: SystemPackage.FileDescriptor
+
+    /// Creates (or truncates) `path` and sizes it to `length` when known. Refuses to follow
+    /// a symbolic link planted at `path`.
+    public init(creating path: String, length: Int64?) throws(DownloadError) {
+        self.path = path
+        do {
+            descriptor = try SystemPackage.FileDescriptor.open(
+                SystemPackage.FilePath(path), .readWrite, options: [.create, .truncate, .noFollow, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw .localIO("cannot create \(path): \(error)")
+        }
+        if let length, length > 0 {
+            guard ftruncate(descriptor.rawValue, off_t(length)) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? descriptor.close()
+                throw .localIO("cannot size \(path) to \(length) bytes: \(reason)")
+            }
+        }
+    }
+
+    /// Writes `buffer` at `offset`. Called from tasks, never from an event loop.
+    public func write(_ buffer: ByteBuffer, at offset: Int64) throws(DownloadError) {
+        do {
+            _ = try buffer.withUnsafeReadableBytes { bytes in
+                try descriptor.writeAll(toAbsoluteOffset: offset, bytes)
+            }
+        } catch {
+            throw .localIO("cannot write \(path) at offset \(offset): \(error)")
+        }
+    }
+
+    /// Flushes to disk, on the blocking thread pool.
+    public func sync() async throws(DownloadError) {
+        let fd = descriptor.rawValue
+        let path = self.path
+        do {
+            try await NIOThreadPool.singleton.runIfActive {
+                guard fsync(fd) == 0 else { throw DownloadError.localIO("cannot sync \(path): \(String(cString: strerror(errno)))") }
+            }
+        } catch let error as DownloadError {
+            throw error
+        } catch {
+            throw .localIO("cannot sync \(path): \(error)")
+        }
+    }
+
+    /// SHA-256 of the file's contents, read back on the blocking thread pool.
+    public func sha256() async throws(DownloadError) -> String {
+        let descriptor = self.descriptor
+        let path = self.path
+        do {
+            return try await NIOThreadPool.singleton.runIfActive {
+                var hasher = SHA256()
+                var offset: Int64 = 0
+                let chunk = 1 << 20
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+                defer { buffer.deallocate() }
+                while true {
+                    let n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer)
+                    if n == 0 { break }
+                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    offset += Int64(n)
+                }
+                return hasher.finalize().hexString
+            }
+        } catch {
+            throw .localIO("cannot read back \(path): \(error)")
+        }
+    }
+
+    /// Closes the file.
+    public func close() {
+        try? descriptor.close()
+    }
+
+    /// Renames the `.part` file to `finalPath`; with `overwrite` false, refuses when
+    /// something already exists there.
+    public func moveToFinal(_ finalPath: String, overwrite: Bool) throws(DownloadError) {
+        if !overwrite && FileSystemChecks.exists(finalPath) {
+            throw .localIO("\(finalPath) already exists; use --overwrite to replace it (the download is kept at \(path))")
+        }
+        guard rename(path, finalPath) == 0 else {
+            throw .localIO("cannot rename \(path) to \(finalPath): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Small file-system checks.
+public enum FileSystemChecks {
+    /// Whether anything (file, directory, link, even a dangling one) exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Whether `path` is an existing directory.
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lowercase hexadecimal.
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,192 @@
+/// The piece scheduler: a pure state machine (no I/O, no clock of its own) that hands pieces
+/// to download sources from a dynamic work queue.
+///
+/// - Every source keeps up to `maxInFlight` pieces in flight and asks for the next one when one
+///   finishes, so fast sources do more of the work.
+/// - A failed piece goes back to the front of the queue for any source; the source that failed
+///   is benched with exponential backoff and dropped after `maxConsecutiveFailures`.
+/// - Endgame: when the queue is empty, an idle source duplicates the in-flight piece that has
+///   been running longest; the first copy to complete wins and the others are reported for
+///   cancellation.
+///
+/// Time is passed in as `now` so that tests can drive it.
+public struct PieceScheduler: Sendable {
+    /// Identifies a source (the client itself or a peer).
+    public typealias SourceID = String
+    public typealias Instant = ContinuousClock.Instant
+
+    /// What a source should do next.
+    public enum Assignment: Equatable, Sendable {
+        /// Fetch this piece. `duplicate` is true for an endgame copy of an in-flight piece.
+        case piece(Int, duplicate: Bool)
+        /// Nothing to do now; ask again later (at the earliest at `until`, when given).
+        case wait(until: Instant?)
+        /// This source is done: the download is complete, or the source was dropped.
+        case stop
+    }
+
+    /// Scheduling knobs.
+    public struct Policy: Sendable, Hashable {
+        /// Failures in a row after which a source is dropped from this download.
+        public var maxConsecutiveFailures: Int = 4
+        /// Bench time after the first failure; doubles with each further failure.
+        public var initialBackoff: Duration = .milliseconds(250)
+        /// Upper bound on the bench time.
+        public var maximumBackoff: Duration = .seconds(8)
+        /// Whether idle sources duplicate in-flight pieces when the queue is empty.
+        public var endgame: Bool = true
+        /// Most copies of one piece in flight during the endgame.
+        public var maxCopies: Int = 2
+        public init() {}
+    }
+
+    enum PieceState: Equatable, Sendable { case pending, active, done }
+
+    struct SourceState: Sendable {
+        var maxInFlight: Int
+        var inFlight: Set<Int> = []
+        var consecutiveFailures = 0
+        var benchedUntil: Instant?
+        var dropped = false
+        var completed = 0
+    }
+
+    public let pieceCount: Int
+    public let policy: Policy
+    private var states: [PieceState]
+    /// Pending pieces, highest index first so that `popLast` takes the lowest; re-queued
+    /// pieces are appended and so are taken next.
+    private var pending: [Int]
+    /// For each active piece, the sources fetching it and when each started.
+    private var holders: [Int: [SourceID: Instant]] = [:]
+    private var sources: [SourceID: SourceState] = [:]
+    private var doneCount = 0
+
+    /// Creates a scheduler for `pieceCount` pieces, all pending. `completed` marks pieces
+    /// that are already done (for a resumed download).
+    public init(pieceCount: Int, completed: Set<Int> = [], policy: Policy = Policy()) {
+        self.pieceCount = pieceCount
+        self.policy = policy
+        self.states = (0..<pieceCount).map { completed.contains($0) ? .done : .pending }
+        self.pending = (0..<pieceCount).reversed().filter { !completed.contains($0) }
+        self.doneCount = completed.filter { $0 >= 0 && $0 < pieceCount }.count
+    }
+
+    /// True when every piece is done.
+    public var isComplete: Bool { doneCount == pieceCount }
+    /// Number of pieces done.
+    public var completedCount: Int { doneCount }
+    /// True when pieces remain but no usable source is left.
+    public var isStuck: Bool { !isComplete && !sources.isEmpty && sources.values.allSatisfy(\.dropped) }
+    /// Whether `piece` is done.
+    public func isDone(_ piece: Int) -> Bool { states[piece] == .done }
+    /// Pieces completed by `source`.
+    public func completedCount(of source: SourceID) -> Int { sources[source]?.completed ?? 0 }
+    /// Whether `source` has been dropped from this download.
+    public func isDropped(_ source: SourceID) -> Bool { sources[source]?.dropped ?? false }
+    /// Pieces currently in flight at `source`.
+    public func inFlight(of source: SourceID) -> Set<Int> { sources[source]?.inFlight ?? [] }
+    /// Indices of all completed pieces.
+    public var completedPieces: [Int] { states.indices.filter { states[$0] == .done } }
+
+    /// Adds a source that may keep up to `maxInFlight` pieces in flight.
+    public mutating func addSource(_ id: SourceID, maxInFlight: Int) {
+        precondition(maxInFlight > 0)
+        if sources[id] == nil { sources[id] = SourceState(maxInFlight: maxInFlight) }
+    }
+
+    /// Drops a source for the rest of this download (its in-flight pieces stay assigned until
+    /// they are reported as failed, completed or cancelled).
+    public mutating func drop(_ id: SourceID) {
+        sources[id]?.dropped = true
+    }
+
+    /// Decides what `source` does next.
+    public mutating func next(for id: SourceID, now: Instant) -> Assignment {
+        guard var source = sources[id] else { return .stop }
+        if isComplete || source.dropped { return .stop }
+        if let until = source.benchedUntil, until > now { return .wait(until: until) }
+        source.benchedUntil = nil
+        defer { sources[id] = source }
+        guard source.inFlight.count < source.maxInFlight else { return .wait(until: nil) }
+        if let piece = pending.popLast() {
+            states[piece] = .active
+            holders[piece, default: [:]][id] = now
+            source.inFlight.insert(piece)
+            return .piece(piece, duplicate: false)
+        }
+        guard policy.endgame else { return .wait(until: nil) }
+        // Endgame: duplicate the piece whose oldest copy started first.
+        var best: (piece: Int, started: Instant)?
+        for (piece, pieceHolders) in holders
+        where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies {
+            guard let started = pieceHolders.values.min() else { continue }
+            if best == nil || started < best!.started || (started == best!.started && piece < best!.piece) {
+                best = (piece, started)
+            }
+        }
+        guard let best else { return .wait(until: nil) }
+        holders[best.piece, default: [:]][id] = now
+        source.inFlight.insert(best.piece)
+        return .piece(best.piece, duplicate: true)
+    }
+
+    /// Records that `source` delivered `piece` completely and correctly. Returns the other
+    /// sources still fetching the same piece, whose requests should now be cancelled (they
+    /// report back with ``cancelled(_:by:)``).
+    @discardableResult
+    public mutating func completed(_ piece: Int, by id: SourceID) -> [SourceID] {
+        sources[id]?.inFlight.remove(piece)
+        sources[id]?.consecutiveFailures = 0
+        var others: [SourceID] = []
+        if let pieceHolders = holders.removeValue(forKey: piece) {
+            others = pieceHolders.keys.filter { $0 != id }.sorted()
+            // The losers keep the piece in their in-flight set until they report back.
+            if !others.isEmpty { holders[piece] = Dictionary(uniqueKeysWithValues: others.map { ($0, pieceHolders[$0]!) }) }
+        }
+        if states[piece] != .done {
+            states[piece] = .done
+            doneCount += 1
+            sources[id]?.completed += 1
+        }
+        return others
+    }
+
+    /// Records that `source` failed to deliver `piece`. The piece is queued again unless
+    /// another copy is still in flight; the source is benched or, after repeated failures,
+    /// dropped.
+    public mutating func failed(_ piece: Int, by id: SourceID, now: Instant) {
+        release(piece, from: id)
+        guard var source = sources[id] else { return }
+        source.consecutiveFailures += 1
+        if source.consecutiveFailures >= policy.maxConsecutiveFailures {
+            source.dropped = true
+        } else {
+            source.benchedUntil = now + backoff(afterFailures: source.consecutiveFailures)
+        }
+        sources[id] = source
+    }
+
+    /// Records that `source` stopped fetching `piece` without fault (the piece was completed
+    /// elsewhere, or the download is stopping). No penalty.
+    public mutating func cancelled(_ piece: Int, by id: SourceID) {
+        release(piece, from: id)
+    }
+
+    /// Bench time after `failures` failures in a row.
+    public func backoff(afterFailures failures: Int) -> Duration {
+        let exponent = min(max(failures - 1, 0), 16)
+        let value = policy.initialBackoff * (1 << exponent)
+        return min(value, policy.maximumBackoff)
+    }
+
+    private mutating func release(_ piece: Int, from id: SourceID) {
+        sources[id]?.inFlight.remove(piece)
+        holders[piece]?[id] = nil
+        if holders[piece]?.isEmpty == true { holders[piece] = nil }
+        if states[piece] == .active && holders[piece] == nil {
+            states[piece] = .pending
+            pending.append(piece)
+        }
+    }
+}

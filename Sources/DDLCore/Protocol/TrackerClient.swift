@@ -1,0 +1,138 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// Talks to a tracker's API v1. Used by peer servers (register, heartbeat, remove) and by
+/// clients and `ddl peers` (list).
+public struct TrackerClient: Sendable {
+    /// What a heartbeat learned.
+    public enum HeartbeatResult: Sendable, Equatable {
+        case ok
+        /// The tracker does not know this id (expired, or the tracker restarted).
+        case unknown
+    }
+
+    /// Errors talking to the tracker.
+    public enum Failure: Error, CustomStringConvertible, Sendable {
+        case unreachable(String, underlying: String)
+        case badStatus(String, Int)
+        case malformed(String, reason: String)
+
+        public var description: String {
+            switch self {
+            case let .unreachable(url, underlying):
+                "cannot reach the tracker at \(url) (\(underlying)); check the URL and that `ddl tracker` is running"
+            case let .badStatus(url, status):
+                "the tracker at \(url) answered HTTP \(status)"
+            case let .malformed(url, reason):
+                "the tracker at \(url) sent an invalid answer: \(reason)"
+            }
+        }
+    }
+
+    /// Largest tracker answer accepted.
+    public static let maxResponseBytes = 4 << 20
+    /// Most peers taken from one list answer.
+    public static let maxPeers = 1024
+
+    public let baseURL: String
+    public let httpClient: HTTPClient
+    public let timeout: TimeAmount
+
+    /// - Parameter baseURL: e.g. `http://10.0.0.5:5000` (a trailing slash is ignored).
+    public init(baseURL: String, httpClient: HTTPClient, timeout: TimeAmount = .seconds(5)) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        if !base.contains("://") { base = "http://" + base }
+        self.baseURL = base
+        self.httpClient = httpClient
+        self.timeout = timeout
+    }
+
+    /// Registers a peer server; returns its id and TTL.
+    public func register(_ request: TrackerAPI.RegisterRequest) async throws -> TrackerAPI.RegisterResponse {
+        var req = HTTPClientRequest(url: baseURL + "/v1/peers")
+        req.method = .POST
+        req.headers.add(name: "Content-Type", value: "application/json")
+        req.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(request)))
+        let (status, body) = try await send(req)
+        guard status == 201 || status == 200 else { throw Failure.badStatus(baseURL, status) }
+        return try decode(TrackerAPI.RegisterResponse.self, from: body)
+    }
+
+    /// Sends a heartbeat for `id`.
+    public func heartbeat(id: String) async throws -> HeartbeatResult {
+        var req = HTTPClientRequest(url: baseURL + "/v1/peers/" + id.addingPathPercentEncoding())
+        req.method = .PUT
+        let (status, _) = try await send(req)
+        switch status {
+        case 200..<300: return .ok
+        case 404: return .unknown
+        default: throw Failure.badStatus(baseURL, status)
+        }
+    }
+
+    /// Removes `id` from the tracker.
+    public func deregister(id: String) async throws {
+        var req = HTTPClientRequest(url: baseURL + "/v1/peers/" + id.addingPathPercentEncoding())
+        req.method = .DELETE
+        let (status, _) = try await send(req)
+        guard (200..<300).contains(status) || status == 404 else { throw Failure.badStatus(baseURL, status) }
+    }
+
+    /// Lists the live peers (at most ``maxPeers``, each with a valid host and port).
+    public func peers() async throws -> [TrackerAPI.Peer] {
+        let (status, body) = try await send(HTTPClientRequest(url: baseURL + "/v1/peers"))
+        guard status == 200 else { throw Failure.badStatus(baseURL, status) }
+        let list = try decode(TrackerAPI.PeerList.self, from: body)
+        return list.peers.prefix(Self.maxPeers).filter { peer in
+            (1...65535).contains(peer.port) && !peer.host.isEmpty && peer.host.utf8.count <= 255
+                && !peer.host.contains(where: { $0 == "/" || $0 == "@" || $0 == "?" || $0 == "#" || $0.isWhitespace })
+        }
+    }
+
+    private func send(_ request: HTTPClientRequest) async throws -> (Int, ByteBuffer) {
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: Self.maxResponseBytes)
+            return (Int(response.status.code), body)
+        } catch let error as Failure {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Failure.unreachable(baseURL, underlying: String(describing: error))
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch {
+            throw Failure.malformed(baseURL, reason: String(describing: error))
+        }
+    }
+}
+
+extension String {
+    /// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment
+    /// or a query value.
+    public func addingPathPercentEncoding() -> String {
+        var out = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,33 @@
+/// Settings of a peer server.
+public struct PeerConfiguration: Sendable, Hashable {
+    /// Address to bind.
+    public var host: String = "0.0.0.0"
+    /// Port to bind; 0 picks a free one.
+    public var port: Int = 6000
+    /// Host to advertise to the tracker. When `nil`, a specific bind address is advertised,
+    /// and for a wildcard bind the tracker uses the registration's source address.
+    public var advertise: String?
+    /// Tracker base URL, e.g. `http://10.0.0.5:5000`; `nil` runs without registering.
+    public var trackerURL: String?
+    /// Name shown in peer lists.
+    public var name: String?
+    /// Most origin fetches at once; past it, `503` with `Retry-After`.
+    public var maxConcurrentFetches: Int = 16
+    /// Seconds to connect to the origin.
+    public var originConnectTimeoutSeconds: Int = 10
+    /// Seconds without a byte from the origin before the fetch fails (`504`).
+    public var originReadTimeoutSeconds: Int = 30
+
+    public init(host: String = "0.0.0.0", port: Int = 6000, trackerURL: String? = nil) {
+        self.host = host
+        self.port = port
+        self.trackerURL = trackerURL
+    }
+
+    /// The host to send in the registration, if any.
+    public var advertisedHost: String? {
+        if let advertise, !advertise.isEmpty { return advertise }
+        if host == "0.0.0.0" || host == "::" || host.isEmpty { return nil }
+        return host
+    }
+}

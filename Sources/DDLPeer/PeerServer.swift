@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLServerSupport
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Builds a peer server: the HTTP application that fetches ranges for clients, and the
+/// tracker registration that keeps it listed.
+public enum PeerServer {
+    /// Makes an `HTTPClient` suited to origin fetches (no decompression, read timeout,
+    /// redirects followed up to 5 hops).
+    public static func makeOriginClient(configuration: PeerConfiguration) -> HTTPClient {
+        var config = HTTPClient.Configuration()
+        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        config.timeout = .init(connect: .seconds(Int64(configuration.originConnectTimeoutSeconds)), read: .seconds(Int64(configuration.originReadTimeoutSeconds)))
+        config.decompression = .disabled
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.maxConcurrentFetches))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    /// Builds the services. The caller owns `httpClient` and shuts it down after the group ends.
+    /// Registration starts once the server listens, so the advertised port is the bound one.
+    public static func makeServices(
+        configuration: PeerConfiguration,
+        httpClient: HTTPClient,
+        stats: PeerStats = PeerStats(),
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> [any Service] {
+        let fetcher = OriginFetcher(
+            httpClient: httpClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
+            configuration: configuration, logger: logger, stats: stats)
+        let router = Router(context: DDLRequestContext.self)
+        router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
+        router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
+
+        let boundPort = Eventually<Int>()
+        let app = Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                await boundPort.set(port)
+                await onListening(port)
+            },
+            logger: logger
+        )
+        var services: [any Service] = [app]
+        if let trackerURL = configuration.trackerURL {
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient)
+            services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))
+        }
+        return services
+    }
+}
+
+/// Waits for the server's bound port, then runs ``TrackerRegistration``.
+struct DeferredRegistration: Service {
+    let boundPort: Eventually<Int>
+    let configuration: PeerConfiguration
+    let tracker: TrackerClient
+    let logger: Logger
+
+    func run() async throws {
+        guard let port = try? await cancelWhenGracefulShutdown({ try await boundPort.wait() }) else { return }
+        let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name)
+        try await TrackerRegistration(tracker: tracker, request: request, logger: logger).run()
+    }
+}
+

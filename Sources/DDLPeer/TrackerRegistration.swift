@@ -1,0 +1,69 @@
+import DDLCore
+import Logging
+import ServiceLifecycle
+
+/// Keeps a peer server registered with the tracker: registers, heartbeats every ttl/3,
+/// registers again after a `404` (tracker restarted or the entry expired), retries with
+/// backoff while the tracker is down, and deregisters on graceful shutdown.
+public struct TrackerRegistration: Service {
+    let tracker: TrackerClient
+    let request: TrackerAPI.RegisterRequest
+    let logger: Logger
+    let maximumBackoff: Duration
+
+    public init(tracker: TrackerClient, request: TrackerAPI.RegisterRequest, logger: Logger, maximumBackoff: Duration = .seconds(10)) {
+        self.tracker = tracker
+        self.request = request
+        self.logger = logger
+        self.maximumBackoff = maximumBackoff
+    }
+
+    public func run() async throws {
+        let registered = RegisteredID()
+        try? await cancelWhenGracefulShutdown {
+            try await self.loop(registered)
+        }
+        if let id = await registered.id {
+            do {
+                try await tracker.deregister(id: id)
+                logger.info("deregistered from tracker", metadata: ["peer.id": "\(id)"])
+            } catch {
+                logger.info("could not deregister from tracker", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func loop(_ registered: RegisteredID) async throws {
+        var backoff: Duration = .milliseconds(250)
+        var interval: Duration = .seconds(10)
+        while !Task.isCancelled {
+            do {
+                if let id = await registered.id {
+                    if try await tracker.heartbeat(id: id) == .unknown {
+                        logger.info("tracker forgot this peer; registering again", metadata: ["peer.id": "\(id)"])
+                        await registered.set(nil)
+                        continue
+                    }
+                } else {
+                    let answer = try await tracker.register(request)
+                    await registered.set(answer.id)
+                    interval = .seconds(max(1, answer.ttl)) / 3
+                    logger.info("registered with tracker", metadata: ["peer.id": "\(answer.id)", "ttl": "\(answer.ttl)", "tracker": "\(tracker.baseURL)"])
+                }
+                backoff = .milliseconds(250)
+                try await Task.sleep(for: interval)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.info("tracker not reachable; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, maximumBackoff)
+            }
+        }
+    }
+}
+
+actor RegisteredID {
+    var id: String?
+    func set(_ id: String?) { self.id = id }
+}

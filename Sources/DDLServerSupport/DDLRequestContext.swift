@@ -1,0 +1,17 @@
+import Hummingbird
+import NIOCore
+
+/// Request context for ddl servers: knows the caller's address and caps bodies at 16 KiB.
+public struct DDLRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Address of the connection's other end.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// ddl request bodies are tiny JSON documents.
+    public var maxUploadSize: Int { 16 * 1024 }
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run (standard library only; matplotlib optional for the chart).
+
+  report.py report RESULTS.jsonl [--md OUT.md] [--png OUT.png]
+      Markdown tables on stdout (and in OUT.md); throughput-vs-N chart in OUT.png
+      (matplotlib, else gnuplot, else no chart).
+  report.py register --url http://127.0.0.1:5000 --count 10000 --ids FILE
+      Registers COUNT peers with distinct hosts 198.18.x.y over one keep-alive
+      connection (POST /v1/peers) and writes their ids, one a line, to FILE.
+  report.py wrkparse WRK_OUTPUT --endpoint NAME [--peers N]
+      One JSON line (requests/s, latency percentiles, errors) from wrk --latency output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+
+# --------------------------------------------------------------------------- register
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    url = urllib.parse.urlsplit(args.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get("DDL_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    ids = []
+    for i in range(args.count):
+        # 198.18.a.b with b in 1..254: distinct for up to 65,024 peers, all inside 198.18.0.0/15
+        a, b = divmod(i, 254)
+        host = f"{198}.{18 + a // 256}.{a % 256}.{b + 1}"
+        body = json.dumps({"port": 6000 + i % 1000, "host": host, "name": f"bench-{i}"})
+        for attempt in range(3):
+            try:
+                conn.request("POST", "/v1/peers", body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+                if attempt == 2:
+                    raise
+        if resp.status != 201:
+            print(f"register {i}: HTTP {resp.status}: {data[:200]!r}", file=sys.stderr)
+            return 1
+        ids.append(json.loads(data)["id"])
+    with open(args.ids, "w") as f:
+        f.write("\n".join(ids) + "\n")
+    print(f"registered {len(ids)} peers", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+def _duration_ms(text: str) -> float | None:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        return None
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(text: str) -> dict:
+    out: dict = {}
+    m = re.search(r"Requests/sec:\s*([\d.]+)", text)
+    out["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+\w+)", text)
+    if m:
+        out["requests"] = int(m.group(1))
+        dur = _duration_ms(m.group(2))
+        out["duration_s"] = round(dur / 1000, 2) if dur is not None else None
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s*{pct}(?:\.000)?%\s+(\S+)", text, re.M)
+        out[f"p{pct}_ms"] = _duration_ms(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
+    out["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
+    return out
+
+
+def cmd_wrkparse(args: argparse.Namespace) -> int:
+    with open(args.file) as f:
+        parsed = parse_wrk(f.read())
+    names = {"get": "GET /v1/peers", "heartbeat": "PUT /v1/peers/{id} (heartbeat)"}
+    row = {"scenario": "tracker", "endpoint": names.get(args.endpoint, args.endpoint), "peers": args.peers}
+    row.update(parsed)
+    row["ok"] = parsed["rps"] is not None and parsed["non2xx"] == 0 and parsed["socket_errors"] == 0
+    print(json.dumps(row))
+    return 0 if parsed["rps"] is not None else 1
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**NO**"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def mib(nbytes) -> str:
+    return "–" if not nbytes else f"{nbytes / 1048576:.0f} MiB"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def skipped_note(rows: list[dict]) -> str:
+    notes = sorted({r["skipped"] for r in rows if "skipped" in r})
+    return "".join(f"\n_skipped: {n}_\n" for n in notes)
+
+
+def report_markdown(rows: list[dict]) -> str:
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r.get("scenario", "?"), []).append(r)
+    parts: list[str] = ["# ddl benchmark results\n"]
+
+    for name in ("smoke", "aggregation"):
+        rs = [r for r in by.get(name, []) if "skipped" not in r]
+        if not by.get(name):
+            continue
+        beff = next((r["mbit"] for r in rs if r.get("tool") == "curl"), None)
+        title = "Smoke" if name == "smoke" else "1. Aggregation"
+        parts.append(f"## {title} (every link B, B_eff = curl over one link = {fmt(beff)} Mbit/s)\n")
+        body = []
+        for r in rs:
+            n = r.get("n", 0)
+            limit = r.get("limit_mbit")
+            eff = (100.0 * r["mbit"] / limit) if limit and r.get("mbit") else None
+            who = r["tool"] if n == 0 else f"{r['tool']} + {n} peer{'s' if n != 1 else ''}"
+            body.append([who, n, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
+                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), fmt(r.get("ok"))])
+        parts.append(table(["tool", "N", "size", "time s", "Mbit/s", "limit (N+1)·B_eff", "of limit", "sha256 ok"], body))
+        parts.append(skipped_note(by[name]) + "\n")
+
+    if by.get("mixed"):
+        rs = [r for r in by["mixed"] if "skipped" not in r]
+        parts.append("## 2. Mixed links\n")
+        body = []
+        for r in rs:
+            if r.get("tool") == "curl":
+                body.append(["curl (client alone)", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
+                             fmt(r.get("mbit")), "–", "–", "–", "yes"])
+            else:
+                ideal = r.get("ideal_s")
+                ratio = (r["wall"] / ideal) if ideal and r.get("wall") else None
+                body.append([f"ddl + {r.get('n')} peers", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
+                             fmt(r.get("mbit")), fmt(ideal, 2), fmt(r.get("ideal_eff_s"), 2),
+                             fmt(ratio, 2), fmt(r.get("ok"))])
+        parts.append(table(["tool", "rates Mbit/s (client first)", "size", "time s", "Mbit/s",
+                            "ideal size/Σrates s", "ideal at B_eff s", "time/ideal", "sha256 ok"], body))
+        parts.append(skipped_note(by["mixed"]) + "\n")
+
+    if by.get("loopback"):
+        rs = [r for r in by["loopback"] if "skipped" not in r]
+        parts.append("## 3. Raw efficiency on loopback (no shaping)\n")
+        body = [[r["tool"], mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
+                 fmt(r.get("cpu"), 2), fmt(r.get("peers_cpu"), 2), fmt(r.get("rss_kb", 0) / 1024, 1),
+                 fmt(r.get("ok"))] for r in rs]
+        parts.append(table(["tool", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "peers' cpu s",
+                            "max RSS MiB", "sha256 ok"], body))
+        parts.append(skipped_note(by["loopback"]) + "\n")
+
+    if by.get("memory"):
+        rs = [r for r in by["memory"] if "skipped" not in r]
+        parts.append("## 4. Memory (peak RSS, loopback)\n")
+        body = [[r["role"], mib(r.get("bytes")), fmt(r.get("rss_kb", 0) / 1024, 1), fmt(r.get("wall"), 2),
+                 fmt(r.get("ok"))] for r in rs]
+        parts.append(table(["process", "file", "peak RSS MiB", "wall s", "sha256 ok"], body))
+        parts.append(skipped_note(by["memory"]) + "\n")
+
+    if by.get("tracker"):
+        rs = [r for r in by["tracker"] if "skipped" not in r and "endpoint" in r]
+        parts.append("## 5. Tracker (loopback)\n")
+        body = [[r["endpoint"], r.get("peers", "–"), fmt(r.get("rps"), 0), fmt(r.get("p50_ms"), 2),
+                 fmt(r.get("p99_ms"), 2), r.get("non2xx", "–"), r.get("socket_errors", "–"), fmt(r.get("ok"))]
+                for r in rs]
+        parts.append(table(["request", "registered peers", "req/s", "p50 ms", "p99 ms", "non-2xx",
+                            "socket errors", "ok"], body))
+        bad = [r for r in by["tracker"] if r.get("note")]
+        parts.append(skipped_note(by["tracker"]) + "".join(f"\n_{r['note']}_\n" for r in bad) + "\n")
+
+    return "\n".join(parts)
+
+
+def chart(rows: list[dict], png: str) -> str | None:
+    agg = [r for r in rows if r.get("scenario") == "aggregation" and "skipped" not in r]
+    if not agg:
+        agg = [r for r in rows if r.get("scenario") == "smoke" and "skipped" not in r]
+    beff = next((r["mbit"] for r in agg if r.get("tool") == "curl"), None)
+    if beff is None:
+        return None
+    ddl = sorted(((r["n"], r["mbit"]) for r in agg if r.get("tool") == "ddl" and r.get("mbit")), key=lambda p: p[0])
+    refs = [(r["tool"], r["mbit"]) for r in agg if r.get("n", 0) == 0 and r.get("mbit")]
+    max_n = max([n for n, _ in ddl] + [6 if any(r.get("scenario") == "aggregation" for r in agg) else 1])
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return _chart_gnuplot(ddl, refs, beff, max_n, png)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    xs = list(range(0, max_n + 1))
+    ax.plot(xs, [(n + 1) * beff for n in xs], "--", color="gray", label=f"limit (N+1)·B_eff, B_eff={beff:.1f} Mbit/s")
+    if ddl:
+        ax.plot([n for n, _ in ddl], [m for _, m in ddl], "o-", color="tab:blue", label="ddl (client + N peers)")
+        for n, m in ddl:
+            ax.annotate(f"{m:.0f}", (n, m), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    markers = ["s", "^", "D", "v"]
+    for i, (tool, m) in enumerate(refs):
+        ax.plot([0], [m], markers[i % len(markers)], label=f"{tool}, client alone ({m:.1f})")
+    ax.set_xlabel("N (peers besides the client)")
+    ax.set_ylabel("throughput, Mbit/s")
+    ax.set_title("ddl aggregation over emulated LAN (origin links shaped with tbf)")
+    ax.set_xticks(xs)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(png)
+    return png
+
+
+def _chart_gnuplot(ddl, refs, beff, max_n, png) -> str | None:
+    if not shutil.which("gnuplot"):
+        print("report: no matplotlib and no gnuplot; chart skipped", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        ddl_dat = os.path.join(tmp, "ddl.dat")
+        ref_dat = os.path.join(tmp, "ref.dat")
+        with open(ddl_dat, "w") as f:
+            f.writelines(f"{n} {m}\n" for n, m in ddl)
+        with open(ref_dat, "w") as f:
+            f.writelines(f"0 {m}\n" for _, m in refs)
+        plots = [f"(x+1)*{beff} with lines dt 2 lc 'gray' title 'limit (N+1)*B_eff'"]
+        if ddl:
+            plots.append(f"'{ddl_dat}' with linespoints pt 7 title 'ddl (client + N peers)'")
+        if refs:
+            plots.append(f"'{ref_dat}' with points pt 5 title 'client alone (curl/aria2c)'")
+        script = (f"set terminal pngcairo size 840,540\nset output '{png}'\n"
+                  f"set xlabel 'N (peers besides the client)'\nset ylabel 'Mbit/s'\n"
+                  f"set xrange [0:{max_n}]\nset yrange [0:*]\nset grid\nset key left top\n"
+                  f"plot " + ", ".join(plots) + "\n")
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    return png
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    rows = []
+    with open(args.results) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    md = report_markdown(rows)
+    png = None
+    if args.png:
+        try:
+            png = chart(rows, args.png)
+        except Exception as e:  # the chart is a nicety; never fail the run for it
+            print(f"report: chart failed: {e}", file=sys.stderr)
+    if png:
+        md += f"\n![throughput vs N]({os.path.basename(png)})\n"
+    print(md)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(md)
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("report")
+    r.add_argument("results")
+    r.add_argument("--md")
+    r.add_argument("--png")
+    g = sub.add_parser("register")
+    g.add_argument("--url", required=True)
+    g.add_argument("--count", type=int, default=10000)
+    g.add_argument("--ids", required=True)
+    w = sub.add_parser("wrkparse")
+    w.add_argument("file")
+    w.add_argument("--endpoint", required=True)
+    w.add_argument("--peers", type=int, default=0)
+    args = p.parse_args()
+    return {"report": cmd_report, "register": cmd_register, "wrkparse": cmd_wrkparse}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

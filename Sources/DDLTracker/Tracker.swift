@@ -94,13 +94,11 @@ struct PeerSweeper: Service {
     let interval: Duration
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-            } catch {
-                return
+                await registry.sweep()
             }
-            await registry.sweep()
         }
     }
 }

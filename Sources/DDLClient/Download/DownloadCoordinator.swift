@@ -9,7 +9,7 @@ actor DownloadCoordinator {
 
     func addSource(_ id: String, maxInFlight: Int) { scheduler.addSource(id, maxInFlight: maxInFlight) }
     func next(for source: String) -> PieceScheduler.Assignment { scheduler.next(for: source, now: clock.now) }
-    func completed(_ piece: Int, by source: String) -> [String] { scheduler.completed(piece, by: source) }
+    func completed(_ piece: Int, by source: String) -> [String] { scheduler.completed(piece, by: source, now: clock.now) }
     func failed(_ piece: Int, by source: String) -> Bool {
         scheduler.failed(piece, by: source, now: clock.now)
         return scheduler.isDropped(source)

@@ -37,6 +37,11 @@ public struct PieceScheduler: Sendable {
         public var endgame: Bool = true
         /// Most copies of one piece in flight during the endgame.
         public var maxCopies: Int = 2
+        /// A piece is duplicated only once it has run this many times the average piece
+        /// duration (so that only stragglers are copied, not pieces about to finish).
+        public var endgameStragglerFactor: Double = 1.5
+        /// And at least this long.
+        public var endgameMinimumAge: Duration = .milliseconds(200)
         public init() {}
     }
 
@@ -61,6 +66,8 @@ public struct PieceScheduler: Sendable {
     private var holders: [Int: [SourceID: Instant]] = [:]
     private var sources: [SourceID: SourceState] = [:]
     private var doneCount = 0
+    /// Moving average of how long a piece takes, from assignment to completion.
+    private var averagePieceDuration: Duration?
 
     /// Creates a scheduler for `pieceCount` pieces, all pending. `completed` marks pieces
     /// that are already done (for a resumed download).
@@ -116,7 +123,7 @@ public struct PieceScheduler: Sendable {
             return .piece(piece, duplicate: false)
         }
         guard policy.endgame else { return .wait(until: nil) }
-        // Endgame: duplicate the piece whose oldest copy started first.
+        // Endgame: duplicate the straggler whose oldest copy started first.
         var best: (piece: Int, started: Instant)?
         for (piece, pieceHolders) in holders
         where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies {
@@ -126,6 +133,9 @@ public struct PieceScheduler: Sendable {
             }
         }
         guard let best else { return .wait(until: nil) }
+        var minimumAge = policy.endgameMinimumAge
+        if let average = averagePieceDuration { minimumAge = max(minimumAge, average * policy.endgameStragglerFactor) }
+        if now - best.started < minimumAge { return .wait(until: best.started + minimumAge) }
         holders[best.piece, default: [:]][id] = now
         source.inFlight.insert(best.piece)
         return .piece(best.piece, duplicate: true)
@@ -135,7 +145,11 @@ public struct PieceScheduler: Sendable {
     /// sources still fetching the same piece, whose requests should now be cancelled (they
     /// report back with ``cancelled(_:by:)``).
     @discardableResult
-    public mutating func completed(_ piece: Int, by id: SourceID) -> [SourceID] {
+    public mutating func completed(_ piece: Int, by id: SourceID, now: Instant) -> [SourceID] {
+        if let started = holders[piece]?[id] {
+            let duration = now - started
+            averagePieceDuration = averagePieceDuration.map { $0 * 0.75 + duration * 0.25 } ?? duration
+        }
         sources[id]?.inFlight.remove(piece)
         sources[id]?.consecutiveFailures = 0
         var others: [SourceID] = []

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Configuration
+import DDLApp
+import DDLClient
+import DDLCore
+import DDLPeer
+import DDLTracker
+import Foundation
+import Logging
+
+@main
+struct DDL: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddl",
+        abstract: "A peer-to-peer downloader for a LAN: peers fetch pieces of a big file in parallel, each over its own internet link.",
+        discussion: """
+            Settings come from flags, then DDL_<KEY> environment variables, then the --config file, then defaults.
+            Exit codes: 0 ok, 1 other failure, 2 usage, 3 network, 4 origin error, 5 integrity, 6 local I/O, 130 interrupted.
+            """,
+        version: "0.1.0",
+        subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, DemoCommand.self]
+    )
+}
+
+/// Options every subcommand has.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "YAML (or .json) config file for this role.")
+    var config: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level?
+
+    func bootstrap(defaultLevel: Logger.Level) {
+        let level = logLevel ?? ProcessInfo.processInfo.environment["DDL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    func reader(_ flags: [String: ConfigContent?]) async throws -> ConfigReader {
+        do {
+            return try await ConfigLoader.reader(flags: flags.compactMapValues { $0 }, configFile: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+func settings<T>(_ make: () throws -> T) throws -> T {
+    do { return try make() } catch { throw ValidationError(String(describing: error)) }
+}
+
+struct TrackerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tracker", abstract: "Run the tracker that keeps the list of live peer servers.")
+
+    @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
+    @Option(help: "Port to bind (default 5000).") var port: Int?
+    @Option(help: "Seconds a peer stays listed without a heartbeat (default 30).") var ttl: Int?
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        common.bootstrap(defaultLevel: .info)
+        let reader = try await common.reader(["host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) }])
+        let configuration = try settings { try TrackerConfiguration(reader: reader) }
+        try await Roles.runTracker(configuration: configuration, logger: Logger(label: "ddl.tracker"))
+    }
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "server", abstract: "Run a peer server that fetches ranges from origins for clients.")
+
+    @Option(help: "Tracker URL, e.g. http://10.0.0.5:5000.") var tracker: String?
+    @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
+    @Option(help: "Port to bind (default 6000).") var port: Int?
+    @Option(help: "Host to advertise to the tracker (default: the bind address, or the address the tracker sees).") var advertise: String?
+    @Option(help: "Name shown in peer lists.") var name: String?
+    @Option(help: "Most origin fetches at once (default 16).") var maxFetches: Int?
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        common.bootstrap(defaultLevel: .info)
+        let reader = try await common.reader([
+            "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },
+            "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
+        ])
+        let configuration = try settings { try PeerConfiguration(reader: reader) }
+        if configuration.trackerURL == nil {
+            FileHandle.standardError.write(Data("ddl server: no tracker configured (--tracker, DDL_TRACKER or `tracker:`); serving without registering\n".utf8))
+        }
+        try await Roles.runServer(configuration: configuration, logger: Logger(label: "ddl.server"))
+    }
+}
+
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Download a URL through the swarm (or directly when there is none).")
+
+    @Argument(help: "The http:// or https:// URL to download.") var url: String
+    @Option(name: .shortAndLong, help: "Output file.") var output: String?
+    @Option(name: [.customShort("d"), .long], help: "Directory to save into (config key download_dir; default: current directory).") var dir: String?
+    @Option(help: "Tracker URL; without one, ddl downloads directly.") var tracker: String?
+    @Option(help: "Parallel ranges when downloading directly (default 4).") var connections: Int?
+    @Option(help: "Piece size, e.g. 8MiB (default: 4-16 MiB chosen from the file size).") var pieceSize: String?
+    @Flag(help: "Do not download pieces on this machine; only through peers.") var noSelf = false
+    @Flag(help: "Replace an existing file.") var overwrite = false
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
+    @Flag(help: "Print NDJSON events on standard output.") var json = false
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        common.bootstrap(defaultLevel: .warning)
+        var progress: String?
+        if json { progress = "json" } else if quiet { progress = "quiet" }
+        let reader = try await common.reader([
+            "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
+            "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
+            "self": noSelf ? .bool(false) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
+        ])
+        let configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
+        let code = await Roles.runGet(configuration: configuration, logger: Logger(label: "ddl.get"))
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct PeersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List the peer servers registered with a tracker.")
+
+    @Option(help: "Tracker URL.") var tracker: String?
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        common.bootstrap(defaultLevel: .warning)
+        let reader = try await common.reader(["tracker": tracker.map { .string($0) }])
+        guard let trackerURL = reader.string(forKey: "tracker") else {
+            throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
+        }
+        do {
+            try await Roles.listPeers(trackerURL: trackerURL, json: json)
+        } catch {
+            FileHandle.standardError.write(Data("ddl peers: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "See it work: origin, tracker, peers and a download in one process, checked by SHA-256.")
+
+    @Option(help: "Size of the generated file (default 256MiB).") var size: String = "256MiB"
+    @Option(help: "Number of peer servers (default 3).") var peers: Int = 3
+    @Option(name: [.customShort("d"), .long], help: "Directory for the downloaded file (default: a temporary one).") var dir: String?
+    @Flag(help: "Keep the downloaded file.") var keep = false
+    @Flag(name: .shortAndLong, help: "No progress bar.") var quiet = false
+    @Option(help: "Log level.") var logLevel: Logger.Level = .warning
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        guard let bytes = ByteSize.parse(size), bytes > 0 else { throw ValidationError("--size must be a size such as 256MiB") }
+        guard (0...32).contains(peers) else { throw ValidationError("--peers must be between 0 and 32") }
+        var options = Demo.Options()
+        options.size = bytes
+        options.peers = peers
+        options.directory = dir
+        options.keep = keep
+        options.progress = quiet ? .quiet : .auto
+        let code = await Demo.run(options, logger: Logger(label: "ddl.demo"))
+        if code != 0 { throw ExitCode(code) }
+    }
+}

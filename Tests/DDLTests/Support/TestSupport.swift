@@ -1,0 +1,66 @@
+import AsyncHTTPClient
+import DDLCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs `services` in a `ServiceGroup` while `body` runs, then shuts them down gracefully.
+func withServices<T: Sendable>(_ services: [any Service], _ body: @Sendable () async throws -> T) async throws -> T {
+    let group = ServiceGroup(services: services, logger: testLogger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            let value = try await body()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return value
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+    }
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "ddl.tests")
+    logger.logLevel = ProcessInfo.processInfo.environment["DDL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    return logger
+}()
+
+/// A fresh temporary directory.
+func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "ddl-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// SHA-256 of a file, via the same code the client uses being avoided: Crypto directly.
+import Crypto
+func sha256(ofFile path: String) throws -> String {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+}
+
+/// Polls `condition` every 20 ms for up to `seconds`; returns whether it became true.
+func eventually(within seconds: Double, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// An HTTP client for tests, shut down after `body`.
+func withHTTPClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> T) async throws -> T {
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    do {
+        let value = try await body(client)
+        try await client.shutdown()
+        return value
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}

@@ -1,0 +1,74 @@
+import DDLApp
+import DDLClient
+import DDLPeer
+import DDLTracker
+import Foundation
+import Testing
+
+@Suite struct ConfigPrecedenceTests {
+    func writeYAML(_ text: String) throws -> String {
+        let path = try makeTemporaryDirectory() + "/client.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsApplyWhenNothingIsSet() async throws {
+        let reader = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: [:])
+        let client = try ClientConfiguration(url: "http://x/", reader: reader)
+        #expect(client.connections == 4)
+        #expect(client.downloadDirectory == ".")
+        #expect(client.trackerURL == nil)
+        #expect(client.useSelf)
+        let tracker = try TrackerConfiguration(reader: reader)
+        #expect(tracker.port == 5000)
+        #expect(tracker.ttlSeconds == 30)
+    }
+
+    @Test func flagsOverEnvironmentOverFileOverDefaults() async throws {
+        let file = try writeYAML("""
+            tracker: http://file:5000
+            connections: 3
+            download_dir: /from/file
+            piece_size: 8MiB
+            self: false
+            """)
+        let environment = ["DDL_CONNECTIONS": "5", "DDL_DOWNLOAD_DIR": "/from/env"]
+        let reader = try await ConfigLoader.reader(flags: ["connections": .int(7)], configFile: file, environment: environment)
+        let client = try ClientConfiguration(url: "http://x/", reader: reader)
+        #expect(client.connections == 7)  // flag
+        #expect(client.downloadDirectory == "/from/env")  // env over file
+        #expect(client.trackerURL == "http://file:5000")  // file over default
+        #expect(client.pieceSize == 8 << 20)
+        #expect(!client.useSelf)
+        #expect(client.readTimeoutSeconds == 30)  // default
+    }
+
+    @Test func invalidValuesAreRejectedWithTheKeyName() async throws {
+        let reader = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: ["DDL_CONNECTIONS": "0"])
+        #expect(throws: ConfigLoader.Failure.self) { try ClientConfiguration(url: "http://x/", reader: reader) }
+        let badSize = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: ["DDL_PIECE_SIZE": "lots"])
+        let error = #expect(throws: ConfigLoader.Failure.self) { try ClientConfiguration(url: "http://x/", reader: badSize) }
+        #expect(error?.description.contains("piece_size") == true)
+    }
+
+    @Test func missingConfigFileIsAnError() async throws {
+        await #expect(throws: ConfigLoader.Failure.self) {
+            _ = try await ConfigLoader.reader(flags: [:], configFile: "/nonexistent/ddl.yaml", environment: [:])
+        }
+    }
+
+    @Test func serverSettingsFromFile() async throws {
+        let file = try writeYAML("""
+            tracker: http://t:5000
+            host: 127.0.0.9
+            port: 6001
+            max_fetches: 4
+            """)
+        let reader = try await ConfigLoader.reader(flags: [:], configFile: file, environment: [:])
+        let peer = try PeerConfiguration(reader: reader)
+        #expect(peer.trackerURL == "http://t:5000")
+        #expect(peer.port == 6001)
+        #expect(peer.maxConcurrentFetches == 4)
+        #expect(peer.advertisedHost == "127.0.0.9")
+    }
+}

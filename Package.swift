@@ -102,6 +102,9 @@ let package = Package(
                 "DDLCore", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,19 +29,26 @@ import urllib.parse
 # --------------------------------------------------------------------------- register
 
 
-def cmd_register(args: argparse.Namespace) -> int:
-    url = urllib.parse.urlsplit(args.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+def _register_range(url, start: int, stop: int, ids: list) -> None:
+    """Registers peers start..stop-1 over one keep-alive connection, filling ids[start:stop]."""
+
+    def connect() -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
     headers = {"Content-Type": "application/json"}
     token = os.environ.get("DDL_TOKEN")
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    ids = []
-    for i in range(args.count):
+    conn = connect()
+    for i in range(start, stop):
         # 198.18.a.b with b in 1..254: distinct for up to 65,024 peers, all inside 198.18.0.0/15
         a, b = divmod(i, 254)
-        host = f"{198}.{18 + a // 256}.{a % 256}.{b + 1}"
-        body = json.dumps({"port": 6000 + i % 1000, "host": host, "name": f"bench-{i}"})
+        host = f"198.{18 + a // 256}.{a % 256}.{b + 1}"
+        # bytes, so http.client sends headers and body in one segment
+        body = json.dumps({"port": 6000 + i % 1000, "host": host, "name": f"bench-{i}"}).encode()
         for attempt in range(3):
             try:
                 conn.request("POST", "/v1/peers", body=body, headers=headers)
@@ -48,13 +57,25 @@ def cmd_register(args: argparse.Namespace) -> int:
                 break
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
                 if attempt == 2:
                     raise
+                conn = connect()
         if resp.status != 201:
-            print(f"register {i}: HTTP {resp.status}: {data[:200]!r}", file=sys.stderr)
-            return 1
-        ids.append(json.loads(data)["id"])
+            raise RuntimeError(f"register {i}: HTTP {resp.status}: {data[:200]!r}")
+        ids[i] = json.loads(data)["id"]
+    conn.close()
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    url = urllib.parse.urlsplit(args.url)
+    ids: list = [None] * args.count
+    workers = max(1, min(args.workers, args.count))
+    chunk = -(-args.count // workers)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(_register_range, url, s, min(args.count, s + chunk), ids)
+                   for s in range(0, args.count, chunk)]
+        for f in futures:
+            f.result()  # re-raises the first failure
     with open(args.ids, "w") as f:
         f.write("\n".join(ids) + "\n")
     print(f"registered {len(ids)} peers", file=sys.stderr)
@@ -301,6 +322,7 @@ def main() -> int:
     g.add_argument("--url", required=True)
     g.add_argument("--count", type=int, default=10000)
     g.add_argument("--ids", required=True)
+    g.add_argument("--workers", type=int, default=4, help="parallel connections")
     w = sub.add_parser("wrkparse")
     w.add_argument("file")
     w.add_argument("--endpoint", required=True)

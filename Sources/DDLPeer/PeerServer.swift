@@ -17,6 +17,7 @@ public enum PeerServer {
         config.timeout = .init(connect: .seconds(Int64(configuration.originConnectTimeoutSeconds)), read: .seconds(Int64(configuration.originReadTimeoutSeconds)))
         config.decompression = .disabled
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.maxConcurrentFetches))
+        config.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

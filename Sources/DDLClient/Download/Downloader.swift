@@ -28,6 +28,9 @@ public struct Downloader: Sendable {
         config.timeout = .init(connect: .seconds(Int64(configuration.connectTimeoutSeconds)), read: .seconds(Int64(configuration.readTimeoutSeconds)))
         config.decompression = .disabled
         config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2))
+        // A refused connection fails the piece at once (it is retried elsewhere) instead of
+        // being retried inside the pool until the connect timeout.
+        config.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLPeer
+import DDLTestOrigin
+import DDLTracker
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The peer's fetch endpoint and its tracker registration, against a real origin and tracker.
+@Suite struct PeerServerTests {
+    struct Harness: Sendable {
+        let origin: TestOrigin
+        let originURL: String
+        let peerURL: String
+        let stats: PeerStats
+        let client: HTTPClient
+
+        func fetch(_ url: String?, range: String?, ifRange: String? = nil) async throws -> (HTTPClientResponse, ByteBuffer) {
+            var target = peerURL + "/v1/fetch"
+            if let url { target += "?url=" + url.addingPathPercentEncoding() }
+            var request = HTTPClientRequest(url: target)
+            if let range { request.headers.add(name: "Range", value: range) }
+            if let ifRange { request.headers.add(name: "If-Range", value: ifRange) }
+            let response = try await client.execute(request, timeout: .seconds(10))
+            return (response, try await response.body.collect(upTo: 64 << 20))
+        }
+    }
+
+    func withPeer(size: Int64 = 1 << 20, maxFetches: Int = 16, _ body: @Sendable @escaping (Harness) async throws -> Void) async throws {
+        let origin = TestOrigin(length: size)
+        let originPort = Eventually<Int>()
+        let peerPort = Eventually<Int>()
+        var configuration = PeerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.maxConcurrentFetches = maxFetches
+        let originClient = PeerServer.makeOriginClient(configuration: configuration)
+        let stats = PeerStats()
+        var services = PeerServer.makeServices(configuration: configuration, httpClient: originClient, stats: stats, logger: testLogger) { await peerPort.set($0) }
+        services.append(origin.makeApplication(logger: testLogger) { await originPort.set($0) })
+        try await withServices(services) {
+            let harness = try await withHTTPClient { client in
+                let h = Harness(
+                    origin: origin, originURL: "http://127.0.0.1:\(try await originPort.wait())",
+                    peerURL: "http://127.0.0.1:\(try await peerPort.wait())", stats: stats, client: client)
+                try await body(h)
+                return h
+            }
+            _ = harness
+        }
+        try await originClient.shutdown()
+    }
+
+    @Test func servesTheRequestedRangeWithOriginValidators() async throws {
+        try await withPeer { h in
+            let (response, body) = try await h.fetch(h.originURL + "/files/a.bin", range: "bytes=1000-200999")
+            #expect(response.status == .partialContent)
+            #expect(response.headers.first(name: "Content-Range") == "bytes 1000-200999/1048576")
+            #expect(response.headers.first(name: "Content-Length") == "200000")
+            #expect(response.headers.first(name: "ETag") == "\"v1\"")
+            #expect(response.headers.first(name: "Last-Modified") != nil)
+            #expect(body == h.origin.content.bytes(ByteRange(first: 1000, last: 200_999)))
+            #expect(h.stats.bytesServed == 200_000)
+        }
+    }
+
+    @Test func badRequestsGet400WithAProblem() async throws {
+        try await withPeer { h in
+            for (url, range) in [(nil, "bytes=0-1"), (h.originURL + "/files/a", nil), ("file:///etc/passwd", "bytes=0-1"),
+                                 (h.originURL + "/files/a", "bytes=0-1,5-6"), (h.originURL + "/files/a", "bytes=5-")] {
+                let (response, body) = try await h.fetch(url, range: range)
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: body).contains("\"type\""))
+            }
+        }
+    }
+
+    @Test func originErrorsBecome502NamingTheOriginStatus() async throws {
+        try await withPeer { h in
+            let (response, body) = try await h.fetch(h.originURL + "/missing", range: "bytes=0-9")
+            #expect(response.status == .badGateway)
+            let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: body))
+            #expect(problem.originStatus == 404)
+            #expect(problem.status == 502)
+
+            let (refused, _) = try await h.fetch("http://127.0.0.1:1/x", range: "bytes=0-9")
+            #expect(refused.status == .badGateway)
+        }
+    }
+
+    @Test func originIgnoringRangeOrChangedFileIs412() async throws {
+        try await withPeer { h in
+            let (changed, body) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-9", ifRange: "\"old\"")
+            #expect(changed.status == .preconditionFailed)
+            #expect(try JSONDecoder().decode(Problem.self, from: Data(buffer: body)).originStatus == 200)
+        }
+    }
+
+    @Test func overTheConcurrencyCapIs503WithRetryAfter() async throws {
+        try await withPeer(size: 4 << 20, maxFetches: 1) { h in
+            h.origin.update { $0.bytesPerSecond = 1 << 20 }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let (slow, body) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-524287")
+                    #expect(slow.status == .partialContent)
+                    #expect(body.readableBytes == 524_288)
+                }
+                // Probe only once the slow fetch holds the only slot.
+                let started = try await eventually(within: 5) { h.origin.bytesServed > 0 }
+                #expect(started)
+                let busy = try await eventually(within: 5) {
+                    let (response, _) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-9")
+                    return response.status == .serviceUnavailable && response.headers.first(name: "Retry-After") == "1"
+                }
+                #expect(busy)
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func callerDisconnectCancelsTheOriginRequest() async throws {
+        try await withPeer(size: 32 << 20) { h in
+            h.origin.update { $0.bytesPerSecond = 4 << 20 }
+            var request = HTTPClientRequest(url: h.peerURL + "/v1/fetch?url=" + (h.originURL + "/files/a").addingPathPercentEncoding())
+            request.headers.add(name: "Range", value: "bytes=0-33554431")
+            // Read a little, then drop the response: the connection closes.
+            let response = try await h.client.execute(request, timeout: .seconds(10))
+            var iterator = response.body.makeAsyncIterator()
+            _ = try await iterator.next()
+            try await Task.sleep(for: .milliseconds(200))
+            _ = consume iterator
+            _ = consume response
+            try await Task.sleep(for: .milliseconds(500))
+            let servedSoon = h.origin.bytesServed
+            try await Task.sleep(for: .seconds(1))
+            // The origin stopped sending long before the 32 MiB were through.
+            #expect(h.origin.bytesServed - servedSoon < 1 << 20)
+            #expect(h.origin.bytesServed < 8 << 20)
+        }
+    }
+
+    @Test func peerRegistersAgainAfterATrackerRestart() async throws {
+        // A tracker on a port we keep, restarted with an empty registry.
+        let firstPort = Eventually<Int>()
+        let trackerServices = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: 1), logger: testLogger) {
+            await firstPort.set($0)
+        }
+        let peerPort = Eventually<Int>()
+        try await withHTTPClient { client in
+            // Learn a free port from a first tracker, then stop it.
+            let port = try await withServices(trackerServices) { try await firstPort.wait() }
+            let trackerURL = "http://127.0.0.1:\(port)"
+            let peerConfiguration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: trackerURL)
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: client)
+            let peerServices = PeerServer.makeServices(configuration: peerConfiguration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
+            try await withServices(peerServices) {
+                // The tracker is down: the peer keeps retrying. Start it now.
+                try await Task.sleep(for: .milliseconds(300))
+                let second = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: 1), logger: testLogger)
+                try await withServices(second) {
+                    let registered = try await eventually(within: 10) { (try? await tracker.peers().count) == 1 }
+                    #expect(registered)
+                }
+                // Restart again: the heartbeat gets 404 and the peer registers anew.
+                let third = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: 1), logger: testLogger)
+                try await withServices(third) {
+                    let registered = try await eventually(within: 10) { (try? await tracker.peers().count) == 1 }
+                    #expect(registered)
+                    let listed = try await tracker.peers()
+                    let expectedPort = try await peerPort.wait()
+                    #expect(listed.first?.port == expectedPort)
+                }
+            }
+        }
+    }
+
+    @Test func peerDeregistersOnGracefulShutdown() async throws {
+        let trackerPort = Eventually<Int>()
+        let trackerServices = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: 0), logger: testLogger) {
+            await trackerPort.set($0)
+        }
+        try await withServices(trackerServices) {
+            try await withHTTPClient { client in
+                let url = "http://127.0.0.1:\(try await trackerPort.wait())"
+                let tracker = TrackerClient(baseURL: url, httpClient: client)
+                let peer = PeerServer.makeServices(configuration: PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: url), httpClient: client, logger: testLogger)
+                try await withServices(peer) {
+                    let registered = try await eventually(within: 5) { try await tracker.peers().count == 1 }
+                    #expect(registered)
+                }
+                // Gone at once, not after the 30 s TTL.
+                #expect(try await tracker.peers().isEmpty)
+            }
+        }
+    }
+}

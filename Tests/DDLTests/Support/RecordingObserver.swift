@@ -1,0 +1,21 @@
+import DDLClient
+import Synchronization
+
+/// Keeps every download event for assertions.
+final class RecordingObserver: DownloadObserver {
+    private let events = Mutex<[DownloadEvent]>([])
+
+    func handle(_ event: DownloadEvent) { events.withLock { $0.append(event) } }
+
+    var notices: [String] {
+        events.withLock { $0.compactMap { if case let .notice(text) = $0 { text } else { nil } } }
+    }
+
+    var start: DownloadStart? {
+        events.withLock { $0.lazy.compactMap { if case let .started(start) = $0 { start } else { nil } }.first }
+    }
+
+    var failedPieces: Int {
+        events.withLock { $0.filter { if case .pieceFailed = $0 { true } else { false } }.count }
+    }
+}

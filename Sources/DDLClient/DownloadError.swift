@@ -16,7 +16,7 @@ public enum DownloadError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The process exit code documented in the README.
     public var exitCode: Int32 {
         switch self {
-        case .usage: 2
+        case .usage: 64  // EX_USAGE, as for command-line errors
         case .network: 3
         case .origin: 4
         case .integrity: 5

@@ -15,7 +15,7 @@ struct DDL: AsyncParsableCommand {
         abstract: "A peer-to-peer downloader for a LAN: peers fetch pieces of a big file in parallel, each over its own internet link.",
         discussion: """
             Settings come from flags, then DDL_<KEY> environment variables, then the --config file, then defaults.
-            Exit codes: 0 ok, 1 other failure, 2 usage, 3 network, 4 origin error, 5 integrity, 6 local I/O, 130 interrupted.
+            Exit codes: 0 ok, 1 other failure, 3 network, 4 origin error, 5 integrity, 6 local I/O, 64 usage, 130 interrupted.
             """,
         version: "0.1.0",
         subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, DemoCommand.self]
@@ -135,7 +135,7 @@ struct PeersCommand: AsyncParsableCommand {
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
         let reader = try await common.reader(["tracker": tracker.map { .string($0) }])
-        guard let trackerURL = reader.string(forKey: "tracker") else {
+        guard let trackerURL = reader.string(forKey: "tracker"), !trackerURL.isEmpty else {
             throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
         }
         do {
@@ -151,8 +151,8 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "See it work: origin, tracker, peers and a download in one process, checked by SHA-256.")
 
-    @Option(help: "Size of the generated file (default 256MiB).") var size: String = "256MiB"
-    @Option(help: "Number of peer servers (default 3).") var peers: Int = 3
+    @Option(help: "Size of the generated file.") var size: String = "256MiB"
+    @Option(help: "Number of peer servers.") var peers: Int = 3
     @Option(name: [.customShort("d"), .long], help: "Directory for the downloaded file (default: a temporary one).") var dir: String?
     @Flag(help: "Keep the downloaded file.") var keep = false
     @Flag(name: .shortAndLong, help: "No progress bar.") var quiet = false

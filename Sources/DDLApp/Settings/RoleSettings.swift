@@ -21,6 +21,7 @@ extension PeerConfiguration {
     public init(reader: ConfigReader) throws {
         self.init()
         trackerURL = reader.string(forKey: "tracker")
+        if trackerURL?.isEmpty == true { trackerURL = nil }
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")

@@ -168,7 +168,7 @@ public struct Downloader: Sendable {
                 counters.began(id)
                 defer { counters.ended(id) }
                 do {
-                    try await fetcher.fetch(piece: index, range: plan.range(of: index), from: source)
+                    try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
                     doneFlags.markDone(index)
                     _ = await coordinator.completed(index, by: id)
                 } catch PieceFailure.superseded {
@@ -184,6 +184,26 @@ public struct Downloader: Sendable {
                     throw error
                 }
             }
+        }
+    }
+
+    /// Fetches a piece, and abandons it as soon as another copy of it completes (endgame):
+    /// the losing request is cancelled even while it is still connecting or waiting.
+    private func fetchUnlessSuperseded(
+        piece index: Int, range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher, doneFlags: DoneFlags
+    ) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await fetcher.fetch(piece: index, range: range, from: source)
+                return true
+            }
+            group.addTask {
+                while !doneFlags.isDone(index) { try await Task.sleep(for: .milliseconds(50)) }
+                return false
+            }
+            let fetched = try await group.next()!
+            group.cancelAll()
+            if !fetched { throw PieceFailure.superseded }
         }
     }
 

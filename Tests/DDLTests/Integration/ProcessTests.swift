@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLTestOrigin
+import Foundation
+import Testing
+
+/// Runs the built `ddl` binary as separate processes: a tracker, two peer servers on
+/// 127.0.0.2 and 127.0.0.3, and `ddl get`.
+@Suite(.serialized) struct ProcessTests {
+    /// The `ddl` executable next to the test bundle (or `DDL_BIN`).
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["DDL_BIN"] { return path }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ddl").path
+    }
+
+    /// A child process whose standard output goes to a file we can poll.
+    final class Child: @unchecked Sendable {
+        let process = Process()
+        let outputPath: String
+
+        init(_ arguments: [String], directory: String, name: String) throws {
+            outputPath = directory + "/\(name).out"
+            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            FileManager.default.createFile(atPath: directory + "/\(name).err", contents: nil)
+            process.executableURL = URL(fileURLWithPath: ProcessTests.binary)
+            process.arguments = arguments
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/\(name).err"))
+            var environment = ProcessInfo.processInfo.environment
+            environment["DDL_LOG_LEVEL"] = "info"
+            process.environment = environment
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+        /// Waits for `listening on http://HOST:PORT` and returns the port.
+        func listeningPort() async throws -> Int {
+            for _ in 0..<500 {
+                if let range = output.range(of: #"listening on http://[^ ]+:(\d+)"#, options: .regularExpression) {
+                    let match = output[range]
+                    if let colon = match.lastIndex(of: ":"), let port = Int(match[match.index(after: colon)...]) { return port }
+                }
+                if !process.isRunning { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            throw ProcessFailure(message: "no 'listening on' line; output: \(output)")
+        }
+
+        func signal(_ signal: Int32) { if process.isRunning { kill(process.processIdentifier, signal) } }
+
+        /// Waits up to `seconds` for the process to exit; returns its status, or nil.
+        func waitForExit(seconds: Double = 20) async throws -> Int32? {
+            let ok = try await eventually(within: seconds) { !self.process.isRunning }
+            return ok ? process.terminationStatus : nil
+        }
+
+        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    }
+
+    struct ProcessFailure: Error, CustomStringConvertible { var message: String; var description: String { message } }
+
+    @Test func trackerTwoServersAndGetAsSeparateProcesses() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ddl binary first (swift build)")
+        let directory = try makeTemporaryDirectory()
+        let origin = TestOrigin(length: 12 << 20 + 999)
+        let originPort = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
+            let fileURL = "http://127.0.0.1:\(try await originPort.wait())/files/proc.bin"
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "5"], directory: directory, name: "tracker")
+            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
+            let servers = try ["127.0.0.2", "127.0.0.3"].enumerated().map { index, host in
+                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--name", "p\(index)"], directory: directory, name: "server\(index)")
+            }
+            for server in servers { _ = try await server.listeningPort() }
+            try await withHTTPClient { client in
+                let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client)
+                let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == 2 }
+                #expect(registered)
+                #expect(Set(try await trackerClient.peers().map(\.host)) == ["127.0.0.2", "127.0.0.3"])
+
+                // ddl peers --json
+                let peers = try Child(["peers", "--tracker", trackerURL, "--json"], directory: directory, name: "peers")
+                #expect(try await peers.waitForExit() == 0)
+                #expect(peers.output.contains("127.0.0.2") && peers.output.contains("127.0.0.3"))
+
+                let target = directory + "/downloaded.bin"
+                let get = try Child(["get", fileURL, "-o", target, "--tracker", trackerURL, "--piece-size", "1MiB", "--json"], directory: directory, name: "get")
+                let status = try await get.waitForExit(seconds: 60)
+                #expect(status == 0, "ddl get failed: \(get.output)")
+                #expect(try sha256(ofFile: target) == origin.content.sha256())
+                let finished = get.output.split(separator: "\n").last { $0.contains("\"event\":\"finished\"") }.map(String.init) ?? ""
+                #expect(finished.contains(origin.content.sha256()))
+                #expect(finished.contains("peer 127.0.0.2:") && finished.contains("peer 127.0.0.3:"))
+
+                // SIGTERM: servers deregister at once, then exit 0.
+                for server in servers { server.signal(SIGTERM) }
+                for server in servers { #expect(try await server.waitForExit() == 0) }
+                #expect(try await trackerClient.peers().isEmpty)
+                tracker.signal(SIGINT)
+                #expect(try await tracker.waitForExit() == 0)
+            }
+        }
+    }
+
+    @Test func getExitCodesForUsageAndOriginErrors() async throws {
+        let directory = try makeTemporaryDirectory()
+        let origin = TestOrigin(length: 1000)
+        let originPort = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
+            let base = "http://127.0.0.1:\(try await originPort.wait())"
+            let missing = try Child(["get", base + "/nope", "-d", directory, "--quiet"], directory: directory, name: "missing")
+            #expect(try await missing.waitForExit() == 4)
+            let usage = try Child(["get", base + "/files/a", "--connections", "0"], directory: directory, name: "usage")
+            #expect(try await usage.waitForExit() == 64)
+            let scheme = try Child(["get", "ftp://example/x", "-d", directory], directory: directory, name: "scheme")
+            #expect(try await scheme.waitForExit() == 64)
+            let ok = try Child(["get", base + "/files/a", "-d", directory, "--quiet"], directory: directory, name: "ok")
+            #expect(try await ok.waitForExit() == 0)
+            #expect(FileManager.default.fileExists(atPath: directory + "/a"))
+        }
+    }
+}

@@ -177,20 +177,24 @@ def report_markdown(rows: list[dict]) -> str:
 
     if by.get("mixed"):
         rs = [r for r in by["mixed"] if "skipped" not in r]
+        links = [r for r in rs if r.get("tool") == "curl (link check)"]
         parts.append("## 2. Mixed links\n")
+        if links:
+            parts.append("Link check (curl, 10 MiB, all links at once):\n")
+            parts.append(table(["host", "nominal Mbit/s", "curl Mbit/s"],
+                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]) + "\n")
         body = []
         for r in rs:
-            if r.get("tool") == "curl":
-                body.append(["curl (client alone)", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
-                             fmt(r.get("mbit")), "–", "–", "–", "yes"])
-            else:
-                ideal = r.get("ideal_s")
-                ratio = (r["wall"] / ideal) if ideal and r.get("wall") else None
-                body.append([f"ddl + {r.get('n')} peers", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
-                             fmt(r.get("mbit")), fmt(ideal, 2), fmt(r.get("ideal_eff_s"), 2),
-                             fmt(ratio, 2), fmt(r.get("ok"))])
-        parts.append(table(["tool", "rates Mbit/s (client first)", "size", "time s", "Mbit/s",
-                            "ideal size/Σrates s", "ideal at B_eff s", "time/ideal", "sha256 ok"], body))
+            if r.get("tool") != "ddl":
+                continue
+            ideal = r.get("ideal_eff_s")
+            ratio = (r["wall"] / ideal) if ideal and r.get("wall") else None
+            body.append([f"ddl + {r.get('n')} peers", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
+                         fmt(r.get("mbit")), fmt(r.get("ideal_s"), 2), fmt(ideal, 2), fmt(ratio, 2), fmt(r.get("ok"))])
+        if body:
+            parts.append(table(["tool", "rates Mbit/s (client first)", "size", "time s", "Mbit/s",
+                                "ideal size/Σrates s", "ideal at measured rates s", "time/ideal (measured)",
+                                "sha256 ok"], body))
         parts.append(skipped_note(by["mixed"]) + "\n")
 
     if by.get("loopback"):

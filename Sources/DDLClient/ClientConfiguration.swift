@@ -33,6 +33,13 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var overwrite: Bool = false
     /// Progress display.
     public var progress: ProgressMode = .auto
+    /// Resume from `<file>.part` and its control file `<file>.ddl` when they match the file
+    /// on the server.
+    public var resume: Bool = true
+    /// Start over instead of failing when the file changes on the server.
+    public var restartOnChange: Bool = false
+    /// A checksum to verify at the end; a mismatch fails and keeps the final name free.
+    public var checksum: ExpectedChecksum?
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.

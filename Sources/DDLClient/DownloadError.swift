@@ -6,8 +6,10 @@ public enum DownloadError: Error, CustomStringConvertible, Sendable, Equatable {
     case network(String)
     /// The origin answered with an error or something unusable.
     case origin(String, status: Int?)
-    /// The result could not be trusted (changed on the server, wrong length, wrong checksum).
+    /// The result could not be trusted (wrong length, wrong checksum).
     case integrity(String)
+    /// The file changed on the server during the download or since the partial download.
+    case changed(String)
     /// Writing the file failed.
     case localIO(String)
     /// Stopped by the user (SIGINT/SIGTERM).
@@ -19,7 +21,7 @@ public enum DownloadError: Error, CustomStringConvertible, Sendable, Equatable {
         case .usage: 64  // EX_USAGE, as for command-line errors
         case .network: 3
         case .origin: 4
-        case .integrity: 5
+        case .integrity, .changed: 5
         case .localIO: 6
         case .interrupted: 130
         }
@@ -31,8 +33,9 @@ public enum DownloadError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .network(message): message
         case let .origin(message, _): message
         case let .integrity(message): message
+        case let .changed(message): message
         case let .localIO(message): message
-        case .interrupted: "interrupted; the partial download was kept"
+        case .interrupted: "interrupted; run the same command again to resume"
         }
     }
 }

@@ -20,9 +20,9 @@ public struct TrackerRegistration: Service {
 
     public func run() async throws {
         let registered = RegisteredID()
-        try? await cancelWhenGracefulShutdown {
-            try await self.loop(registered)
-        }
+        // Graceful shutdown interrupts only the waits, never a registration in flight, so
+        // the id the tracker handed out is always known when deregistering.
+        await loop(registered)
         if let id = await registered.id {
             do {
                 try await tracker.deregister(id: id)
@@ -33,10 +33,11 @@ public struct TrackerRegistration: Service {
         }
     }
 
-    private func loop(_ registered: RegisteredID) async throws {
+    private func loop(_ registered: RegisteredID) async {
         var backoff: Duration = .milliseconds(250)
         var interval: Duration = .seconds(10)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var wait = interval
             do {
                 if let id = await registered.id {
                     if try await tracker.heartbeat(id: id) == .unknown {
@@ -48,16 +49,22 @@ public struct TrackerRegistration: Service {
                     let answer = try await tracker.register(request)
                     await registered.set(answer.id)
                     interval = .seconds(max(1, answer.ttl)) / 3
+                    wait = interval
                     logger.info("registered with tracker", metadata: ["peer.id": "\(answer.id)", "ttl": "\(answer.ttl)", "tracker": "\(tracker.baseURL)"])
                 }
                 backoff = .milliseconds(250)
-                try await Task.sleep(for: interval)
             } catch is CancellationError {
                 return
             } catch {
                 logger.info("tracker not reachable; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
-                try await Task.sleep(for: backoff)
+                wait = backoff
                 backoff = min(backoff * 2, maximumBackoff)
+            }
+            do {
+                let pause = wait
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            } catch {
+                return
             }
         }
     }

@@ -106,6 +106,10 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Piece size, e.g. 8MiB (default: 4-16 MiB chosen from the file size).") var pieceSize: String?
     @Flag(help: "Do not download pieces on this machine; only through peers.") var noSelf = false
     @Flag(help: "Replace an existing file.") var overwrite = false
+    @Flag(help: "Ignore a partial download and start over.") var noResume = false
+    @Flag(help: "When the file changes on the server, start over instead of failing.") var restartOnChange = false
+    @Option(help: "Verify the file at the end: sha-256=HEX, sha-512=HEX or md5=HEX.") var checksum: String?
+    @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false
     @OptionGroup var common: CommonOptions
@@ -118,6 +122,8 @@ struct GetCommand: AsyncParsableCommand {
             "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
             "self": noSelf ? .bool(false) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
+            "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
+            "checksum": checksum.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
         ])
         let configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         let code = await Roles.runGet(configuration: configuration, logger: Logger(label: "ddl.get"))

@@ -34,7 +34,8 @@ extension PeerConfiguration {
 
 extension ClientConfiguration {
     /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`,
-    /// `overwrite`, `progress`, `connect_timeout`, `read_timeout`.
+    /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `connect_timeout`,
+    /// `read_timeout`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         trackerURL = reader.string(forKey: "tracker")
@@ -53,6 +54,14 @@ extension ClientConfiguration {
             throw ConfigLoader.Failure(description: "progress must be one of auto, plain, json, quiet; got \(progressText)")
         }
         progress = mode
+        resume = try ConfigLoader.bool(reader, "resume", default: resume)
+        restartOnChange = try ConfigLoader.bool(reader, "restart_on_change", default: restartOnChange)
+        if let text = reader.string(forKey: "checksum"), !text.isEmpty {
+            guard let parsed = ExpectedChecksum(text) else {
+                throw ConfigLoader.Failure(description: "checksum must look like sha-256=HEX, sha-512=HEX or md5=HEX; got \(text)")
+            }
+            checksum = parsed
+        }
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
     }

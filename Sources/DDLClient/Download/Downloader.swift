@@ -51,41 +51,95 @@ public struct Downloader: Sendable {
         guard configuration.connections >= 1, configuration.connections <= 64 else {
             throw DownloadError.usage("--connections must be between 1 and 64")
         }
+        var restarts = 0
+        while true {
+            do {
+                return try await attempt(startOver: restarts > 0)
+            } catch let error as DownloadError {
+                guard case .changed = error, configuration.restartOnChange, restarts < 3 else { throw error }
+                restarts += 1
+                observer.handle(.notice("\(error.description): starting over (--restart-on-change)"))
+            }
+        }
+    }
+
+    /// One whole download attempt. `startOver` ignores any saved state.
+    private func attempt(startOver: Bool) async throws -> DownloadSummary {
         let started = ContinuousClock.now
         let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
         let path = try OutputPath.resolve(configuration: configuration, suggestedName: file.suggestedName)
+        let partPath = path + ".part"
+        let controlPath = path + ".ddl"
         logger.info("probed origin", metadata: ["url": "\(file.url)", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
 
-        let partFile = try PartFile(creating: path + ".part", length: file.length)
-        defer { partFile.close() }
         let counters = TransferCounters()
         let mode: String
         var pieces: [String: Int] = [:]
+        let partFile: PartFile
+        var control: ControlFile?
         if file.supportsSegmentedDownload, let length = file.length {
             let sources = try await chooseSources()
-            let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
+            var plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
                 ?? PiecePlan.automatic(length: length, sources: sources.count == 1 && sources[0] == .direct ? configuration.connections : sources.count)
+            var completed: Set<Int> = []
+            if configuration.resume && !startOver, FileSystemChecks.isRegularFile(partPath), let saved = ControlFile.load(path: controlPath),
+               saved.url == configuration.url || saved.finalURL == file.url {
+                if let why = saved.mismatch(with: file) {
+                    guard configuration.restartOnChange else {
+                        throw DownloadError.changed("cannot resume \(partPath): the file changed on the server since the partial download (\(why)); run with --no-resume to start over")
+                    }
+                    observer.handle(.notice("the file changed on the server since the partial download (\(why)): starting over"))
+                } else {
+                    plan = PiecePlan(length: saved.length, pieceSize: saved.pieceSize)
+                    completed = saved.completedPieces(count: plan.count)
+                    observer.handle(.notice("resuming \(partPath): \(completed.count) of \(plan.count) pieces already downloaded"))
+                }
+            }
+            partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
+            let state = ResumeState(url: configuration.url, file: file, plan: PiecePlanInfo(length: plan.length, pieceSize: plan.pieceSize), completed: completed)
+            control = ControlFile(path: controlPath, state: state, pieceCount: plan.count)
+            try await control!.save()
             mode = sources.contains(where: { $0 != .direct }) ? "swarm" : "direct"
             observer.handle(.started(DownloadStart(
                 url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count,
                 sources: sources.map(\.id), mode: mode)))
-            pieces = try await transferPieces(file: file, plan: plan, sources: sources, partFile: partFile, counters: counters, started: started)
+            do {
+                pieces = try await transferPieces(
+                    file: file, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control!, counters: counters, started: started)
+            } catch {
+                partFile.close()
+                throw error
+            }
         } else {
             observer.handle(.notice("the origin does not support byte ranges or sent no length: downloading in one stream"))
             mode = "single"
+            partFile = try PartFile(creating: partPath, length: file.length)
             observer.handle(.started(DownloadStart(url: file.url, path: path, length: file.length, pieceSize: nil, pieces: 1, sources: ["self"], mode: mode)))
-            try await transferSingleStream(file: file, partFile: partFile, counters: counters, started: started)
+            do {
+                try await transferSingleStream(file: file, partFile: partFile, counters: counters, started: started)
+            } catch {
+                // Without ranges there is nothing to resume from.
+                partFile.close()
+                partFile.remove()
+                throw error
+            }
             pieces = ["self": 1]
         }
+        defer { partFile.close() }
 
         try await partFile.sync()
-        let digest = try await partFile.sha256()
+        let digests = try await partFile.digests(extra: configuration.checksum?.algorithm)
+        if let expected = configuration.checksum, digests.extra != expected.hex {
+            throw DownloadError.integrity(
+                "checksum mismatch: expected \(expected.algorithm.rawValue) \(expected.hex), got \(digests.extra ?? "-"); the download is kept at \(partPath) and was not renamed")
+        }
         try partFile.moveToFinal(path, overwrite: configuration.overwrite)
+        control?.remove()
         let bytes = file.length ?? counters.goodBytes
         let seconds = (ContinuousClock.now - started).seconds
         let shares = counters.bySource.map { DownloadSummary.SourceShare(source: $0.key, bytes: $0.value, pieces: pieces[$0.key] ?? 0) }
             .sorted { $0.bytes > $1.bytes }
-        let summary = DownloadSummary(url: file.url, path: path, bytes: bytes, seconds: seconds, sha256: digest, mode: mode, sources: shares)
+        let summary = DownloadSummary(url: file.url, path: path, bytes: bytes, seconds: seconds, sha256: digests.sha256, mode: mode, sources: shares)
         observer.handle(.finished(summary))
         return summary
     }
@@ -117,14 +171,20 @@ public struct Downloader: Sendable {
     }
 
     private func transferPieces(
-        file: RemoteFile, plan: PiecePlan, sources: [DownloadSource], partFile: PartFile, counters: TransferCounters, started: ContinuousClock.Instant
+        file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
+        counters: TransferCounters, started: ContinuousClock.Instant
     ) async throws -> [String: Int] {
-        let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count))
+        let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count, completed: completed))
         let directOnly = sources == [.direct]
         for source in sources {
-            await coordinator.addSource(source.id, maxInFlight: directOnly ? configuration.connections : configuration.piecesInFlightPerSource)
+            // The origin itself gets more patience than a peer: it is the last resort.
+            await coordinator.addSource(
+                source.id, maxInFlight: directOnly ? configuration.connections : configuration.piecesInFlightPerSource,
+                maxConsecutiveFailures: source == .direct ? 8 : nil)
         }
         let doneFlags = DoneFlags(count: plan.count)
+        for piece in completed { doneFlags.markDone(piece) }
+        counters.alreadyHave(completed.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
         let fetcher = PieceFetcher(
             httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
             logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
@@ -135,7 +195,8 @@ public struct Downloader: Sendable {
                     let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
                     for _ in 0..<slots {
                         group.addTask {
-                            try await work(source: source, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, counters: counters)
+                            try await work(
+                                source: source, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, control: control, counters: counters)
                         }
                     }
                 }
@@ -152,7 +213,8 @@ public struct Downloader: Sendable {
 
     /// One worker slot of one source: takes pieces until the scheduler says stop.
     private func work(
-        source: DownloadSource, coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags, counters: TransferCounters
+        source: DownloadSource, coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags,
+        control: ControlFile, counters: TransferCounters
     ) async throws {
         let id = source.id
         while true {
@@ -171,12 +233,15 @@ public struct Downloader: Sendable {
                     try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
                     doneFlags.markDone(index)
                     _ = await coordinator.completed(index, by: id)
+                    try await control.markCompleted(index)
                 } catch PieceFailure.superseded {
                     await coordinator.cancelled(index, by: id)
                 } catch let failure as PieceFailure {
                     logger.info("piece failed", metadata: ["piece": "\(index)", "source": "\(id)", "reason": "\(failure)"])
                     observer.handle(.pieceFailed(piece: index, source: id, reason: failure.description))
-                    if await coordinator.failed(index, by: id) {
+                    var retryAfter: Duration?
+                    if case let .status(_, _, after) = failure { retryAfter = after }
+                    if await coordinator.failed(index, by: id, retryAfter: retryAfter) {
                         observer.handle(.sourceDropped(source: id))
                     }
                 } catch {

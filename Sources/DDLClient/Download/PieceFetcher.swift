@@ -8,8 +8,8 @@ import NIOHTTP1
 enum PieceFailure: Error, CustomStringConvertible {
     /// Another copy of the piece completed first (endgame); not the source's fault.
     case superseded
-    /// The source answered with an HTTP error.
-    case status(Int, originStatus: Int?)
+    /// The source answered with an HTTP error (and maybe `Retry-After`).
+    case status(Int, originStatus: Int?, retryAfter: Duration?)
     /// `206` missing or the `Content-Range` does not match the request.
     case badResponse(String)
     /// The body ended before the range did.
@@ -20,8 +20,8 @@ enum PieceFailure: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .superseded: "superseded by another copy"
-        case let .status(status, origin?): "HTTP \(status) (origin answered \(origin))"
-        case let .status(status, nil): "HTTP \(status)"
+        case let .status(status, origin?, _): "HTTP \(status) (origin answered \(origin))"
+        case let .status(status, nil, _): "HTTP \(status)"
         case let .badResponse(reason): reason
         case let .short(received, expected): "body ended after \(received) of \(expected) bytes"
         case let .transport(reason): reason
@@ -64,21 +64,22 @@ struct PieceFetcher: Sendable {
             }
             if source == .direct {
                 if status == 200 {
-                    throw DownloadError.integrity("the file changed on the server (the origin answered 200 to a range request with If-Range)")
+                    throw DownloadError.changed("the file changed on the server (the origin answered 200 to a range request with If-Range)")
                 }
                 if [400, 401, 403, 404, 410, 416].contains(status) {
                     throw DownloadError.origin("the origin answered HTTP \(status) for \(file.url)", status: status)
                 }
             }
-            throw PieceFailure.status(status, originStatus: originStatus)
+            throw PieceFailure.status(status, originStatus: originStatus, retryAfter: Self.retryAfter(response.headers.first(name: "Retry-After")))
         }
         guard let header = response.headers.first(name: "Content-Range"), let contentRange = ContentRange(header),
               contentRange.range == range, contentRange.total == nil || contentRange.total == file.length
         else {
             throw PieceFailure.badResponse("Content-Range \(response.headers.first(name: "Content-Range") ?? "missing") does not match \(range)")
         }
-        if source == .direct, let etag = file.etag, let now = response.headers.first(name: "ETag"), now != etag {
-            throw DownloadError.integrity("the file changed on the server (ETag \(etag) became \(now))")
+        if let etag = file.etag, let now = response.headers.first(name: "ETag"), now != etag {
+            if source != .direct { throw PieceFailure.badResponse("the peer relayed ETag \(now), expected \(etag)") }
+            throw DownloadError.changed("the file changed on the server (ETag \(etag) became \(now))")
         }
 
         let expected = range.count
@@ -110,6 +111,14 @@ struct PieceFetcher: Sendable {
 
 import Foundation
 import NIOFoundationCompat
+
+extension PieceFetcher {
+    /// `Retry-After` in seconds (the HTTP-date form is not honoured), capped at 5 minutes.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return .seconds(min(seconds, 300))
+    }
+}
 
 enum JSONDecoderShim {
     static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {

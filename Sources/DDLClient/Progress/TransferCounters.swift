@@ -17,6 +17,11 @@ final class TransferCounters: Sendable {
         }
     }
 
+    /// Bytes already on disk from an earlier run count as done.
+    func alreadyHave(_ bytes: Int64) {
+        state.withLock { $0.good += bytes }
+    }
+
     /// A piece attempt was abandoned: its bytes no longer count towards progress.
     func discard(_ bytes: Int64) {
         state.withLock { $0.good -= bytes }

@@ -2,6 +2,7 @@ import Crypto
 import NIOCore
 import NIOPosix
 import SystemPackage
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,14 +18,15 @@ public final class PartFile: Sendable {
     /// Path of the `.part` file.
     public let path: String
     private let descriptor: SystemPackage.FileDescriptor
+    private let closed = Atomic<Bool>(false)
 
-    /// Creates (or truncates) `path` and sizes it to `length` when known. Refuses to follow
-    /// a symbolic link planted at `path`.
-    public init(creating path: String, length: Int64?) throws(DownloadError) {
+    /// Creates `path` (truncating it unless `keepContents`, for a resumed download) and sizes
+    /// it to `length` when known. Refuses to follow a symbolic link planted at `path`.
+    public init(creating path: String, length: Int64?, keepContents: Bool = false) throws(DownloadError) {
         self.path = path
         do {
             descriptor = try SystemPackage.FileDescriptor.open(
-                SystemPackage.FilePath(path), .readWrite, options: [.create, .truncate, .noFollow, .closeOnExec],
+                SystemPackage.FilePath(path), .readWrite, options: keepContents ? [.create, .noFollow, .closeOnExec] : [.create, .truncate, .noFollow, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch {
             throw .localIO("cannot create \(path): \(error)")
@@ -64,13 +66,16 @@ public final class PartFile: Sendable {
         }
     }
 
-    /// SHA-256 of the file's contents, read back on the blocking thread pool.
-    public func sha256() async throws(DownloadError) -> String {
+    /// SHA-256 of the file's contents and, when asked, a second digest, computed in one pass
+    /// reading the file back on the blocking thread pool.
+    public func digests(extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> (sha256: String, extra: String?) {
         let descriptor = self.descriptor
         let path = self.path
         do {
             return try await NIOThreadPool.singleton.runIfActive {
-                var hasher = SHA256()
+                var sha256 = SHA256()
+                var sha512 = extra == .sha512 ? SHA512() : nil
+                var md5 = extra == .md5 ? Insecure.MD5() : nil
                 var offset: Int64 = 0
                 let chunk = 1 << 20
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
@@ -78,18 +83,33 @@ public final class PartFile: Sendable {
                 while true {
                     let n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer)
                     if n == 0 { break }
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                    sha256.update(bufferPointer: bytes)
+                    sha512?.update(bufferPointer: bytes)
+                    md5?.update(bufferPointer: bytes)
                     offset += Int64(n)
                 }
-                return hasher.finalize().hexString
+                let main = sha256.finalize().hexString
+                switch extra {
+                case .sha256: return (main, main)
+                case .sha512: return (main, sha512!.finalize().hexString)
+                case .md5: return (main, md5!.finalize().hexString)
+                case nil: return (main, nil)
+                }
             }
         } catch {
             throw .localIO("cannot read back \(path): \(error)")
         }
     }
 
-    /// Closes the file.
+    /// Deletes the `.part` file.
+    public func remove() {
+        unlink(path)
+    }
+
+    /// Closes the file (once; later calls do nothing).
     public func close() {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         try? descriptor.close()
     }
 
@@ -111,6 +131,12 @@ public enum FileSystemChecks {
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
+    }
+
+    /// Whether `path` is a regular file (not following a final symbolic link).
+    public static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Whether `path` is an existing directory.

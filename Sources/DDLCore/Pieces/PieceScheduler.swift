@@ -49,6 +49,7 @@ public struct PieceScheduler: Sendable {
 
     struct SourceState: Sendable {
         var maxInFlight: Int
+        var maxConsecutiveFailures: Int
         var inFlight: Set<Int> = []
         var consecutiveFailures = 0
         var benchedUntil: Instant?
@@ -96,10 +97,13 @@ public struct PieceScheduler: Sendable {
     /// Indices of all completed pieces.
     public var completedPieces: [Int] { states.indices.filter { states[$0] == .done } }
 
-    /// Adds a source that may keep up to `maxInFlight` pieces in flight.
-    public mutating func addSource(_ id: SourceID, maxInFlight: Int) {
+    /// Adds a source that may keep up to `maxInFlight` pieces in flight, dropped after
+    /// `maxConsecutiveFailures` failures in a row (default: the policy's).
+    public mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
         precondition(maxInFlight > 0)
-        if sources[id] == nil { sources[id] = SourceState(maxInFlight: maxInFlight) }
+        if sources[id] == nil {
+            sources[id] = SourceState(maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures ?? policy.maxConsecutiveFailures)
+        }
     }
 
     /// Drops a source for the rest of this download (its in-flight pieces stay assigned until
@@ -169,14 +173,25 @@ public struct PieceScheduler: Sendable {
     /// Records that `source` failed to deliver `piece`. The piece is queued again unless
     /// another copy is still in flight; the source is benched or, after repeated failures,
     /// dropped.
-    public mutating func failed(_ piece: Int, by id: SourceID, now: Instant) {
+    ///
+    /// Failures reported while the source is already benched (its other requests failing
+    /// for the same reason) do not count again. `retryAfter` (a server's `Retry-After`)
+    /// extends the bench; `jitter` (e.g. random in 0.5...1.5) spreads retries out.
+    public mutating func failed(_ piece: Int, by id: SourceID, now: Instant, retryAfter: Duration? = nil, jitter: Double = 1) {
         release(piece, from: id)
         guard var source = sources[id] else { return }
+        if let until = source.benchedUntil, until > now {
+            if let retryAfter { source.benchedUntil = max(until, now + retryAfter) }
+            sources[id] = source
+            return
+        }
         source.consecutiveFailures += 1
-        if source.consecutiveFailures >= policy.maxConsecutiveFailures {
+        if source.consecutiveFailures >= source.maxConsecutiveFailures {
             source.dropped = true
         } else {
-            source.benchedUntil = now + backoff(afterFailures: source.consecutiveFailures)
+            var bench = backoff(afterFailures: source.consecutiveFailures) * jitter
+            if let retryAfter { bench = max(bench, retryAfter) }
+            source.benchedUntil = now + bench
         }
         sources[id] = source
     }

@@ -1,0 +1,70 @@
+import Foundation
+
+/// What the control file `<file>.ddl` beside `<file>.part` records, so that running the same
+/// `ddl get` again resumes: the file's identity (URL, validators, length), the piece size and
+/// the completed pieces.
+public struct ResumeState: Codable, Sendable, Equatable {
+    /// Format version.
+    public var version = 1
+    /// The URL as the user gave it.
+    public var url: String
+    /// The pinned URL after redirects.
+    public var finalURL: String
+    public var etag: String?
+    public var lastModified: String?
+    public var length: Int64
+    public var pieceSize: Int64
+    /// Completed pieces as a bitmap (bit i of byte i/8, LSB first), base64.
+    public var completed: String
+
+    public init(url: String, file: RemoteFile, plan: PiecePlanInfo, completed: Set<Int>) {
+        self.url = url
+        self.finalURL = file.url
+        self.etag = file.etag
+        self.lastModified = file.lastModified
+        self.length = plan.length
+        self.pieceSize = plan.pieceSize
+        self.completed = Self.encode(completed, count: plan.count)
+    }
+
+    /// The completed piece indices.
+    public func completedPieces(count: Int) -> Set<Int> {
+        guard let data = Data(base64Encoded: completed) else { return [] }
+        var pieces = Set<Int>()
+        for (byteIndex, byte) in data.enumerated() where byte != 0 {
+            for bit in 0..<8 where byte & (1 << bit) != 0 {
+                let piece = byteIndex * 8 + bit
+                if piece < count { pieces.insert(piece) }
+            }
+        }
+        return pieces
+    }
+
+    static func encode(_ pieces: Set<Int>, count: Int) -> String {
+        var bytes = [UInt8](repeating: 0, count: (count + 7) / 8)
+        for piece in pieces where piece >= 0 && piece < count { bytes[piece / 8] |= 1 << (piece % 8) }
+        return Data(bytes).base64EncodedString()
+    }
+
+    /// Why this state cannot be used for `file`, or `nil` when it matches.
+    public func mismatch(with file: RemoteFile) -> String? {
+        if length != file.length { return "its length changed from \(length) to \(file.length.map(String.init) ?? "unknown") bytes" }
+        if let etag, etag != file.etag { return "its ETag changed from \(etag) to \(file.etag ?? "none")" }
+        if etag == nil, let lastModified, lastModified != file.lastModified {
+            return "its Last-Modified changed from \(lastModified) to \(file.lastModified ?? "none")"
+        }
+        if etag == nil && lastModified == nil { return "the server gives no ETag or Last-Modified to prove it is the same file" }
+        return nil
+    }
+}
+
+/// The piece geometry recorded in a control file.
+public struct PiecePlanInfo: Sendable {
+    public var length: Int64
+    public var pieceSize: Int64
+    public var count: Int { length == 0 ? 0 : Int((length + pieceSize - 1) / pieceSize) }
+    public init(length: Int64, pieceSize: Int64) {
+        self.length = length
+        self.pieceSize = pieceSize
+    }
+}

@@ -170,9 +170,11 @@ def report_markdown(rows: list[dict]) -> str:
             limit = r.get("limit_mbit")
             eff = (100.0 * r["mbit"] / limit) if limit and r.get("mbit") else None
             who = r["tool"] if n == 0 else f"{r['tool']} + {n} peer{'s' if n != 1 else ''}"
+            cpu = (r["user"] + r["sys"]) if "user" in r and "sys" in r else None
             body.append([who, n, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
-                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), fmt(r.get("ok"))])
-        parts.append(table(["tool", "N", "size", "time s", "Mbit/s", "limit (N+1)·B_eff", "of limit", "sha256 ok"], body))
+                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), fmt(cpu, 2), fmt(r.get("ok"))])
+        parts.append(table(["tool", "N", "size", "time s", "Mbit/s", "limit (N+1)·B_eff", "of limit",
+                            "client cpu s", "sha256 ok"], body))
         parts.append(skipped_note(by[name]) + "\n")
 
     if by.get("mixed"):
@@ -284,7 +286,7 @@ def _chart_gnuplot(ddl, refs, beff, max_n, png) -> str | None:
             plots.append(f"'{ddl_dat}' with linespoints pt 7 title 'ddl (client + N peers)'")
         if refs:
             plots.append(f"'{ref_dat}' with points pt 5 title 'client alone (curl/aria2c)'")
-        script = (f"set terminal pngcairo size 840,540\nset output '{png}'\n"
+        script = (f"set terminal pngcairo size 840,540 noenhanced\nset output '{png}'\n"
                   f"set xlabel 'N (peers besides the client)'\nset ylabel 'Mbit/s'\n"
                   f"set xrange [0:{max_n}]\nset yrange [0:*]\nset grid\nset key left top\n"
                   f"plot " + ", ".join(plots) + "\n")

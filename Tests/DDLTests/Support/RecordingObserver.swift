@@ -15,6 +15,14 @@ final class RecordingObserver: DownloadObserver {
         events.withLock { $0.lazy.compactMap { if case let .started(start) = $0 { start } else { nil } }.first }
     }
 
+    var dropped: [String] {
+        events.withLock { $0.compactMap { if case let .sourceDropped(source) = $0 { source } else { nil } } }
+    }
+
+    var failedSources: Set<String> {
+        events.withLock { Set($0.compactMap { if case let .pieceFailed(_, source, _) = $0 { source } else { nil } }) }
+    }
+
     var failedPieces: Int {
         events.withLock { $0.filter { if case .pieceFailed = $0 { true } else { false } }.count }
     }

@@ -33,6 +33,7 @@ public enum Tracker {
         router.get("/healthz") { _, _ in
             HTTPResponse.Status.ok
         }
+        router.requireToken(configuration.token)
         let peers = router.group("/v1/peers")
         peers.post { request, context -> Response in
             let body: TrackerAPI.RegisterRequest

@@ -96,7 +96,7 @@ public struct Downloader: Sendable {
         var peers: [DownloadSource] = []
         if let trackerURL = configuration.trackerURL {
             do {
-                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient).peers()
+                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
                 peers = listed.map { .peer(host: $0.host, port: $0.port, name: $0.name) }
                 if peers.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
             } catch is CancellationError {
@@ -127,7 +127,8 @@ public struct Downloader: Sendable {
         let doneFlags = DoneFlags(count: plan.count)
         let fetcher = PieceFetcher(
             httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
-            logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
+            logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)),
+            peerToken: configuration.token)
 
         try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -18,7 +18,7 @@ import Testing
         let process = Process()
         let outputPath: String
 
-        init(_ arguments: [String], directory: String, name: String) throws {
+        init(_ arguments: [String], directory: String, name: String, environment overrides: [String: String?] = [:]) throws {
             outputPath = directory + "/\(name).out"
             FileManager.default.createFile(atPath: outputPath, contents: nil)
             FileManager.default.createFile(atPath: directory + "/\(name).err", contents: nil)
@@ -28,6 +28,7 @@ import Testing
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/\(name).err"))
             var environment = ProcessInfo.processInfo.environment
             environment["DDL_LOG_LEVEL"] = "info"
+            for (key, value) in overrides { environment[key] = value }
             process.environment = environment
             try process.run()
         }

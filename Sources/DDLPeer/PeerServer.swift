@@ -48,7 +48,7 @@ public enum PeerServer {
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            server: .http1(configuration: ServerHardening.http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

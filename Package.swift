@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "DDLCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -55,6 +56,7 @@ let package = Package(
                 "DDLCore", "DDLServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,6 +84,7 @@ let package = Package(
             dependencies: [
                 "DDLCore", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -99,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "DDLTests",
             dependencies: [
-                "DDLCore", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
+                "DDLCore", "DDLServerSupport", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

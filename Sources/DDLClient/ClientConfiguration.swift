@@ -44,6 +44,8 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.
     public var readTimeoutSeconds: Int = 30
+    /// The swarm token, sent to the tracker and to peers (never to the origin).
+    public var token: String?
 
     public init(url: String) {
         self.url = url

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import Foundation
 import DDLServerSupport
 import Hummingbird
 import Logging
@@ -15,6 +16,8 @@ struct OriginFetcher: Sendable {
     let configuration: PeerConfiguration
     let logger: Logger
     let stats: PeerStats
+    /// The SSRF guard every origin URL and redirect target passes.
+    var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks)) }
 
     func handle(_ request: Request, context: DDLRequestContext) async -> Response {
         guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
@@ -35,24 +38,53 @@ struct OriginFetcher: Sendable {
         var released = false
         defer { if !released { limiter.release() } }
 
-        var originRequest = HTTPClientRequest(url: url)
-        originRequest.headers.add(name: "Range", value: range.rangeHeader)
-        originRequest.headers.add(name: "User-Agent", value: "ddl-peer")
-        if let ifRange = request.headers[.ifRange] {
-            originRequest.headers.add(name: "If-Range", value: ifRange)
-        }
-        let originResponse: HTTPClientResponse
-        do {
-            originResponse = try await httpClient.execute(
-                originRequest, timeout: .seconds(Int64(configuration.originConnectTimeoutSeconds + configuration.originReadTimeoutSeconds)), logger: logger)
-        } catch {
-            logger.info("origin request failed", metadata: ["url": "\(url)", "error": "\(error)"])
-            if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                return problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time")
+        // Each hop is checked by the SSRF guard and sent to the address that passed; redirects
+        // are followed here (at most 5), never by the HTTP client.
+        let deadline = NIODeadline.now() + .seconds(Int64(configuration.originConnectTimeoutSeconds + configuration.originReadTimeoutSeconds))
+        var target = url
+        var hops = 0
+        var originClient: PinnedOriginClient
+        var originResponse: HTTPClientResponse
+        while true {
+            let pinned: URLPolicy.Pinned
+            do {
+                pinned = try await urlPolicy.check(target)
+            } catch {
+                return refusalResponse(error, url: target, redirected: hops > 0)
             }
-            return problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)")
+            originClient = PinnedOriginClient(pinned: pinned, url: target, configuration: configuration)
+            var originRequest = HTTPClientRequest(url: originClient.requestURL)
+            if let hostHeader = originClient.hostHeader { originRequest.headers.add(name: "Host", value: hostHeader) }
+            originRequest.headers.add(name: "Range", value: range.rangeHeader)
+            originRequest.headers.add(name: "User-Agent", value: "ddl-peer")
+            if let ifRange = request.headers[.ifRange] {
+                originRequest.headers.add(name: "If-Range", value: ifRange)
+            }
+            do {
+                originResponse = try await originClient.client.execute(originRequest, deadline: deadline, logger: logger)
+            } catch {
+                originClient.release()
+                logger.info("origin request failed", metadata: ["url": "\(target)", "error": "\(error)"])
+                if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                    return problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time")
+                }
+                return problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)")
+            }
+            guard [301, 302, 303, 307, 308].contains(Int(originResponse.status.code)),
+                  let location = originResponse.headers.first(name: "Location") else { break }
+            _ = try? await originResponse.body.collect(upTo: 64 * 1024)
+            originClient.release()
+            hops += 1
+            guard hops <= 5 else {
+                return problem(.badGateway, type: "origin-redirects", "the origin redirected more than 5 times")
+            }
+            guard let next = URL(string: location, relativeTo: pinned.url)?.absoluteURL.absoluteString else {
+                return problem(.badGateway, type: "origin-redirect", "the origin redirected to an invalid URL")
+            }
+            target = next
         }
         let status = Int(originResponse.status.code)
+        defer { if !released { originClient.release() } }
         guard status == 206 else {
             if status == 200 {
                 return problem(.preconditionFailed, type: "origin-ignored-range",
@@ -73,8 +105,11 @@ struct OriginFetcher: Sendable {
         if let lastModified = originResponse.headers.first(name: "Last-Modified") { headers[.lastModified] = lastModified }
         released = true
         let expected = served.count
-        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger] writer in
-            defer { limiter.release() }
+        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger, originClient, originResponse] writer in
+            defer {
+                limiter.release()
+                originClient.release()
+            }
             var sent: Int64 = 0
             do {
                 for try await var chunk in originResponse.body {
@@ -102,6 +137,34 @@ struct OriginFetcher: Sendable {
 }
 
 struct OriginEndedEarly: Error {}
+
+extension OriginFetcher {
+    /// `403 forbidden-address` for the SSRF guard's refusals, `400`/`502` for the rest.
+    func refusalResponse(_ refusal: URLPolicy.Refusal, url: String, redirected: Bool) -> Response {
+        let prefix = redirected ? "the origin redirected to a refused URL: " : ""
+        switch refusal {
+        case let .forbidden(host, rule):
+            logger.info("origin refused by the address policy", metadata: [
+                "url": "\(url)", "host": "\(host)", "address": "\(rule.address)", "rule": "\(rule.rule)", "redirected": "\(redirected)",
+            ])
+            return problem(.forbidden, type: "forbidden-address", prefix + refusal.description)
+        case .badScheme, .badURL:
+            logger.info("origin URL refused", metadata: ["url": "\(url)", "reason": "\(refusal)", "redirected": "\(redirected)"])
+            if redirected { return problem(.badGateway, type: "origin-redirect", prefix + refusal.description) }
+            return problem(.badRequest, type: refusal.isScheme ? "bad-scheme" : "bad-url", refusal.description)
+        case .unresolvable:
+            logger.info("origin host does not resolve", metadata: ["url": "\(url)", "reason": "\(refusal)"])
+            return problem(.badGateway, type: "origin-unreachable", prefix + refusal.description)
+        }
+    }
+}
+
+extension URLPolicy.Refusal {
+    var isScheme: Bool {
+        if case .badScheme = self { return true }
+        return false
+    }
+}
 
 /// Counters a peer keeps about what it served.
 public final class PeerStats: Sendable {

@@ -17,6 +17,12 @@ public struct PeerConfiguration: Sendable, Hashable {
     public var originConnectTimeoutSeconds: Int = 10
     /// Seconds without a byte from the origin before the fetch fails (`504`).
     public var originReadTimeoutSeconds: Int = 30
+    /// The swarm token: callers must send `Authorization: Bearer <token>`, and the peer
+    /// sends it to the tracker. `nil` runs an open peer (only with an explicit `insecure`).
+    public var token: String?
+    /// Blocks the SSRF guard lets through although a rule refuses them (loopback, private,
+    /// link-local…). Empty by default: origins must be public addresses.
+    public var allowNetworks: [IPNetwork] = []
 
     public init(host: String = "0.0.0.0", port: Int = 6000, trackerURL: String? = nil) {
         self.host = host

@@ -9,16 +9,23 @@ import ServiceLifecycle
 /// Builds a peer server: the HTTP application that fetches ranges for clients, and the
 /// tracker registration that keeps it listed.
 public enum PeerServer {
-    /// Makes an `HTTPClient` suited to origin fetches (no decompression, read timeout,
-    /// redirects followed up to 5 hops).
+    /// Makes the peer's `HTTPClient` for talking to the tracker (no decompression, read
+    /// timeout, no redirects). Origin fetches use their own pinned clients with the same
+    /// settings (see ``originClientConfiguration(configuration:)``).
     public static func makeOriginClient(configuration: PeerConfiguration) -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: originClientConfiguration(configuration: configuration))
+    }
+
+    /// Client settings for origin fetches: no decompression, connect/read timeouts, and no
+    /// redirects (the fetcher follows them itself after checking each hop).
+    public static func originClientConfiguration(configuration: PeerConfiguration) -> HTTPClient.Configuration {
         var config = HTTPClient.Configuration()
-        config.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        config.redirectConfiguration = .disallow
         config.timeout = .init(connect: .seconds(Int64(configuration.originConnectTimeoutSeconds)), read: .seconds(Int64(configuration.originReadTimeoutSeconds)))
         config.decompression = .disabled
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.maxConcurrentFetches))
         config.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        return config
     }
 
     /// Builds the services. The caller owns `httpClient` and shuts it down after the group ends.
@@ -35,12 +42,13 @@ public enum PeerServer {
             configuration: configuration, logger: logger, stats: stats)
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
+        router.requireToken(configuration.token)
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
 
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            server: .http1(configuration: ServerHardening.http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -51,7 +59,7 @@ public enum PeerServer {
         )
         var services: [any Service] = [app]
         if let trackerURL = configuration.trackerURL {
-            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient)
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))
         }
         return services

@@ -19,7 +19,7 @@ public enum Tracker {
         let registry = registry ?? PeerRegistry(ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers)
         let app = Application(
             router: makeRouter(registry: registry, configuration: configuration, logger: logger),
-            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            server: .http1(configuration: ServerHardening.http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-tracker"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger
@@ -33,6 +33,7 @@ public enum Tracker {
         router.get("/healthz") { _, _ in
             HTTPResponse.Status.ok
         }
+        router.requireToken(configuration.token)
         let peers = router.group("/v1/peers")
         peers.post { request, context -> Response in
             let body: TrackerAPI.RegisterRequest

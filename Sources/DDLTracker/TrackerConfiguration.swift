@@ -10,6 +10,9 @@ public struct TrackerConfiguration: Sendable, Hashable {
     public var maxPeers: Int = 100_000
     /// Most peers returned by one list request.
     public var maxListed: Int = 1000
+    /// The swarm token every request but `/healthz` must carry as
+    /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
+    public var token: String?
 
     public init(host: String = "0.0.0.0", port: Int = 5000, ttlSeconds: Int = 30) {
         self.host = host

@@ -60,13 +60,15 @@ struct TrackerCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
     @Option(help: "Port to bind (default 5000).") var port: Int?
     @Option(help: "Seconds a peer stays listed without a heartbeat (default 30).") var ttl: Int?
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .info)
-        let reader = try await common.reader(["host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) }])
-        let configuration = try settings { try TrackerConfiguration(reader: reader) }
-        try await Roles.runTracker(configuration: configuration, logger: Logger(label: "ddl.tracker"))
+        let reader = try await common.reader(security.flags + ["host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) }])
+        var configuration = try settings { try TrackerConfiguration(reader: reader) }
+        let generated = try settings { try SecuritySettings.enforce(.tracker, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
+        try await Roles.runTracker(configuration: configuration, logger: Logger(label: "ddl.tracker"), tokenGenerated: generated)
     }
 }
 
@@ -79,15 +81,19 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Host to advertise to the tracker (default: the bind address, or the address the tracker sees).") var advertise: String?
     @Option(help: "Name shown in peer lists.") var name: String?
     @Option(help: "Most origin fetches at once (default 16).") var maxFetches: Int?
+    @Option(name: .customLong("allow-network"), help: "Let origins in this network through the address guard, e.g. 192.168.1.0/24 (repeatable; config key allow_networks).")
+    var allowNetworks: [String] = []
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .info)
-        let reader = try await common.reader([
+        let reader = try await common.reader(security.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
             "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
         ])
-        let configuration = try settings { try PeerConfiguration(reader: reader) }
+        var configuration = try settings { try PeerConfiguration(reader: reader) }
+        _ = try settings { try SecuritySettings.enforce(.server, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
         if configuration.trackerURL == nil {
             FileHandle.standardError.write(Data("ddl server: no tracker configured (--tracker, DDL_TRACKER or `tracker:`); serving without registering\n".utf8))
         }
@@ -112,20 +118,24 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
         var progress: String?
         if json { progress = "json" } else if quiet { progress = "quiet" }
-        let reader = try await common.reader([
+        let reader = try await common.reader(security.flags + [
             "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
             "self": noSelf ? .bool(false) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
             "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
             "checksum": checksum.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
         ])
-        let configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
+        var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
+        _ = try settings {
+            try SecuritySettings.enforce(.get, token: &configuration.token, insecure: SecuritySettings.insecure(reader), usesSwarm: configuration.trackerURL != nil)
+        }
         let code = await Roles.runGet(configuration: configuration, logger: Logger(label: "ddl.get"))
         if code != 0 { throw ExitCode(code) }
     }
@@ -136,16 +146,19 @@ struct PeersCommand: AsyncParsableCommand {
 
     @Option(help: "Tracker URL.") var tracker: String?
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
-        let reader = try await common.reader(["tracker": tracker.map { .string($0) }])
+        let reader = try await common.reader(security.flags + ["tracker": tracker.map { .string($0) }])
         guard let trackerURL = reader.string(forKey: "tracker"), !trackerURL.isEmpty else {
             throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
         }
+        var token = try settings { try SecuritySettings.token(reader) }
+        _ = try settings { try SecuritySettings.enforce(.peers, token: &token, insecure: SecuritySettings.insecure(reader)) }
         do {
-            try await Roles.listPeers(trackerURL: trackerURL, json: json)
+            try await Roles.listPeers(trackerURL: trackerURL, json: json, token: token)
         } catch {
             FileHandle.standardError.write(Data("ddl peers: \(error)\n".utf8))
             throw ExitCode(3)

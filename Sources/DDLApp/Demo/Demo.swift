@@ -29,6 +29,7 @@ public enum Demo {
                 let directory = try options.directory ?? makeTemporaryDirectory()
                 var configuration = ClientConfiguration(url: swarm.fileURL("demo.bin"))
                 configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
                 configuration.downloadDirectory = directory
                 configuration.overwrite = true
                 configuration.progress = options.progress

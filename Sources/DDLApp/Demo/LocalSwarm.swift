@@ -17,6 +17,10 @@ public struct LocalSwarm: Sendable {
         public var peerHosts: [String] = ["127.0.0.1", "127.0.0.1", "127.0.0.1"]
         /// Tracker TTL in seconds.
         public var ttlSeconds = 30
+        /// The swarm token; a fresh one by default. `nil` runs an open swarm.
+        public var token: String? = SwarmToken.generate()
+        /// Networks the peers may fetch from: loopback by default, where the built-in origin runs.
+        public var allowNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
         public init() {}
     }
 
@@ -30,6 +34,8 @@ public struct LocalSwarm: Sendable {
     public let peerPorts: [Int]
     /// What each peer served.
     public let peerStats: [PeerStats]
+    /// The swarm token clients must send (``Options/token``).
+    public var token: String? = nil
 
     /// URL of the origin's file `name`.
     public func fileURL(_ name: String = "file.bin") -> String { (originURL ?? "") + "/files/" + name }
@@ -49,6 +55,7 @@ public struct LocalSwarm: Sendable {
         let trackerPort = Eventually<Int>()
         var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: options.ttlSeconds)
         trackerConfiguration.maxPeers = 10_000
+        trackerConfiguration.token = options.token
         services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
 
         let originClient = PeerServer.makeOriginClient(configuration: PeerConfiguration())
@@ -67,6 +74,8 @@ public struct LocalSwarm: Sendable {
                     for (index, host) in options.peerHosts.enumerated() {
                         var configuration = PeerConfiguration(host: host, port: 0, trackerURL: trackerURL)
                         configuration.name = "local-peer-\(index + 1)"
+                        configuration.token = options.token
+                        configuration.allowNetworks = options.allowNetworks
                         peerServices += PeerServer.makeServices(
                             configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
                         ) { await peerPorts[index].set($0) }
@@ -76,7 +85,7 @@ public struct LocalSwarm: Sendable {
                     do {
                         var ports: [Int] = []
                         for port in peerPorts { ports.append(try await port.wait()) }
-                        let swarm = LocalSwarm(origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats)
+                        let swarm = LocalSwarm(origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats, token: options.token)
                         try await swarm.waitForPeers(count: ports.count, httpClient: originClient)
                         let value = try await body(swarm)
                         await peers.triggerGracefulShutdown()
@@ -104,7 +113,7 @@ public struct LocalSwarm: Sendable {
 
     /// Waits (up to 10 s) until the tracker lists `count` peers.
     public func waitForPeers(count: Int, httpClient: HTTPClient) async throws {
-        let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient)
+        let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token)
         for _ in 0..<1000 {
             if let peers = try? await tracker.peers(), peers.count >= count { return }
             try await Task.sleep(for: .milliseconds(10))

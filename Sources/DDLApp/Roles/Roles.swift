@@ -11,9 +11,14 @@ import UnixSignals
 /// Entry points of the `ddl` subcommands, shared by the executable, `ddl demo` and tests.
 public enum Roles {
     /// Runs a tracker until SIGINT/SIGTERM. Prints `listening on http://HOST:PORT` once bound.
-    public static func runTracker(configuration: TrackerConfiguration, logger: Logger) async throws {
+    /// Then, with a token, prints the join commands for servers and clients (with the token
+    /// itself when it was generated).
+    public static func runTracker(configuration: TrackerConfiguration, logger: Logger, tokenGenerated: Bool = false) async throws {
         let services = Tracker.makeServices(configuration: configuration, logger: logger) { port in
             announce("ddl tracker listening on http://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
+            if let token = configuration.token {
+                SecuritySettings.joinInstructions(host: configuration.host, port: port, token: token, generated: tokenGenerated).forEach(announce)
+            }
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         try await group.run()
@@ -72,11 +77,11 @@ public enum Roles {
     }
 
     /// Lists the tracker's peers as a table or JSON on standard output.
-    public static func listPeers(trackerURL: String, json: Bool) async throws {
+    public static func listPeers(trackerURL: String, json: Bool, token: String? = nil) async throws {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let peers: [TrackerAPI.Peer]
         do {
-            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient).peers()
+            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token).peers()
             try await httpClient.shutdown()
         } catch {
             try? await httpClient.shutdown()

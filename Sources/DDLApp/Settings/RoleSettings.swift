@@ -12,6 +12,7 @@ extension TrackerConfiguration {
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         ttlSeconds = try ConfigLoader.int(reader, "ttl", default: ttlSeconds, in: 1...3600)
         maxPeers = try ConfigLoader.int(reader, "max_peers", default: maxPeers, in: 1...1_000_000)
+        token = try SecuritySettings.token(reader)
     }
 }
 
@@ -29,6 +30,8 @@ extension PeerConfiguration {
         maxConcurrentFetches = try ConfigLoader.int(reader, "max_fetches", default: maxConcurrentFetches, in: 1...1024)
         originConnectTimeoutSeconds = try ConfigLoader.int(reader, "origin_connect_timeout", default: originConnectTimeoutSeconds, in: 1...600)
         originReadTimeoutSeconds = try ConfigLoader.int(reader, "origin_read_timeout", default: originReadTimeoutSeconds, in: 1...3600)
+        token = try SecuritySettings.token(reader)
+        allowNetworks = try SecuritySettings.allowNetworks(reader)
     }
 }
 
@@ -64,5 +67,6 @@ extension ClientConfiguration {
         }
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
+        token = try SecuritySettings.token(reader)
     }
 }

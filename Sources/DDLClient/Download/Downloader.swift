@@ -150,7 +150,7 @@ public struct Downloader: Sendable {
         var peers: [DownloadSource] = []
         if let trackerURL = configuration.trackerURL {
             do {
-                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient).peers()
+                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
                 peers = listed.map { .peer(host: $0.host, port: $0.port, name: $0.name) }
                 if peers.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
             } catch is CancellationError {
@@ -187,7 +187,8 @@ public struct Downloader: Sendable {
         counters.alreadyHave(completed.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
         let fetcher = PieceFetcher(
             httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
-            logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
+            logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)),
+            peerToken: configuration.token)
 
         try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -38,6 +38,8 @@ struct PieceFetcher: Sendable {
     let doneFlags: DoneFlags
     let logger: Logger
     let headTimeout: TimeAmount
+    /// The swarm token, sent to peers only (never to the origin).
+    var peerToken: String? = nil
 
     /// Fetches `range` (piece `index`) from `source`. Throws ``PieceFailure`` for problems
     /// another source may not have, and ``DownloadError`` for fatal ones.
@@ -46,6 +48,7 @@ struct PieceFetcher: Sendable {
         request.headers.add(name: "Range", value: range.rangeHeader)
         if let validator = file.ifRangeValidator { request.headers.add(name: "If-Range", value: validator) }
         request.headers.add(name: "User-Agent", value: "ddl")
+        if case .peer = source, let peerToken { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(peerToken)) }
 
         let response: HTTPClientResponse
         do {

@@ -23,6 +23,8 @@ public struct TrackerClient: Sendable {
             switch self {
             case let .unreachable(url, underlying):
                 "cannot reach the tracker at \(url) (\(underlying)); check the URL and that `ddl tracker` is running"
+            case let .badStatus(url, 401):
+                "the tracker at \(url) refused the token (HTTP 401); pass the swarm's token with --token or DDL_TOKEN"
             case let .badStatus(url, status):
                 "the tracker at \(url) answered HTTP \(status)"
             case let .malformed(url, reason):
@@ -39,15 +41,20 @@ public struct TrackerClient: Sendable {
     public let baseURL: String
     public let httpClient: HTTPClient
     public let timeout: TimeAmount
+    /// The swarm token, sent as `Authorization: Bearer <token>` with every request.
+    public let token: String?
 
-    /// - Parameter baseURL: e.g. `http://10.0.0.5:5000` (a trailing slash is ignored).
-    public init(baseURL: String, httpClient: HTTPClient, timeout: TimeAmount = .seconds(5)) {
+    /// - Parameters:
+    ///   - baseURL: e.g. `http://10.0.0.5:5000` (a trailing slash is ignored).
+    ///   - token: the swarm token, if the swarm has one.
+    public init(baseURL: String, httpClient: HTTPClient, timeout: TimeAmount = .seconds(5), token: String? = nil) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         if !base.contains("://") { base = "http://" + base }
         self.baseURL = base
         self.httpClient = httpClient
         self.timeout = timeout
+        self.token = token
     }
 
     /// Registers a peer server; returns its id and TTL.
@@ -93,6 +100,8 @@ public struct TrackerClient: Sendable {
     }
 
     private func send(_ request: HTTPClientRequest) async throws -> (Int, ByteBuffer) {
+        var request = request
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
         do {
             let response = try await httpClient.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: Self.maxResponseBytes)

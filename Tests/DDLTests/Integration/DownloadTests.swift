@@ -34,6 +34,7 @@ import Testing
             let directory = try makeTemporaryDirectory()
             var configuration = ClientConfiguration(url: swarm.fileURL("big.bin"))
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             configuration.downloadDirectory = directory
             configuration.pieceSize = 1 << 20
             configuration.progress = .quiet
@@ -58,6 +59,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 6 << 20, peers: ["127.0.0.1", "127.0.0.1"])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/out.bin"
             configuration.useSelf = false
             configuration.pieceSize = 512 << 10
@@ -101,6 +103,7 @@ import Testing
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             let observer = RecordingObserver()
             let summary = try await download(configuration, observer: observer)
             #expect(summary.mode == "direct")
@@ -117,6 +120,7 @@ import Testing
             }
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/one.bin"
             let observer = RecordingObserver()
             let summary = try await download(configuration, observer: observer)
@@ -143,6 +147,7 @@ import Testing
             let directory = try makeTemporaryDirectory()
             var configuration = ClientConfiguration(url: swarm.originURL! + "/redirect/3/landed.iso")
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             configuration.downloadDirectory = directory
             configuration.pieceSize = 256 << 10
             let summary = try await download(configuration)
@@ -196,10 +201,11 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 8 << 20, peers: ["127.0.0.1"])) { swarm in
             // A registered peer that refuses connections.
             try await withHTTPClient { client in
-                _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client).register(.init(port: 1, host: "127.0.0.1", name: "dead"))
+                _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client, token: swarm.token).register(.init(port: 1, host: "127.0.0.1", name: "dead"))
             }
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.trackerURL = swarm.trackerURL
+            configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/d.bin"
             configuration.pieceSize = 512 << 10
             let observer = RecordingObserver()

@@ -34,6 +34,7 @@ import Testing
         let peerPort = Eventually<Int>()
         var configuration = PeerConfiguration(host: "127.0.0.1", port: 0)
         configuration.maxConcurrentFetches = maxFetches
+        configuration.allowNetworks = [IPNetwork("127.0.0.0/8")!]  // the test origin runs on loopback
         let originClient = PeerServer.makeOriginClient(configuration: configuration)
         let stats = PeerStats()
         var services = PeerServer.makeServices(configuration: configuration, httpClient: originClient, stats: stats, logger: testLogger) { await peerPort.set($0) }

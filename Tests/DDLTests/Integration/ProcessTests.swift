@@ -18,7 +18,7 @@ import Testing
         let process = Process()
         let outputPath: String
 
-        init(_ arguments: [String], directory: String, name: String) throws {
+        init(_ arguments: [String], directory: String, name: String, environment overrides: [String: String?] = [:]) throws {
             outputPath = directory + "/\(name).out"
             FileManager.default.createFile(atPath: outputPath, contents: nil)
             FileManager.default.createFile(atPath: directory + "/\(name).err", contents: nil)
@@ -28,6 +28,7 @@ import Testing
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/\(name).err"))
             var environment = ProcessInfo.processInfo.environment
             environment["DDL_LOG_LEVEL"] = "info"
+            for (key, value) in overrides { environment[key] = value }
             process.environment = environment
             try process.run()
         }
@@ -67,25 +68,27 @@ import Testing
         let originPort = Eventually<Int>()
         try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
             let fileURL = "http://127.0.0.1:\(try await originPort.wait())/files/proc.bin"
-            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "5"], directory: directory, name: "tracker")
+            let token = SwarmToken.generate()
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "5", "--token", token], directory: directory, name: "tracker")
             let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
             let servers = try ["127.0.0.2", "127.0.0.3"].enumerated().map { index, host in
-                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--name", "p\(index)"], directory: directory, name: "server\(index)")
+                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--name", "p\(index)", "--token", token, "--allow-network", "127.0.0.0/8"],
+                          directory: directory, name: "server\(index)")
             }
             for server in servers { _ = try await server.listeningPort() }
             try await withHTTPClient { client in
-                let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client)
+                let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
                 let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == 2 }
                 #expect(registered)
                 #expect(Set(try await trackerClient.peers().map(\.host)) == ["127.0.0.2", "127.0.0.3"])
 
                 // ddl peers --json
-                let peers = try Child(["peers", "--tracker", trackerURL, "--json"], directory: directory, name: "peers")
+                let peers = try Child(["peers", "--tracker", trackerURL, "--json", "--token", token], directory: directory, name: "peers")
                 #expect(try await peers.waitForExit() == 0)
                 #expect(peers.output.contains("127.0.0.2") && peers.output.contains("127.0.0.3"))
 
                 let target = directory + "/downloaded.bin"
-                let get = try Child(["get", fileURL, "-o", target, "--tracker", trackerURL, "--piece-size", "1MiB", "--json"], directory: directory, name: "get")
+                let get = try Child(["get", fileURL, "-o", target, "--tracker", trackerURL, "--piece-size", "1MiB", "--json", "--token", token], directory: directory, name: "get")
                 let status = try await get.waitForExit(seconds: 60)
                 #expect(status == 0, "ddl get failed: \(get.output)")
                 #expect(try sha256(ofFile: target) == origin.content.sha256())

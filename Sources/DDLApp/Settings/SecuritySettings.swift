@@ -1,0 +1,107 @@
+import Configuration
+import DDLClient
+import DDLCore
+import DDLPeer
+import DDLTracker
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The `token`, `insecure` and `allow_networks` settings, and the rules for starting each
+/// role with them (secure by default).
+public enum SecuritySettings {
+    /// A role that talks to or is part of a swarm.
+    public enum Role: String, Sendable {
+        case tracker, server, get, peers
+    }
+
+    /// Reads `token` (flag `--token`, `DDL_TOKEN`); `nil` when unset or empty.
+    public static func token(_ reader: ConfigReader) throws -> String? {
+        guard let token = reader.string(forKey: "token", isSecret: true)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !token.isEmpty else { return nil }
+        if let problem = SwarmToken.problem(with: token) {
+            throw ConfigLoader.Failure(description: "token: \(problem)")
+        }
+        return token
+    }
+
+    /// Reads `insecure` (flag `--insecure`, `DDL_INSECURE`): run or join an open swarm.
+    public static func insecure(_ reader: ConfigReader) throws -> Bool {
+        try ConfigLoader.bool(reader, "insecure", default: false)
+    }
+
+    /// Reads `allow_networks` (repeatable `--allow-network`, `DDL_ALLOW_NETWORKS`): a list,
+    /// or one string of comma-separated blocks.
+    public static func allowNetworks(_ reader: ConfigReader) throws -> [IPNetwork] {
+        let entries = reader.stringArray(forKey: "allow_networks") ?? reader.string(forKey: "allow_networks").map { [$0] } ?? []
+        do {
+            return try AddressPolicy.parseNetworks(entries)
+        } catch {
+            throw ConfigLoader.Failure(description: error.description)
+        }
+    }
+
+    /// Applies the secure-by-default rules before a role starts.
+    ///
+    /// - `tracker` without a token: generates one (returns `true`), unless `insecure`.
+    /// - `server`, `peers`, and `get` with a tracker: a token is required unless `insecure`.
+    /// - `insecure` without a token prints a loud warning on standard error.
+    ///
+    /// Throws a message for the user (exit 64) when a required token is missing.
+    public static func enforce(_ role: Role, token: inout String?, insecure: Bool, usesSwarm: Bool = true) throws -> Bool {
+        guard token == nil, usesSwarm else { return false }
+        if insecure {
+            warnOpenSwarm(role)
+            return false
+        }
+        switch role {
+        case .tracker:
+            token = SwarmToken.generate()
+            return true
+        case .server, .get, .peers:
+            throw ConfigLoader.Failure(description: """
+                ddl \(role.rawValue) needs the swarm's token: pass --token TOKEN, set DDL_TOKEN, or put `token:` in the \
+                config file (`ddl tracker` prints it when it starts). To use an open swarm without a token anyway, \
+                pass --insecure.
+                """)
+        }
+    }
+
+    static func warnOpenSwarm(_ role: Role) {
+        let what: String
+        switch role {
+        case .tracker: what = "this tracker accepts registrations and lists peers for anyone who can reach it"
+        case .server: what = "anyone who can reach this peer can make it fetch URLs over this machine's internet link"
+        case .get, .peers: what = "talking to the tracker and peers without a token"
+        }
+        FileHandle.standardError.write(Data("""
+            ddl \(role.rawValue): WARNING: --insecure: OPEN SWARM, NO TOKEN. \(what). Use a token on any network you do not fully trust.
+
+            """.utf8))
+    }
+
+    /// The lines `ddl tracker` prints so that servers and clients can join.
+    public static func joinInstructions(host: String, port: Int, token: String, generated: Bool) -> [String] {
+        let trackerURL = "http://\(advertisedHost(for: host)):\(port)"
+        let shown = generated ? token : "<your token>"
+        return [
+            generated ? "ddl tracker: generated the swarm token (pass --token or set DDL_TOKEN to choose one)" : "ddl tracker: using the configured swarm token",
+            "ddl tracker: start peer servers with:  ddl server --tracker \(trackerURL) --token \(shown)",
+            "ddl tracker: download with:            ddl get URL --tracker \(trackerURL) --token \(shown)",
+            "ddl tracker: the token travels in clear text on the LAN; see SECURITY.md",
+        ]
+    }
+
+    /// The bind address, or for a wildcard bind this machine's first non-loopback IPv4
+    /// address (else its host name).
+    static func advertisedHost(for host: String) -> String {
+        guard host == "0.0.0.0" || host == "::" || host.isEmpty else { return host.contains(":") ? "[\(host)]" : host }
+        let devices = (try? System.enumerateDevices()) ?? []
+        for device in devices {
+            if case let .v4(address)? = device.address, let ip = SocketAddress.v4(address).ipAddress, !ip.hasPrefix("127.") {
+                return ip
+            }
+        }
+        return ProcessInfo.processInfo.hostName
+    }
+}

@@ -1,0 +1,21 @@
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+
+/// HTTP/1.1 server settings shared by the tracker and the peer server, against slow and
+/// oversized requests.
+public enum ServerHardening {
+    /// A connection with no complete request head (or no body part) for this long is closed
+    /// (slowloris), and so is a kept-alive connection idle for this long. A response being
+    /// streamed is not cut.
+    public static let idleTimeout: TimeAmount = .seconds(30)
+
+    /// ddl requests are small: a request line with one percent-encoded URL, a few headers.
+    public static let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+        maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+
+    /// The HTTP/1.1 channel configuration for ddl servers.
+    public static var http1: HTTP1Channel.Configuration {
+        HTTP1Channel.Configuration(idleTimeout: idleTimeout, httpDecoderConfiguration: decoder)
+    }
+}

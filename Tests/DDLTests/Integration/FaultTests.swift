@@ -33,7 +33,7 @@ import Testing
         let peer = FaultyPeer(content: swarm.origin!.content, fault: fault)
         try await withServices([peer.makeApplication { await port.set($0) }]) {
             try await withHTTPClient { client in
-                _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client)
+                _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client, token: swarm.token)
                     .register(.init(port: try await port.wait(), host: "127.0.0.1", name: "faulty"))
             }
             try await body("peer 127.0.0.1:\(try await port.wait())")
@@ -45,6 +45,7 @@ import Testing
             try await withFaultyPeer(.dieAfter(100_000), swarm: swarm) { faulty in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
                 configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
                 configuration.pieceSize = 256 << 10
                 let observer = RecordingObserver()
@@ -64,6 +65,7 @@ import Testing
             try await withFaultyPeer(fault, swarm: swarm) { _ in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
                 configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/s.bin"
                 configuration.pieceSize = 256 << 10
                 configuration.readTimeoutSeconds = 1

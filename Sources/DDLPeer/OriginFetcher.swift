@@ -11,7 +11,8 @@ import Synchronization
 /// Serves `GET /v1/fetch?url=…` with `Range: bytes=a-b`: fetches that range from the origin
 /// and streams it to the caller as it arrives (cut-through, back-pressure both ways).
 struct OriginFetcher: Sendable {
-    let httpClient: HTTPClient
+    /// The peer's own origin client (no redirects), for `http` origins.
+    let sharedOriginClient: HTTPClient
     let limiter: FetchLimiter
     let configuration: PeerConfiguration
     let logger: Logger
@@ -52,7 +53,7 @@ struct OriginFetcher: Sendable {
             } catch {
                 return refusalResponse(error, url: target, redirected: hops > 0)
             }
-            originClient = PinnedOriginClient(pinned: pinned, url: target, configuration: configuration)
+            originClient = PinnedOriginClient(pinned: pinned, url: target, configuration: configuration, shared: sharedOriginClient)
             var originRequest = HTTPClientRequest(url: originClient.requestURL)
             if let hostHeader = originClient.hostHeader { originRequest.headers.add(name: "Host", value: hostHeader) }
             originRequest.headers.add(name: "Range", value: range.rangeHeader)

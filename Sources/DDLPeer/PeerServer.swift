@@ -37,8 +37,9 @@ public enum PeerServer {
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
+        let originClient = makeOriginClient(configuration: configuration)
         let fetcher = OriginFetcher(
-            httpClient: httpClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
+            sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
             configuration: configuration, logger: logger, stats: stats)
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
@@ -57,7 +58,8 @@ public enum PeerServer {
             },
             logger: logger
         )
-        var services: [any Service] = [app]
+        // The origin client lives as long as the server: first in, last out.
+        var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
         if let trackerURL = configuration.trackerURL {
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))
@@ -80,3 +82,13 @@ struct DeferredRegistration: Service {
     }
 }
 
+
+/// Shuts an `HTTPClient` down when the service group shuts down.
+struct HTTPClientLifetime: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

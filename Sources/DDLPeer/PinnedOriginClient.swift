@@ -2,10 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import Synchronization
 
-/// A one-request HTTP client that can only reach the address the SSRF guard checked.
+/// An HTTP client for one origin request that can only reach the address the SSRF guard
+/// checked.
 ///
 /// - `http`: the request URL's host is replaced by the checked IP literal and the `Host`
-///   header carries the original host, so no name is resolved again.
+///   header carries the original host, so no name is resolved again. The peer's shared
+///   origin client is used, so keep-alive connections are reused per address.
 /// - `https`: the URL keeps its host name (for SNI and certificate validation) and the
 ///   client's `dnsOverride` maps that name to the checked IP, so again nothing is resolved
 ///   again.
@@ -19,13 +21,19 @@ final class PinnedOriginClient: Sendable {
     /// `Host` header to send, for `http`.
     let hostHeader: String?
     private let released = Atomic<Bool>(false)
+    /// Whether this object created `client` (and so shuts it down).
+    private let owned: Bool
 
-    init(pinned: URLPolicy.Pinned, url: String, configuration: PeerConfiguration) {
+    /// - Parameter shared: the peer's origin client (redirects disallowed), used for `http`.
+    init(pinned: URLPolicy.Pinned, url: String, configuration: PeerConfiguration, shared: HTTPClient) {
         var clientConfiguration = PeerServer.originClientConfiguration(configuration: configuration)
         clientConfiguration.redirectConfiguration = .disallow
         if pinned.scheme == "http" {
             requestURL = pinned.addressURL
             hostHeader = pinned.hostHeader
+            client = shared
+            owned = false
+            return
         } else {
             requestURL = url
             hostHeader = nil
@@ -36,11 +44,12 @@ final class PinnedOriginClient: Sendable {
             }
         }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        owned = true
     }
 
-    /// Shuts the client down (once).
+    /// Shuts the client down (once) if this object created it.
     func release() {
-        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard owned, !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         client.shutdown { _ in }
     }
 

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLServerSupport
+import DDLTestOrigin
+import Foundation
+import Testing
+
+/// Issue 3 with the real binary: processes killed mid-download.
+@Suite(.serialized) struct FaultProcessTests {
+    typealias Child = ProcessTests.Child
+
+    /// Runs a throttled test origin and passes its file URL.
+    func withOrigin(size: Int64, bytesPerSecond: Int?, _ body: @Sendable @escaping (TestOrigin, String) async throws -> Void) async throws {
+        let origin = TestOrigin(length: size)
+        origin.update { $0.bytesPerSecond = bytesPerSecond }
+        let port = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await port.set($0) }]) {
+            try await body(origin, "http://127.0.0.1:\(try await port.wait())/files/killed.bin")
+        }
+    }
+
+    @Test func killedGetResumesAndTheOriginServesLittleTwice() async throws {
+        let size: Int64 = 16 << 20
+        try await withOrigin(size: size, bytesPerSecond: 8 << 20) { origin, url in
+            let directory = try makeTemporaryDirectory()
+            let target = directory + "/k.bin"
+            let arguments = ["get", url, "-o", target, "--connections", "4", "--piece-size", "256KiB", "--quiet"]
+            let first = try Child(arguments, directory: directory, name: "get1")
+            let halfway = try await eventually(within: 20) { origin.bytesServed >= size / 2 }
+            #expect(halfway)
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit()
+            #expect(FileManager.default.fileExists(atPath: target + ".part"))
+            #expect(FileManager.default.fileExists(atPath: target + ".ddl"))
+
+            origin.update { $0.bytesPerSecond = nil }
+            let second = try Child(arguments, directory: directory, name: "get2")
+            #expect(try await second.waitForExit(seconds: 60) == 0)
+            #expect(try sha256(ofFile: target) == origin.content.sha256())
+            #expect(origin.bytesServed <= size * 5 / 4, "origin served \(origin.bytesServed) bytes in total for \(size)")
+            #expect(!FileManager.default.fileExists(atPath: target + ".ddl"))
+        }
+    }
+
+    @Test func sigintStopsCleanlyWithExitCode130AndKeepsTheState() async throws {
+        let size: Int64 = 16 << 20
+        try await withOrigin(size: size, bytesPerSecond: 4 << 20) { origin, url in
+            let directory = try makeTemporaryDirectory()
+            let target = directory + "/i.bin"
+            let arguments = ["get", url, "-o", target, "--piece-size", "256KiB", "--quiet"]
+            let first = try Child(arguments, directory: directory, name: "get1")
+            _ = try await eventually(within: 20) { origin.bytesServed >= size / 4 }
+            first.signal(SIGINT)
+            #expect(try await first.waitForExit() == 130)
+            #expect(FileManager.default.fileExists(atPath: target + ".ddl"))
+            #expect(!FileManager.default.fileExists(atPath: target))
+            // The origin stops sending: the client's requests were cancelled.
+            try await Task.sleep(for: .milliseconds(500))
+            let after = origin.bytesServed
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(origin.bytesServed - after < 256 << 10)
+
+            origin.update { $0.bytesPerSecond = nil }
+            let second = try Child(arguments, directory: directory, name: "get2")
+            #expect(try await second.waitForExit(seconds: 60) == 0)
+            #expect(try sha256(ofFile: target) == origin.content.sha256())
+        }
+    }
+
+    @Test func killedServerMidDownloadStillGivesAnExactFileAndLeavesTheListWithinItsTTL() async throws {
+        let size: Int64 = 24 << 20
+        try await withOrigin(size: size, bytesPerSecond: 24 << 20) { origin, url in
+            let directory = try makeTemporaryDirectory()
+            let token = SwarmToken.generate()
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "2", "--token", token], directory: directory, name: "tracker")
+            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
+            let servers = try ["127.0.0.2", "127.0.0.3"].enumerated().map { index, host in
+                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--token", token, "--allow-network", "127.0.0.0/8"],
+                          directory: directory, name: "server\(index)")
+            }
+            for server in servers { _ = try await server.listeningPort() }
+            try await withHTTPClient { client in
+                let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
+                let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == 2 }
+                #expect(registered)
+
+                let target = directory + "/s.bin"
+                let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--token", token, "--piece-size", "512KiB", "--json"],
+                                    directory: directory, name: "get")
+                _ = try await eventually(within: 20) { origin.bytesServed >= size / 3 }
+                servers[0].signal(SIGKILL)
+                #expect(try await get.waitForExit(seconds: 60) == 0, "ddl get failed: \(get.output)")
+                #expect(try sha256(ofFile: target) == origin.content.sha256())
+
+                // Killed without deregistering: gone within its TTL (2 s) plus a sweep.
+                let gone = try await eventually(within: 6) { (try? await trackerClient.peers().map(\.host)) == ["127.0.0.3"] }
+                #expect(gone)
+            }
+            servers[1].signal(SIGTERM)
+            tracker.signal(SIGTERM)
+            _ = try await servers[1].waitForExit()
+            _ = try await tracker.waitForExit()
+        }
+    }
+}

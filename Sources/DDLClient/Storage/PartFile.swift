@@ -47,7 +47,11 @@ public final class PartFile: Sendable {
                 try descriptor.writeAll(toAbsoluteOffset: offset, bytes)
             }
         } catch {
-            throw .localIO("cannot write \(path) at offset \(offset): \(error)")
+            var hint = ""
+            if let errno = error as? Errno, errno == .noSpace || errno == .diskQuotaExceeded || errno == .fileTooLarge {
+                hint = "; free some space and run the same command again to resume"
+            }
+            throw .localIO("cannot write \(path) at offset \(offset): \(error)\(hint)")
         }
     }
 

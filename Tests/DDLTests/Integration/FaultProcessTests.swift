@@ -103,3 +103,40 @@ import Testing
         }
     }
 }
+
+/// Disk full, on a tiny tmpfs (needs root to mount; skipped otherwise).
+@Suite(.serialized) struct DiskFullTests {
+    static var canMount: Bool { geteuid() == 0 }
+
+    @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs needs root"))
+    func diskFullIsAClearErrorAndKeepsTheStateForResume() async throws {
+        let directory = try makeTemporaryDirectory()
+        let mountPoint = directory + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0, "mount failed")
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [mountPoint]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        let origin = TestOrigin(length: 6 << 20)
+        let port = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await port.set($0) }]) {
+            let url = "http://127.0.0.1:\(try await port.wait())/files/full.bin"
+            let get = try ProcessTests.Child(["get", url, "-d", mountPoint, "--piece-size", "256KiB"], directory: directory, name: "get")
+            #expect(try await get.waitForExit(seconds: 60) == 6)
+            let errors = (try? String(contentsOfFile: directory + "/get.err", encoding: .utf8)) ?? ""
+            #expect(errors.contains("No space left") || errors.contains("free some space"), "stderr: \(errors)")
+            #expect(FileManager.default.fileExists(atPath: mountPoint + "/full.bin.part"))
+            #expect(FileManager.default.fileExists(atPath: mountPoint + "/full.bin.ddl"))
+            #expect(!FileManager.default.fileExists(atPath: mountPoint + "/full.bin"))
+        }
+    }
+}

@@ -58,6 +58,12 @@ extension ClientConfiguration {
         }
         progress = mode
         resume = try ConfigLoader.bool(reader, "resume", default: resume)
+        if let text = reader.string(forKey: "verify_peers") ?? reader.double(forKey: "verify_peers").map({ String($0) }) {
+            guard let rate = Double(text), rate >= 0, rate <= 1 else {
+                throw ConfigLoader.Failure(description: "verify_peers must be a fraction between 0 and 1, got \(text)")
+            }
+            verifyPeersRate = rate
+        }
         restartOnChange = try ConfigLoader.bool(reader, "restart_on_change", default: restartOnChange)
         if let text = reader.string(forKey: "checksum"), !text.isEmpty {
             guard let parsed = ExpectedChecksum(text) else {

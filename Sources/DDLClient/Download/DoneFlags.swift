@@ -9,4 +9,5 @@ final class DoneFlags: Sendable {
 
     func isDone(_ piece: Int) -> Bool { flags.withLock { $0[piece] } }
     func markDone(_ piece: Int) { flags.withLock { $0[piece] = true } }
+    func markUndone(_ piece: Int) { flags.withLock { $0[piece] = false } }
 }

@@ -18,6 +18,28 @@ actor DownloadCoordinator {
     }
     func cancelled(_ piece: Int, by source: String) { scheduler.cancelled(piece, by: source) }
     func drop(_ source: String) { scheduler.drop(source) }
+    /// Bans `source` and re-queues what it delivered (also clearing their done flags, in
+    /// the same step so no completion can slip in between).
+    /// Returns `nil` when the source was already banned.
+    func ban(_ source: String, doneFlags: DoneFlags) -> [Int]? {
+        guard !banned.contains(source) else { return nil }
+        let pieces = scheduler.ban(source)
+        for piece in pieces { doneFlags.markUndone(piece) }
+        banned.insert(source)
+        return pieces
+    }
+    private(set) var banned: Set<String> = []
+    /// Records a completion; `false` when refused (the source was banned meanwhile). Sets the
+    /// piece's done flag in the same step.
+    func complete(_ piece: Int, by source: String, doneFlags: DoneFlags) -> Bool {
+        guard !scheduler.isBanned(source) else {
+            scheduler.cancelled(piece, by: source)
+            return false
+        }
+        scheduler.completed(piece, by: source, now: clock.now)
+        doneFlags.markDone(piece)
+        return true
+    }
     var isComplete: Bool { scheduler.isComplete }
     var isStuck: Bool { scheduler.isStuck }
     var completedCount: Int { scheduler.completedCount }

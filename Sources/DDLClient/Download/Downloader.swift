@@ -75,6 +75,7 @@ public struct Downloader: Sendable {
         let counters = TransferCounters()
         let mode: String
         var pieces: [String: Int] = [:]
+        var banned: [String] = []
         let partFile: PartFile
         var control: ControlFile?
         if file.supportsSegmentedDownload, let length = file.length {
@@ -104,7 +105,7 @@ public struct Downloader: Sendable {
                 url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count,
                 sources: sources.map(\.id), mode: mode)))
             do {
-                pieces = try await transferPieces(
+                (pieces, banned) = try await transferPieces(
                     file: file, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control!, counters: counters, started: started)
             } catch {
                 partFile.close()
@@ -139,7 +140,7 @@ public struct Downloader: Sendable {
         let seconds = (ContinuousClock.now - started).seconds
         let shares = counters.bySource.map { DownloadSummary.SourceShare(source: $0.key, bytes: $0.value, pieces: pieces[$0.key] ?? 0) }
             .sorted { $0.bytes > $1.bytes }
-        let summary = DownloadSummary(url: file.url, path: path, bytes: bytes, seconds: seconds, sha256: digests.sha256, mode: mode, sources: shares)
+        let summary = DownloadSummary(url: file.url, path: path, bytes: bytes, seconds: seconds, sha256: digests.sha256, mode: mode, sources: shares, banned: banned)
         observer.handle(.finished(summary))
         return summary
     }
@@ -173,7 +174,7 @@ public struct Downloader: Sendable {
     private func transferPieces(
         file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
-    ) async throws -> [String: Int] {
+    ) async throws -> (pieces: [String: Int], banned: [String]) {
         let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count, completed: completed))
         let directOnly = sources == [.direct]
         for source in sources {
@@ -197,7 +198,7 @@ public struct Downloader: Sendable {
                     for _ in 0..<slots {
                         group.addTask {
                             try await work(
-                                source: source, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, control: control, counters: counters)
+                                source: source, sources: sources, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, control: control, counters: counters)
                         }
                     }
                 }
@@ -209,14 +210,15 @@ public struct Downloader: Sendable {
         }
         var pieces: [String: Int] = [:]
         for source in sources { pieces[source.id] = await coordinator.completedCount(of: source.id) }
-        return pieces
+        return (pieces, await coordinator.banned.sorted())
     }
 
     /// One worker slot of one source: takes pieces until the scheduler says stop.
     private func work(
-        source: DownloadSource, coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags,
-        control: ControlFile, counters: TransferCounters
+        source: DownloadSource, sources: [DownloadSource], coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan,
+        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters
     ) async throws {
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
         let id = source.id
         while true {
             try Task.checkCancellation()
@@ -232,8 +234,24 @@ public struct Downloader: Sendable {
                 defer { counters.ended(id) }
                 do {
                     try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
-                    doneFlags.markDone(index)
-                    _ = await coordinator.completed(index, by: id)
+                    guard await coordinator.complete(index, by: id, doneFlags: doneFlags) else { return }
+                    if verifier.shouldVerify(source),
+                       let (referee, tiebreaker) = verifier.referees(for: source, among: sources, excluding: await coordinator.banned) {
+                        let verdict = try await verifier.check(
+                            piece: index, range: plan.range(of: index), referee: referee, tiebreaker: tiebreaker, fetcher: fetcher, partFile: fetcher.partFile)
+                        if case let .inconclusive(why) = verdict {
+                            logger.info("spot check inconclusive", metadata: ["source": "\(id)", "piece": "\(index)", "reason": "\(why)"])
+                        }
+                        if case let .mismatch(expected, got) = verdict {
+                            guard let requeued = await coordinator.ban(id, doneFlags: doneFlags) else { return }
+                            counters.discard(requeued.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
+                            try await control.markIncomplete(requeued)
+                            let reason = "piece \(index) has SHA-256 \(got) but \(referee.id) gave \(expected)"
+                            logger.warning("peer banned: wrong bytes", metadata: ["source": "\(id)", "piece": "\(index)"])
+                            observer.handle(.peerBanned(source: id, reason: reason, refetched: requeued.count))
+                            return
+                        }
+                    }
                     try await control.markCompleted(index)
                 } catch PieceFailure.superseded {
                     await coordinator.cancelled(index, by: id)

@@ -41,9 +41,17 @@ struct PieceFetcher: Sendable {
     /// The swarm token, sent to peers only (never to the origin).
     var peerToken: String? = nil
 
+    /// Where fetched bytes go.
+    enum Sink {
+        /// Written in place into the part file, counted as progress.
+        case partFile
+        /// Only hashed (a spot check of another source's copy), not written.
+        case digest(DigestBox)
+    }
+
     /// Fetches `range` (piece `index`) from `source`. Throws ``PieceFailure`` for problems
     /// another source may not have, and ``DownloadError`` for fatal ones.
-    func fetch(piece index: Int, range: ByteRange, from source: DownloadSource) async throws {
+    func fetch(piece index: Int, range: ByteRange, from source: DownloadSource, into sink: Sink = .partFile) async throws {
         var request = HTTPClientRequest(url: source.requestURL(for: file.url))
         request.headers.add(name: "Range", value: range.rangeHeader)
         if let validator = file.ifRangeValidator { request.headers.add(name: "If-Range", value: validator) }
@@ -89,24 +97,30 @@ struct PieceFetcher: Sendable {
         var received: Int64 = 0
         do {
             for try await chunk in response.body {
-                if doneFlags.isDone(index) { throw PieceFailure.superseded }
                 let n = Int64(chunk.readableBytes)
                 guard received + n <= expected else {
                     throw PieceFailure.badResponse("body longer than the \(expected) bytes of \(range)")
                 }
-                try partFile.write(chunk, at: range.first + received)
+                switch sink {
+                case .partFile:
+                    if doneFlags.isDone(index) { throw PieceFailure.superseded }
+                    try partFile.write(chunk, at: range.first + received)
+                    counters.received(chunk.readableBytes, from: source.id)
+                case let .digest(box):
+                    box.update(chunk)
+                    counters.verified(chunk.readableBytes, from: source.id)
+                }
                 received += n
-                counters.received(chunk.readableBytes, from: source.id)
             }
         } catch {
-            counters.discard(received)
+            if case .partFile = sink { counters.discard(received) }
             switch error {
             case is PieceFailure, is DownloadError, is CancellationError: throw error
             default: throw PieceFailure.transport(String(describing: error))
             }
         }
         guard received == expected else {
-            counters.discard(received)
+            if case .partFile = sink { counters.discard(received) }
             throw PieceFailure.short(received: received, expected: expected)
         }
     }

@@ -72,6 +72,8 @@ public final class ConsoleObserver: DownloadObserver {
             write("ddl: piece \(piece) failed at \(source): \(reason); retrying elsewhere")
         case let .sourceDropped(source):
             write("ddl: \(source) dropped after repeated failures")
+        case let .peerBanned(source, reason, refetched):
+            write("ddl: \(source) BANNED: it served wrong bytes (\(reason)); re-fetching the \(refetched) piece\(refetched == 1 ? "" : "s") it delivered")
         case let .finished(summary):
             for line in Self.summaryLines(summary) { write(line) }
         }
@@ -110,6 +112,9 @@ public final class ConsoleObserver: DownloadObserver {
         for share in summary.sources {
             lines.append("  source   \(share.source): \(ByteSize.format(share.bytes)), \(share.pieces) piece\(share.pieces == 1 ? "" : "s")")
         }
+        for peer in summary.banned {
+            lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
+        }
         lines.append("  sha256   \(summary.sha256)")
         return lines
     }
@@ -146,9 +151,11 @@ public final class ConsoleObserver: DownloadObserver {
             object = ["event": "pieceFailed", "piece": piece, "source": source, "reason": reason]
         case let .sourceDropped(source):
             object = ["event": "sourceDropped", "source": source]
+        case let .peerBanned(source, reason, refetched):
+            object = ["event": "peerBanned", "source": source, "reason": reason, "refetched": refetched]
         case let .finished(summary):
             object = ["event": "finished", "url": summary.url, "path": summary.path, "bytes": summary.bytes, "seconds": summary.seconds,
-                      "rate": summary.averageRate, "sha256": summary.sha256, "mode": summary.mode,
+                      "rate": summary.averageRate, "sha256": summary.sha256, "mode": summary.mode, "banned": summary.banned,
                       "sources": summary.sources.map { ["source": $0.source, "bytes": $0.bytes, "pieces": $0.pieces] }]
         }
         object = object.mapValues { value in

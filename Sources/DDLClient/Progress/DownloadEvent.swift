@@ -10,6 +10,8 @@ public enum DownloadEvent: Sendable {
     case pieceFailed(piece: Int, source: String, reason: String)
     /// A source was dropped from this download.
     case sourceDropped(source: String)
+    /// A peer was caught serving wrong bytes: banned, and the pieces it delivered re-fetched.
+    case peerBanned(source: String, reason: String, refetched: Int)
     /// The download finished.
     case finished(DownloadSummary)
 }
@@ -59,6 +61,8 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     public var sha256: String
     public var mode: String
     public var sources: [SourceShare]
+    /// Peers banned for serving wrong bytes (``ClientConfiguration/verifyPeersRate``).
+    public var banned: [String] = []
 
     /// Average rate in bytes per second.
     public var averageRate: Double { seconds > 0 ? Double(bytes) / seconds : 0 }

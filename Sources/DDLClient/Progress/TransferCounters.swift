@@ -17,6 +17,11 @@ final class TransferCounters: Sendable {
         }
     }
 
+    /// Bytes fetched to spot-check another source: traffic of `source`, not progress.
+    func verified(_ bytes: Int, from source: String) {
+        state.withLock { $0.bySource[source, default: 0] += Int64(bytes) }
+    }
+
     /// Bytes already on disk from an earlier run count as done.
     func alreadyHave(_ bytes: Int64) {
         state.withLock { $0.good += bytes }

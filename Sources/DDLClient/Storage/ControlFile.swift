@@ -35,6 +35,12 @@ actor ControlFile {
         try save()
     }
 
+    /// Records pieces as missing again (delivered by a banned peer) and saves.
+    func markIncomplete(_ pieces: [Int]) throws(DownloadError) {
+        completed.subtract(pieces)
+        try save()
+    }
+
     /// Writes the current state atomically.
     func save() throws(DownloadError) {
         state.completed = ResumeState.encode(completed, count: pieceCount)

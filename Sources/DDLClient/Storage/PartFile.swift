@@ -1,4 +1,5 @@
 import Crypto
+import DDLCore
 import NIOCore
 import NIOPosix
 import SystemPackage
@@ -100,6 +101,30 @@ public final class PartFile: Sendable {
                 case .md5: return (main, md5!.finalize().hexString)
                 case nil: return (main, nil)
                 }
+            }
+        } catch {
+            throw .localIO("cannot read back \(path): \(error)")
+        }
+    }
+
+    /// SHA-256 of the bytes in `range`, read back on the blocking thread pool.
+    public func sha256(of range: ByteRange) async throws(DownloadError) -> String {
+        let descriptor = self.descriptor
+        let path = self.path
+        do {
+            return try await NIOThreadPool.singleton.runIfActive {
+                var hasher = SHA256()
+                var offset = range.first
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                defer { buffer.deallocate() }
+                while offset <= range.last {
+                    let want = Int(min(Int64(buffer.count), range.last + 1 - offset))
+                    let n = try descriptor.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+                    if n == 0 { break }
+                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    offset += Int64(n)
+                }
+                return hasher.finalize().hexString
             }
         } catch {
             throw .localIO("cannot read back \(path): \(error)")

@@ -54,6 +54,7 @@ public struct PieceScheduler: Sendable {
         var consecutiveFailures = 0
         var benchedUntil: Instant?
         var dropped = false
+        var banned = false
         var completed = 0
     }
 
@@ -67,6 +68,8 @@ public struct PieceScheduler: Sendable {
     private var holders: [Int: [SourceID: Instant]] = [:]
     private var sources: [SourceID: SourceState] = [:]
     private var doneCount = 0
+    /// Which source delivered each completed piece (for banning a source that lied).
+    private var deliveredBy: [Int: SourceID] = [:]
     /// Moving average of how long a piece takes, from assignment to completion.
     private var averagePieceDuration: Duration?
 
@@ -148,8 +151,15 @@ public struct PieceScheduler: Sendable {
     /// Records that `source` delivered `piece` completely and correctly. Returns the other
     /// sources still fetching the same piece, whose requests should now be cancelled (they
     /// report back with ``cancelled(_:by:)``).
+    ///
+    /// A completion from a banned source is not accepted: the piece is released as if
+    /// cancelled and an empty list is returned; check ``isBanned(_:)``.
     @discardableResult
     public mutating func completed(_ piece: Int, by id: SourceID, now: Instant) -> [SourceID] {
+        if sources[id]?.banned == true {
+            release(piece, from: id)
+            return []
+        }
         if let started = holders[piece]?[id] {
             let duration = now - started
             averagePieceDuration = averagePieceDuration.map { $0 * 0.75 + duration * 0.25 } ?? duration
@@ -166,6 +176,7 @@ public struct PieceScheduler: Sendable {
             states[piece] = .done
             doneCount += 1
             sources[id]?.completed += 1
+            deliveredBy[piece] = id
         }
         return others
     }
@@ -201,6 +212,27 @@ public struct PieceScheduler: Sendable {
     public mutating func cancelled(_ piece: Int, by id: SourceID) {
         release(piece, from: id)
     }
+
+    /// Bans `source` for this download (it served wrong bytes): it gets no more pieces, its
+    /// completions are refused, and every piece it delivered goes back to the queue.
+    /// Returns those pieces.
+    @discardableResult
+    public mutating func ban(_ id: SourceID) -> [Int] {
+        sources[id]?.banned = true
+        sources[id]?.dropped = true
+        let delivered = deliveredBy.filter { $0.value == id }.map(\.key).sorted()
+        for piece in delivered where states[piece] == .done {
+            deliveredBy[piece] = nil
+            states[piece] = .pending
+            doneCount -= 1
+            pending.append(piece)
+        }
+        sources[id]?.completed = 0
+        return delivered
+    }
+
+    /// Whether `source` was banned.
+    public func isBanned(_ id: SourceID) -> Bool { sources[id]?.banned ?? false }
 
     /// Bench time after `failures` failures in a row.
     public func backoff(afterFailures failures: Int) -> Duration {

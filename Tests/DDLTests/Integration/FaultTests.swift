@@ -234,6 +234,45 @@ import Testing
         }
     }
 
+    @Test(arguments: [true, false])
+    func lyingPeerIsCaughtBannedAndItsPiecesFetchedAgain(useSelf: Bool) async throws {
+        // Two honest peers, so that without the origin (no self) a third opinion exists.
+        try await LocalSwarm.run(options(size: 6 << 20, peers: ["127.0.0.1", "127.0.0.1"])) { swarm in
+            try await withFaultyPeer(.flipBytes, swarm: swarm) { liar in
+                var configuration = ClientConfiguration(url: swarm.fileURL())
+                configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
+                configuration.outputFile = try makeTemporaryDirectory() + "/v.bin"
+                configuration.pieceSize = 256 << 10
+                configuration.useSelf = useSelf
+                configuration.verifyPeersRate = 1
+                let observer = RecordingObserver()
+                let summary = try await download(configuration, observer: observer)
+                #expect(summary.sha256 == swarm.origin!.content.sha256())
+                #expect(summary.banned == [liar])
+                #expect(observer.banned == [liar])
+            }
+        }
+    }
+
+    @Test func withoutSpotChecksALyingPeerCorruptsTheFile() async throws {
+        // The control for the test above: the fault is real, and only verification catches it.
+        try await LocalSwarm.run(options(size: 2 << 20, peers: [])) { swarm in
+            try await withFaultyPeer(.flipBytes, swarm: swarm) { _ in
+                var configuration = ClientConfiguration(url: swarm.fileURL())
+                configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
+                configuration.outputFile = try makeTemporaryDirectory() + "/bad.bin"
+                configuration.pieceSize = 256 << 10
+                configuration.useSelf = false
+                configuration.verifyPeersRate = 0
+                let summary = try await download(configuration)
+                #expect(summary.sha256 != swarm.origin!.content.sha256())
+                #expect(summary.banned.isEmpty)
+            }
+        }
+    }
+
     @Test func checksumSyntax() {
         #expect(ExpectedChecksum("sha-256=" + String(repeating: "a", count: 64))?.algorithm == .sha256)
         #expect(ExpectedChecksum("SHA256:" + String(repeating: "A", count: 64))?.hex == String(repeating: "a", count: 64))

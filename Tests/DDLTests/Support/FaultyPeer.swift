@@ -15,6 +15,8 @@ struct FaultyPeer {
         case stallAfter(Int)
         /// Sends one byte every 100 ms: never idle long enough for a read timeout.
         case trickle
+        /// Serves the right length with some bytes flipped (a lying peer).
+        case flipBytes
     }
 
     let content: GeneratedContent
@@ -30,8 +32,12 @@ struct FaultyPeer {
             headers[.contentRange] = range.contentRangeHeader(total: content.length)
             headers[.contentLength] = String(range.count)
             headers[.eTag] = "\"v1\""
-            let bytes = content.bytes(range)
-            return Response(status: .partialContent, headers: headers, body: ResponseBody { writer in
+            var bytes = content.bytes(range)
+            if case .flipBytes = fault {
+                let middle = bytes.readerIndex + bytes.readableBytes / 2
+                bytes.setInteger(~bytes.getInteger(at: middle, as: UInt8.self)!, at: middle)
+            }
+            return Response(status: .partialContent, headers: headers, body: ResponseBody { [bytes] writer in
                 switch fault {
                 case let .dieAfter(n):
                     try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
@@ -40,6 +46,9 @@ struct FaultyPeer {
                     try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
                     try await Task.sleep(for: .seconds(3))
                     throw CancellationError()
+                case .flipBytes:
+                    try await writer.write(bytes)
+                    try await writer.finish(nil)
                 case .trickle:
                     var offset = bytes.readerIndex
                     while offset < bytes.writerIndex {

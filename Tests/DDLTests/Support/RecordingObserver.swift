@@ -19,6 +19,10 @@ final class RecordingObserver: DownloadObserver {
         events.withLock { $0.compactMap { if case let .sourceDropped(source) = $0 { source } else { nil } } }
     }
 
+    var banned: [String] {
+        events.withLock { $0.compactMap { if case let .peerBanned(source, _, _) = $0 { source } else { nil } } }
+    }
+
     var failedSources: Set<String> {
         events.withLock { Set($0.compactMap { if case let .pieceFailed(_, source, _) = $0 { source } else { nil } }) }
     }

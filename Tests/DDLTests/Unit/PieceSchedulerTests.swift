@@ -127,4 +127,29 @@ import Testing
         #expect(s.isComplete)
         #expect(s.next(for: "a", now: t0) == .stop)
     }
+
+    @Test func banningRequeuesEverythingTheSourceDeliveredAndRefusesMore() {
+        var s = PieceScheduler(pieceCount: 4)
+        s.addSource("liar", maxInFlight: 2)
+        s.addSource("honest", maxInFlight: 1)
+        #expect(s.next(for: "liar", now: t0) == .piece(0, duplicate: false))
+        #expect(s.next(for: "liar", now: t0) == .piece(1, duplicate: false))
+        #expect(s.next(for: "honest", now: t0) == .piece(2, duplicate: false))
+        s.completed(0, by: "liar", now: t0)
+        s.completed(2, by: "honest", now: t0)
+        #expect(s.ban("liar") == [0])
+        #expect(s.isBanned("liar"))
+        #expect(!s.isDone(0))
+        // Its in-flight piece is not accepted.
+        s.completed(1, by: "liar", now: t0)
+        #expect(!s.isDone(1))
+        #expect(s.next(for: "liar", now: t0) == .stop)
+        var fetched: [Int] = []
+        while case let .piece(p, _) = s.next(for: "honest", now: t0) {
+            fetched.append(p)
+            s.completed(p, by: "honest", now: t0)
+        }
+        #expect(Set(fetched) == [0, 1, 3])
+        #expect(s.isComplete)
+    }
 }

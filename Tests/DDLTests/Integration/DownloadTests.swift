@@ -9,18 +9,6 @@ import Testing
 /// End to end, in one process: a real test origin, tracker and peer servers on loopback, and
 /// the real client.
 @Suite struct DownloadTests {
-    func download(_ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver()) async throws(DownloadError) -> DownloadSummary {
-        let client = Downloader.makeHTTPClient(configuration: configuration)
-        let result: Result<DownloadSummary, DownloadError>
-        do throws(DownloadError) {
-            result = .success(try await Downloader(configuration: configuration, httpClient: client, logger: testLogger, observer: observer).run())
-        } catch {
-            result = .failure(error)
-        }
-        try? await client.shutdown()
-        return try result.get()
-    }
-
     func swarmOptions(size: Int64, peers: [String] = ["127.0.0.1", "127.0.0.1", "127.0.0.1"]) -> LocalSwarm.Options {
         var options = LocalSwarm.Options()
         options.originSize = size

@@ -71,18 +71,10 @@ import Testing
         let size: Int64 = 24 << 20
         try await withOrigin(size: size, bytesPerSecond: 24 << 20) { origin, url in
             let directory = try makeTemporaryDirectory()
-            let token = SwarmToken.generate()
-            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "2", "--token", token], directory: directory, name: "tracker")
-            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
-            let servers = try ["127.0.0.2", "127.0.0.3"].enumerated().map { index, host in
-                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--token", token, "--allow-network", "127.0.0.0/8"],
-                          directory: directory, name: "server\(index)")
-            }
-            for server in servers { _ = try await server.listeningPort() }
             try await withHTTPClient { client in
+                let swarm = try await ProcessTests.Swarm.start(directory: directory, ttl: 2, client: client)
+                let (tracker, servers, trackerURL, token) = (swarm.tracker, swarm.servers, swarm.trackerURL, swarm.token)
                 let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
-                let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == 2 }
-                #expect(registered)
 
                 let target = directory + "/s.bin"
                 let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--token", token, "--piece-size", "512KiB", "--json"],
@@ -95,11 +87,11 @@ import Testing
                 // Killed without deregistering: gone within its TTL (2 s) plus a sweep.
                 let gone = try await eventually(within: 6) { (try? await trackerClient.peers().map(\.host)) == ["127.0.0.3"] }
                 #expect(gone)
+                servers[1].signal(SIGTERM)
+                tracker.signal(SIGTERM)
+                _ = try await servers[1].waitForExit()
+                _ = try await tracker.waitForExit()
             }
-            servers[1].signal(SIGTERM)
-            tracker.signal(SIGTERM)
-            _ = try await servers[1].waitForExit()
-            _ = try await tracker.waitForExit()
         }
     }
 }

@@ -8,18 +8,6 @@ import Testing
 
 /// Issue 3: a download ends byte-exact or fails loudly, and never loses work.
 @Suite struct FaultTests {
-    func download(_ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver()) async throws(DownloadError) -> DownloadSummary {
-        let client = Downloader.makeHTTPClient(configuration: configuration)
-        let result: Result<DownloadSummary, DownloadError>
-        do throws(DownloadError) {
-            result = .success(try await Downloader(configuration: configuration, httpClient: client, logger: testLogger, observer: observer).run())
-        } catch {
-            result = .failure(error)
-        }
-        try? await client.shutdown()
-        return try result.get()
-    }
-
     func options(size: Int64, peers: [String] = []) -> LocalSwarm.Options {
         var options = LocalSwarm.Options()
         options.originSize = size
@@ -148,12 +136,7 @@ import Testing
             configuration.pieceSize = 256 << 10
             configuration.connections = 2
             // Interrupt at about half way.
-            let first = configuration
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try? await download(first) }
-                _ = try? await eventually(within: 10) { swarm.origin!.bytesServed >= size / 2 }
-                group.cancelAll()
-            }
+            await interruptDownload(configuration) { swarm.origin!.bytesServed >= size / 2 }
             #expect(!FileManager.default.fileExists(atPath: path))
             #expect(FileManager.default.fileExists(atPath: path + ".part"))
             #expect(FileManager.default.fileExists(atPath: path + ".ddl"))
@@ -175,12 +158,7 @@ import Testing
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = path
             configuration.pieceSize = 256 << 10
-            let first = configuration
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try? await download(first) }
-                _ = try? await eventually(within: 10) { swarm.origin!.bytesServed >= size / 3 }
-                group.cancelAll()
-            }
+            await interruptDownload(configuration) { swarm.origin!.bytesServed >= size / 3 }
             swarm.origin!.update {
                 $0.bytesPerSecond = nil
                 $0.etag = "\"v2\""

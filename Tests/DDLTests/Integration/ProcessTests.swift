@@ -59,6 +59,30 @@ import Testing
         deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     }
 
+    /// A tracker and peer servers on 127.0.0.2, 127.0.0.3, … as separate processes, with a
+    /// fresh token; returns once every server is registered.
+    struct Swarm {
+        let tracker: Child
+        let servers: [Child]
+        let trackerURL: String
+        let token: String
+
+        static func start(directory: String, ttl: Int, servers count: Int = 2, client: HTTPClient) async throws -> Swarm {
+            let token = SwarmToken.generate()
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", String(ttl), "--token", token], directory: directory, name: "tracker")
+            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
+            let servers = try (0..<count).map { index in
+                try Child(["server", "--tracker", trackerURL, "--host", "127.0.0.\(index + 2)", "--port", "0", "--name", "p\(index)", "--token", token,
+                           "--allow-network", "127.0.0.0/8"], directory: directory, name: "server\(index)")
+            }
+            for server in servers { _ = try await server.listeningPort() }
+            let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
+            let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == count }
+            #expect(registered)
+            return Swarm(tracker: tracker, servers: servers, trackerURL: trackerURL, token: token)
+        }
+    }
+
     struct ProcessFailure: Error, CustomStringConvertible { var message: String; var description: String { message } }
 
     @Test func trackerTwoServersAndGetAsSeparateProcesses() async throws {
@@ -68,18 +92,10 @@ import Testing
         let originPort = Eventually<Int>()
         try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
             let fileURL = "http://127.0.0.1:\(try await originPort.wait())/files/proc.bin"
-            let token = SwarmToken.generate()
-            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", "5", "--token", token], directory: directory, name: "tracker")
-            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
-            let servers = try ["127.0.0.2", "127.0.0.3"].enumerated().map { index, host in
-                try Child(["server", "--tracker", trackerURL, "--host", host, "--port", "0", "--name", "p\(index)", "--token", token, "--allow-network", "127.0.0.0/8"],
-                          directory: directory, name: "server\(index)")
-            }
-            for server in servers { _ = try await server.listeningPort() }
             try await withHTTPClient { client in
+                let swarm = try await Swarm.start(directory: directory, ttl: 5, client: client)
+                let (tracker, servers, trackerURL, token) = (swarm.tracker, swarm.servers, swarm.trackerURL, swarm.token)
                 let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
-                let registered = try await eventually(within: 10) { (try? await trackerClient.peers().count) == 2 }
-                #expect(registered)
                 #expect(Set(try await trackerClient.peers().map(\.host)) == ["127.0.0.2", "127.0.0.3"])
 
                 // ddl peers --json

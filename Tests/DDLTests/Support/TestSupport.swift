@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DDLClient
 import DDLCore
 import Foundation
 import Logging
@@ -62,5 +63,27 @@ func withHTTPClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> 
     } catch {
         try? await client.shutdown()
         throw error
+    }
+}
+
+/// Runs one download with the real client and a fresh HTTP client.
+func download(_ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver()) async throws(DownloadError) -> DownloadSummary {
+    let client = Downloader.makeHTTPClient(configuration: configuration)
+    let result: Result<DownloadSummary, DownloadError>
+    do throws(DownloadError) {
+        result = .success(try await Downloader(configuration: configuration, httpClient: client, logger: testLogger, observer: observer).run())
+    } catch {
+        result = .failure(error)
+    }
+    try? await client.shutdown()
+    return try result.get()
+}
+
+/// Starts a download and cancels it (like Ctrl-C) once `condition` holds, or after 10 s.
+func interruptDownload(_ configuration: ClientConfiguration, when condition: @escaping @Sendable () -> Bool) async {
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { _ = try? await download(configuration) }
+        _ = try? await eventually(within: 10) { condition() }
+        group.cancelAll()
     }
 }

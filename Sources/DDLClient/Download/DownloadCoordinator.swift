@@ -11,13 +11,11 @@ actor DownloadCoordinator {
         scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures)
     }
     func next(for source: String) -> PieceScheduler.Assignment { scheduler.next(for: source, now: clock.now) }
-    func completed(_ piece: Int, by source: String) -> [String] { scheduler.completed(piece, by: source, now: clock.now) }
     func failed(_ piece: Int, by source: String, retryAfter: Duration? = nil) -> Bool {
         scheduler.failed(piece, by: source, now: clock.now, retryAfter: retryAfter, jitter: Double.random(in: 0.5...1.5))
         return scheduler.isDropped(source)
     }
     func cancelled(_ piece: Int, by source: String) { scheduler.cancelled(piece, by: source) }
-    func drop(_ source: String) { scheduler.drop(source) }
     /// Bans `source` and re-queues what it delivered (also clearing their done flags, in
     /// the same step so no completion can slip in between).
     /// Returns `nil` when the source was already banned.
@@ -41,7 +39,6 @@ actor DownloadCoordinator {
         return true
     }
     var isComplete: Bool { scheduler.isComplete }
-    var isStuck: Bool { scheduler.isStuck }
     var completedCount: Int { scheduler.completedCount }
     func completedCount(of source: String) -> Int { scheduler.completedCount(of: source) }
 }

@@ -235,22 +235,11 @@ public struct Downloader: Sendable {
                 do {
                     try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
                     guard await coordinator.complete(index, by: id, doneFlags: doneFlags) else { return }
-                    if verifier.shouldVerify(source),
-                       let (referee, tiebreaker) = verifier.referees(for: source, among: sources, excluding: await coordinator.banned) {
-                        let verdict = try await verifier.check(
-                            piece: index, range: plan.range(of: index), referee: referee, tiebreaker: tiebreaker, fetcher: fetcher, partFile: fetcher.partFile)
-                        if case let .inconclusive(why) = verdict {
-                            logger.info("spot check inconclusive", metadata: ["source": "\(id)", "piece": "\(index)", "reason": "\(why)"])
-                        }
-                        if case let .mismatch(expected, got) = verdict {
-                            guard let requeued = await coordinator.ban(id, doneFlags: doneFlags) else { return }
-                            counters.discard(requeued.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
-                            try await control.markIncomplete(requeued)
-                            let reason = "piece \(index) has SHA-256 \(got) but \(referee.id) gave \(expected)"
-                            logger.warning("peer banned: wrong bytes", metadata: ["source": "\(id)", "piece": "\(index)"])
-                            observer.handle(.peerBanned(source: id, reason: reason, refetched: requeued.count))
-                            return
-                        }
+                    if verifier.shouldVerify(source) {
+                        let kept = try await spotCheck(
+                            piece: index, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
+                            plan: plan, doneFlags: doneFlags, control: control, counters: counters)
+                        if !kept { return }
                     }
                     try await control.markCompleted(index)
                 } catch PieceFailure.superseded {

@@ -5,13 +5,18 @@ public enum SwarmToken {
     /// padding (43 characters).
     public static func generate() -> String {
         var rng = SystemRandomNumberGenerator()
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
-        for _ in 0..<4 {
-            let word = rng.next() as UInt64
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        while true {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(32)
+            for _ in 0..<4 {
+                let word = rng.next() as UInt64
+                for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            }
+            let token = base64URL(bytes)
+            // A token starting with "-" would read as an option on a command line
+            // (`--token -x…`); draw again (1 time in 32 on average).
+            if let first = token.first, first != "-", first != "_" { return token }
         }
-        return base64URL(bytes)
     }
 
     /// The header value for `token`.

@@ -82,6 +82,11 @@ import Testing
         #expect(a.utf8.count == 43)
         #expect(a.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         #expect(SwarmToken.problem(with: a) == nil)
+        // Never looks like an option on a command line (`--token -abc`).
+        for _ in 0..<500 {
+            let token = SwarmToken.generate()
+            #expect(token.first != "-" && token.first != "_")
+        }
         #expect(SwarmToken.problem(with: "") != nil)
         #expect(SwarmToken.problem(with: "has space") != nil)
         #expect(constantTimeEquals([1, 2, 3], [1, 2, 3]))

@@ -90,14 +90,14 @@ public struct Downloader: Sendable {
                         throw DownloadError.changed("cannot resume \(partPath): the file changed on the server since the partial download (\(why)); run with --no-resume to start over")
                     }
                     observer.handle(.notice("the file changed on the server since the partial download (\(why)): starting over"))
-                } else {
-                    plan = PiecePlan(length: saved.length, pieceSize: saved.pieceSize)
+                } else if let savedPlan = saved.plan {
+                    plan = savedPlan
                     completed = saved.completedPieces(count: plan.count)
                     observer.handle(.notice("resuming \(partPath): \(completed.count) of \(plan.count) pieces already downloaded"))
                 }
             }
             partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
-            let state = ResumeState(url: configuration.url, file: file, plan: PiecePlanInfo(length: plan.length, pieceSize: plan.pieceSize), completed: completed)
+            let state = ResumeState(url: configuration.url, file: file, plan: plan, completed: completed)
             control = ControlFile(path: controlPath, state: state, pieceCount: plan.count)
             try await control!.save()
             mode = sources.contains(where: { $0 != .direct }) ? "swarm" : "direct"

@@ -1,3 +1,4 @@
+import DDLCore
 import Foundation
 
 /// What the control file `<file>.ddl` beside `<file>.part` records, so that running the same
@@ -14,16 +15,23 @@ public struct ResumeState: Codable, Sendable, Equatable {
     public var lastModified: String?
     public var length: Int64
     public var pieceSize: Int64
+    /// Where the finer tail pieces begin, and their size (absent: no tail).
+    public var tailStart: Int64?
+    public var tailPieceSize: Int64?
     /// Completed pieces as a bitmap (bit i of byte i/8, LSB first), base64.
     public var completed: String
 
-    public init(url: String, file: RemoteFile, plan: PiecePlanInfo, completed: Set<Int>) {
+    public init(url: String, file: RemoteFile, plan: PiecePlan, completed: Set<Int>) {
         self.url = url
         self.finalURL = file.url
         self.etag = file.etag
         self.lastModified = file.lastModified
         self.length = plan.length
         self.pieceSize = plan.pieceSize
+        if plan.tailStart < plan.length {
+            self.tailStart = plan.tailStart
+            self.tailPieceSize = plan.tailPieceSize
+        }
         self.completed = Self.encode(completed, count: plan.count)
     }
 
@@ -58,13 +66,14 @@ public struct ResumeState: Codable, Sendable, Equatable {
     }
 }
 
-/// The piece geometry recorded in a control file.
-public struct PiecePlanInfo: Sendable {
-    public var length: Int64
-    public var pieceSize: Int64
-    public var count: Int { length == 0 ? 0 : Int((length + pieceSize - 1) / pieceSize) }
-    public init(length: Int64, pieceSize: Int64) {
-        self.length = length
-        self.pieceSize = pieceSize
+extension ResumeState {
+    /// The piece plan recorded, or `nil` when it is inconsistent (a damaged control file).
+    public var plan: PiecePlan? {
+        guard length > 0, pieceSize > 0 else { return nil }
+        if let tailStart, let tailPieceSize {
+            guard tailStart >= 0, tailStart <= length, tailStart % pieceSize == 0, tailPieceSize > 0 else { return nil }
+            return PiecePlan(length: length, pieceSize: pieceSize, tailStart: tailStart, tailPieceSize: tailPieceSize)
+        }
+        return PiecePlan(length: length, pieceSize: pieceSize)
     }
 }

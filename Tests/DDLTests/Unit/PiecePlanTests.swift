@@ -33,4 +33,38 @@ import Testing
         #expect(plan.count >= 8)
         #expect(plan.pieceSize % (64 << 10) == 0)
     }
+
+    @Test(arguments: [(Int64(200) << 20, 2), (Int64(200) << 20, 7), (Int64(1) << 30, 4), (Int64(3) << 20 + 17, 4), (Int64(12345), 3)])
+    func automaticPlansTileTheFileWithAFinerTail(length: Int64, sources: Int) {
+        let plan = PiecePlan.automatic(length: length, sources: sources)
+        var next: Int64 = 0
+        var sizes: [Int64] = []
+        for i in 0..<plan.count {
+            let r = plan.range(of: i)
+            #expect(r.first == next, "piece \(i) starts at \(r.first), expected \(next)")
+            next = r.last + 1
+            sizes.append(r.count)
+        }
+        #expect(next == length)
+        // Never larger than the bulk size, and sizes never grow towards the end (the last
+        // piece may be shorter).
+        #expect(sizes.allSatisfy { $0 <= plan.pieceSize })
+        #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $0 >= $1 } || sizes.count < 2)
+    }
+
+    @Test func bigFilesEndInSmallPieces() {
+        let plan = PiecePlan.automatic(length: 200 << 20, sources: 2)
+        #expect(plan.pieceSize == 12800 << 10)
+        #expect(plan.tailPieceSize == 1600 << 10)
+        #expect(plan.tailStart == 200 << 20 - 4 * plan.pieceSize)
+        #expect(plan.range(of: plan.count - 1).count <= plan.tailPieceSize)
+        // Every source's last two rounds, eight times finer.
+        #expect(plan.count == 12 + 32)
+    }
+
+    @Test func explicitPlansHaveNoTail() {
+        let plan = PiecePlan(length: 10 << 20, pieceSize: 1 << 20)
+        #expect(plan.tailStart == plan.length)
+        #expect(plan.count == 10)
+    }
 }

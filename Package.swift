@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "DDLCore", "DDLServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

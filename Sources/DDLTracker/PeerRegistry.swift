@@ -1,5 +1,7 @@
 import DDLCore
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 /// The tracker's soft state: registered peers, each forgotten `ttl` after its last
 /// registration or heartbeat.
@@ -20,6 +22,11 @@ public actor PeerRegistry {
     private var entries: [String: Entry] = [:]
     private var idByEndpoint: [String: String] = [:]
     private let clock = ContinuousClock()
+    /// Bumped whenever a peer is added, renamed or removed.
+    private var membershipVersion = 0
+    /// The encoded list answer, reused for requests in the same second with the same
+    /// membership (list requests far outnumber changes; `lastSeen` has 1 s precision).
+    private var cachedList: (version: Int, second: Int64, limit: Int, body: ByteBuffer)?
 
     public init(ttl: Duration = .seconds(30), capacity: Int = 100_000) {
         self.ttl = ttl
@@ -39,6 +46,7 @@ public actor PeerRegistry {
         if let id = idByEndpoint[endpoint], entries[id] != nil {
             entries[id]!.lastSeen = now
             entries[id]!.lastSeenWall = Date()
+            if entries[id]!.name != name { membershipVersion += 1 }
             entries[id]!.name = name
             return .registered(id: id)
         }
@@ -49,6 +57,7 @@ public actor PeerRegistry {
         let id = Self.makeID()
         entries[id] = Entry(id: id, host: host, port: port, name: name, lastSeen: now, lastSeenWall: Date())
         idByEndpoint[endpoint] = id
+        membershipVersion += 1
         return .registered(id: id)
     }
 
@@ -70,6 +79,7 @@ public actor PeerRegistry {
     public func remove(id: String) -> Bool {
         guard let entry = entries.removeValue(forKey: id) else { return false }
         idByEndpoint["\(entry.host)|\(entry.port)"] = nil
+        membershipVersion += 1
         return true
     }
 
@@ -81,6 +91,19 @@ public actor PeerRegistry {
             .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
             .prefix(limit)
             .map { TrackerAPI.Peer(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall)) }
+    }
+
+    /// The `GET /v1/peers` answer as JSON, rebuilt at most once a second unless peers come
+    /// or go.
+    public func listDocument(limit: Int) throws -> ByteBuffer {
+        let second = Int64(Date().timeIntervalSince1970)
+        if let cached = cachedList, cached.version == membershipVersion, cached.second == second, cached.limit == limit {
+            return cached.body
+        }
+        let peers = list(limit: limit)  // also forgets expired peers
+        let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: peers)))
+        cachedList = (membershipVersion, second, limit, body)
+        return body
     }
 
     /// Number of registered peers (including any not yet swept).

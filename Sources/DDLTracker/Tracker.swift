@@ -68,7 +68,9 @@ public enum Tracker {
             }
         }
         peers.get { _, _ -> Response in
-            try jsonResponse(TrackerAPI.PeerList(peers: await registry.list(limit: configuration.maxListed)), status: .ok)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: try await registry.listDocument(limit: configuration.maxListed)))
         }
         peers.put(":id") { _, context -> Response in
             let id = try context.parameters.require("id")

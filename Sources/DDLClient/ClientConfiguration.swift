@@ -41,9 +41,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// A checksum to verify at the end; a mismatch fails and keeps the final name free.
     public var checksum: ExpectedChecksum?
     /// Fraction of each peer's pieces spot-checked against a second source by SHA-256
-    /// (`--verify-peers`); 0 disables. The default, 0.05, costs at most about 5% extra
+    /// (`--verify-peers`); 0 disables. The default, 0.02, costs at most about 2% extra
     /// traffic for the pieces peers deliver.
-    public var verifyPeersRate: Double = 0.05
+    public var verifyPeersRate: Double = 0.02
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.

@@ -7,7 +7,7 @@ extension Downloader {
     func spotCheck(
         piece index: Int, from source: DownloadSource, among sources: [DownloadSource], verifier: PeerVerifier,
         coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags, control: ControlFile,
-        counters: TransferCounters
+        counters: TransferCounters, hasher: InOrderHasher
     ) async throws -> Bool {
         guard let (referee, tiebreaker) = verifier.referees(for: source, among: sources, excluding: await coordinator.banned) else {
             return true
@@ -25,6 +25,7 @@ extension Downloader {
             // Another worker of the same source may have caught it first.
             guard let requeued = await coordinator.ban(source.id, doneFlags: doneFlags) else { return false }
             counters.discard(requeued.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
+            hasher.reset()  // it may have hashed the liar's bytes already
             try await control.markIncomplete(requeued)
             logger.info("peer banned: wrong bytes", metadata: ["source": "\(source.id)", "piece": "\(index)"])
             observer.handle(.peerBanned(

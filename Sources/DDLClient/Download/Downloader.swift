@@ -76,6 +76,7 @@ public struct Downloader: Sendable {
         let mode: String
         var pieces: [String: Int] = [:]
         var banned: [String] = []
+        var hashed: (sha256: String, extra: String?)?
         let partFile: PartFile
         var control: ControlFile?
         if file.supportsSegmentedDownload, let length = file.length {
@@ -105,7 +106,7 @@ public struct Downloader: Sendable {
                 url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count,
                 sources: sources.map(\.id), mode: mode)))
             do {
-                (pieces, banned) = try await transferPieces(
+                (pieces, banned, hashed) = try await transferPieces(
                     file: file, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control!, counters: counters, started: started)
             } catch {
                 partFile.close()
@@ -129,7 +130,12 @@ public struct Downloader: Sendable {
         defer { partFile.close() }
 
         try await partFile.sync()
-        let digests = try await partFile.digests(extra: configuration.checksum?.algorithm)
+        let digests: (sha256: String, extra: String?)
+        if let hashed {
+            digests = hashed
+        } else {
+            digests = try await partFile.digests(extra: configuration.checksum?.algorithm)
+        }
         if let expected = configuration.checksum, digests.extra != expected.hex {
             throw DownloadError.integrity(
                 "checksum mismatch: expected \(expected.algorithm.rawValue) \(expected.hex), got \(digests.extra ?? "-"); the download is kept at \(partPath) and was not renamed")
@@ -174,7 +180,7 @@ public struct Downloader: Sendable {
     private func transferPieces(
         file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
-    ) async throws -> (pieces: [String: Int], banned: [String]) {
+    ) async throws -> (pieces: [String: Int], banned: [String], digests: (sha256: String, extra: String?)) {
         let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count, completed: completed))
         let directOnly = sources == [.direct]
         for source in sources {
@@ -185,6 +191,7 @@ public struct Downloader: Sendable {
         }
         let doneFlags = DoneFlags(count: plan.count)
         for piece in completed { doneFlags.markDone(piece) }
+        let hasher = InOrderHasher(plan: plan, partFile: partFile, doneFlags: doneFlags, extra: configuration.checksum?.algorithm)
         counters.alreadyHave(completed.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
         let fetcher = PieceFetcher(
             httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
@@ -192,17 +199,28 @@ public struct Downloader: Sendable {
             peerToken: configuration.token)
 
         try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for source in sources {
-                    let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
-                    for _ in 0..<slots {
-                        group.addTask {
-                            try await work(
-                                source: source, sources: sources, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags, control: control, counters: counters)
-                        }
+            try await withThrowingTaskGroup(of: Void.self) { background in
+                // Hash the file from the front while it downloads, until the workers end.
+                background.addTask {
+                    while true {
+                        try await hasher.advance()
+                        try await Task.sleep(for: .milliseconds(200))
                     }
                 }
-                try await group.waitForAll()
+                defer { background.cancelAll() }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for source in sources {
+                        let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
+                        for _ in 0..<slots {
+                            group.addTask {
+                                try await work(
+                                    source: source, sources: sources, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags,
+                                    control: control, counters: counters, hasher: hasher)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
             }
         }
         guard await coordinator.isComplete else {
@@ -210,13 +228,13 @@ public struct Downloader: Sendable {
         }
         var pieces: [String: Int] = [:]
         for source in sources { pieces[source.id] = await coordinator.completedCount(of: source.id) }
-        return (pieces, await coordinator.banned.sorted())
+        return (pieces, await coordinator.banned.sorted(), try await hasher.finish())
     }
 
     /// One worker slot of one source: takes pieces until the scheduler says stop.
     private func work(
         source: DownloadSource, sources: [DownloadSource], coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan,
-        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters
+        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters, hasher: InOrderHasher
     ) async throws {
         let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
         let id = source.id
@@ -238,7 +256,7 @@ public struct Downloader: Sendable {
                     if verifier.shouldVerify(source) {
                         let kept = try await spotCheck(
                             piece: index, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
-                            plan: plan, doneFlags: doneFlags, control: control, counters: counters)
+                            plan: plan, doneFlags: doneFlags, control: control, counters: counters, hasher: hasher)
                         if !kept { return }
                     }
                     try await control.markCompleted(index)

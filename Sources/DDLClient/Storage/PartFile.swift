@@ -131,6 +131,19 @@ public final class PartFile: Sendable {
         }
     }
 
+    /// Reads `range` through `buffer`, handing each chunk to `body`. Blocking: call it on
+    /// the thread pool.
+    func read(_ range: ByteRange, into buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        var offset = range.first
+        while offset <= range.last {
+            let want = Int(min(Int64(buffer.count), range.last + 1 - offset))
+            let n = try descriptor.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            guard n > 0 else { throw DownloadError.localIO("\(path) ended at offset \(offset), before \(range.last + 1)") }
+            body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            offset += Int64(n)
+        }
+    }
+
     /// Deletes the `.part` file.
     public func remove() {
         unlink(path)

@@ -1,0 +1,87 @@
+import Crypto
+import DDLCore
+import NIOPosix
+import Synchronization
+
+/// Hashes the part file from the front while the download runs: whenever the next pieces
+/// in file order are done, it reads them back (from the page cache) and feeds the digests,
+/// so that at the end only the last pieces remain to be read instead of the whole file.
+final class InOrderHasher: Sendable {
+    private struct State {
+        var sha256 = SHA256()
+        var sha512: SHA512?
+        var md5: Insecure.MD5?
+        var nextPiece = 0
+    }
+
+    private let state: Mutex<State>
+    private let extra: ExpectedChecksum.Algorithm?
+    private let plan: PiecePlan
+    private let partFile: PartFile
+    private let doneFlags: DoneFlags
+
+    init(plan: PiecePlan, partFile: PartFile, doneFlags: DoneFlags, extra: ExpectedChecksum.Algorithm?) {
+        self.plan = plan
+        self.partFile = partFile
+        self.doneFlags = doneFlags
+        self.extra = extra
+        self.state = Mutex(Self.fresh(extra))
+    }
+
+    private static func fresh(_ extra: ExpectedChecksum.Algorithm?) -> State {
+        var state = State()
+        if extra == .sha512 { state.sha512 = SHA512() }
+        if extra == .md5 { state.md5 = Insecure.MD5() }
+        return state
+    }
+
+    /// Starts over (pieces already hashed were re-queued: a banned peer delivered them).
+    func reset() {
+        state.withLock { $0 = Self.fresh(extra) }
+    }
+
+    /// Hashes every done piece at the front, on the blocking thread pool.
+    func advance() async throws(DownloadError) {
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try self.advanceBlocking() }
+        } catch let error as DownloadError {
+            throw error
+        } catch {
+            throw .localIO("cannot read back \(partFile.path): \(error)")
+        }
+    }
+
+    /// The digests of the whole file; every piece must be done.
+    func finish() async throws(DownloadError) -> (sha256: String, extra: String?) {
+        try await advance()
+        return state.withLock { state in
+            precondition(state.nextPiece == plan.count, "hashing finished before every piece was done")
+            let main = state.sha256.finalize().hexString
+            switch extra {
+            case .sha256: return (main, main)
+            case .sha512: return (main, state.sha512!.finalize().hexString)
+            case .md5: return (main, state.md5!.finalize().hexString)
+            case nil: return (main, nil)
+            }
+        }
+    }
+
+    private func advanceBlocking() throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            // The lock is held while a piece is read, so a reset waits for it and then wins.
+            let moved = try state.withLock { state -> Bool in
+                guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return false }
+                try partFile.read(plan.range(of: state.nextPiece), into: buffer) { bytes in
+                    state.sha256.update(bufferPointer: bytes)
+                    state.sha512?.update(bufferPointer: bytes)
+                    state.md5?.update(bufferPointer: bytes)
+                }
+                state.nextPiece += 1
+                return true
+            }
+            if !moved { return }
+        }
+    }
+}

@@ -1,4 +1,3 @@
-import Crypto
 import DDLCore
 import NIOPosix
 import Synchronization
@@ -8,9 +7,7 @@ import Synchronization
 /// so that at the end only the last pieces remain to be read instead of the whole file.
 final class InOrderHasher: Sendable {
     private struct State {
-        var sha256 = SHA256()
-        var sha512: SHA512?
-        var md5: Insecure.MD5?
+        var digests: DigestSet
         var nextPiece = 0
     }
 
@@ -29,10 +26,7 @@ final class InOrderHasher: Sendable {
     }
 
     private static func fresh(_ extra: ExpectedChecksum.Algorithm?) -> State {
-        var state = State()
-        if extra == .sha512 { state.sha512 = SHA512() }
-        if extra == .md5 { state.md5 = Insecure.MD5() }
-        return state
+        State(digests: DigestSet(extra: extra))
     }
 
     /// Starts over (pieces already hashed were re-queued: a banned peer delivered them).
@@ -56,13 +50,7 @@ final class InOrderHasher: Sendable {
         try await advance()
         return state.withLock { state in
             precondition(state.nextPiece == plan.count, "hashing finished before every piece was done")
-            let main = state.sha256.finalize().hexString
-            switch extra {
-            case .sha256: return (main, main)
-            case .sha512: return (main, state.sha512!.finalize().hexString)
-            case .md5: return (main, state.md5!.finalize().hexString)
-            case nil: return (main, nil)
-            }
+            return state.digests.finalize()
         }
     }
 
@@ -73,11 +61,7 @@ final class InOrderHasher: Sendable {
             // The lock is held while a piece is read, so a reset waits for it and then wins.
             let moved = try state.withLock { state -> Bool in
                 guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return false }
-                try partFile.read(plan.range(of: state.nextPiece), into: buffer) { bytes in
-                    state.sha256.update(bufferPointer: bytes)
-                    state.sha512?.update(bufferPointer: bytes)
-                    state.md5?.update(bufferPointer: bytes)
-                }
+                try partFile.read(plan.range(of: state.nextPiece), into: buffer) { state.digests.update($0) }
                 state.nextPiece += 1
                 return true
             }

@@ -74,58 +74,25 @@ public final class PartFile: Sendable {
     /// SHA-256 of the file's contents and, when asked, a second digest, computed in one pass
     /// reading the file back on the blocking thread pool.
     public func digests(extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> (sha256: String, extra: String?) {
-        let descriptor = self.descriptor
-        let path = self.path
-        do {
-            return try await NIOThreadPool.singleton.runIfActive {
-                var sha256 = SHA256()
-                var sha512 = extra == .sha512 ? SHA512() : nil
-                var md5 = extra == .md5 ? Insecure.MD5() : nil
-                var offset: Int64 = 0
-                let chunk = 1 << 20
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-                defer { buffer.deallocate() }
-                while true {
-                    let n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer)
-                    if n == 0 { break }
-                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                    sha256.update(bufferPointer: bytes)
-                    sha512?.update(bufferPointer: bytes)
-                    md5?.update(bufferPointer: bytes)
-                    offset += Int64(n)
-                }
-                let main = sha256.finalize().hexString
-                switch extra {
-                case .sha256: return (main, main)
-                case .sha512: return (main, sha512!.finalize().hexString)
-                case .md5: return (main, md5!.finalize().hexString)
-                case nil: return (main, nil)
-                }
-            }
-        } catch {
-            throw .localIO("cannot read back \(path): \(error)")
-        }
+        try await hash(from: 0, through: nil, extra: extra)
     }
 
     /// SHA-256 of the bytes in `range`, read back on the blocking thread pool.
     public func sha256(of range: ByteRange) async throws(DownloadError) -> String {
-        let descriptor = self.descriptor
-        let path = self.path
+        try await hash(from: range.first, through: range.last, extra: nil).sha256
+    }
+
+    private func hash(from first: Int64, through last: Int64?, extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> (sha256: String, extra: String?) {
         do {
             return try await NIOThreadPool.singleton.runIfActive {
-                var hasher = SHA256()
-                var offset = range.first
+                var digests = DigestSet(extra: extra)
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
                 defer { buffer.deallocate() }
-                while offset <= range.last {
-                    let want = Int(min(Int64(buffer.count), range.last + 1 - offset))
-                    let n = try descriptor.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-                    if n == 0 { break }
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    offset += Int64(n)
-                }
-                return hasher.finalize().hexString
+                try self.read(from: first, through: last, into: buffer) { digests.update($0) }
+                return digests.finalize()
             }
+        } catch let error as DownloadError {
+            throw error
         } catch {
             throw .localIO("cannot read back \(path): \(error)")
         }
@@ -134,11 +101,20 @@ public final class PartFile: Sendable {
     /// Reads `range` through `buffer`, handing each chunk to `body`. Blocking: call it on
     /// the thread pool.
     func read(_ range: ByteRange, into buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        var offset = range.first
-        while offset <= range.last {
-            let want = Int(min(Int64(buffer.count), range.last + 1 - offset))
+        try read(from: range.first, through: range.last, into: buffer, body)
+    }
+
+    /// Reads from `first` through `last` (to the end of the file when `nil`; a file shorter
+    /// than `last` is an error).
+    private func read(from first: Int64, through last: Int64?, into buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        var offset = first
+        while last.map({ offset <= $0 }) ?? true {
+            let want = last.map { Int(min(Int64(buffer.count), $0 + 1 - offset)) } ?? buffer.count
             let n = try descriptor.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-            guard n > 0 else { throw DownloadError.localIO("\(path) ended at offset \(offset), before \(range.last + 1)") }
+            if n == 0 {
+                guard let last else { return }
+                throw DownloadError.localIO("\(path) ended at offset \(offset), before \(last + 1)")
+            }
             body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             offset += Int64(n)
         }

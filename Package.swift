@@ -62,10 +62,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "CDDLSystem"),
         .target(
             name: "DDLClient",
             dependencies: [
-                "DDLCore",
+                "DDLCore", "CDDLSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -40,9 +40,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var restartOnChange: Bool = false
     /// A checksum to verify at the end; a mismatch fails and keeps the final name free.
     public var checksum: ExpectedChecksum?
-    /// Fraction of each peer's pieces spot-checked against a second source by SHA-256
-    /// (`--verify-peers`); 0 disables. The default, 0.02, costs at most about 2% extra
-    /// traffic for the pieces peers deliver.
+    /// Fraction of each peer's bytes spot-checked, in 256 KiB windows at random places,
+    /// against a second source by SHA-256 (`--verify-peers`); 0 disables, 1 checks all. The
+    /// default, 0.02, costs about 2% extra traffic for the bytes peers deliver.
     public var verifyPeersRate: Double = 0.02
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10

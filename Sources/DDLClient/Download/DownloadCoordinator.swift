@@ -10,7 +10,12 @@ actor DownloadCoordinator {
     func addSource(_ id: String, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
         scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures)
     }
-    func next(for source: String) -> PieceScheduler.Assignment { scheduler.next(for: source, now: clock.now) }
+    func next(for source: String) -> PieceScheduler.Assignment {
+        let assignment = scheduler.next(for: source, now: clock.now)
+        // Every piece is done, but a running spot check may still queue some again: stay.
+        if assignment == .stop, scheduler.isComplete, verifications > 0 { return .wait(until: nil) }
+        return assignment
+    }
     func failed(_ piece: Int, by source: String, retryAfter: Duration? = nil) -> Bool {
         scheduler.failed(piece, by: source, now: clock.now, retryAfter: retryAfter, jitter: Double.random(in: 0.5...1.5))
         return scheduler.isDropped(source)
@@ -29,16 +34,26 @@ actor DownloadCoordinator {
     private(set) var banned: Set<String> = []
     /// Records a completion; `false` when refused (the source was banned meanwhile). Sets the
     /// piece's done flag in the same step.
-    func complete(_ piece: Int, by source: String, doneFlags: DoneFlags) -> Bool {
+    /// With `verifying`, a spot check of the piece starts in the same step (see
+    /// ``isSettled``); end it with ``endVerification()``.
+    func complete(_ piece: Int, by source: String, doneFlags: DoneFlags, verifying: Bool = false) -> Bool {
         guard !scheduler.isBanned(source) else {
             scheduler.cancelled(piece, by: source)
             return false
         }
         scheduler.completed(piece, by: source, now: clock.now)
         doneFlags.markDone(piece)
+        if verifying { verifications += 1 }
         return true
     }
+    /// A spot check started by ``complete(_:by:doneFlags:verifying:)`` is over.
+    func endVerification() { verifications -= 1 }
+    private var verifications = 0
     var isComplete: Bool { scheduler.isComplete }
+    /// Every piece is done and no spot check is running that could still ban a source and
+    /// queue its pieces again: the workers that are left (waiting, or fetching an endgame
+    /// copy that lost) can be stopped.
+    var isSettled: Bool { scheduler.isComplete && verifications == 0 }
     var completedCount: Int { scheduler.completedCount }
     func completedCount(of source: String) -> Int { scheduler.completedCount(of: source) }
 }

@@ -1,20 +1,38 @@
 import DDLCore
 
 extension Downloader {
-    /// Spot-checks a piece `source` just delivered (`--verify-peers`). When the source is
-    /// caught serving wrong bytes it is banned, everything it delivered is queued again and
-    /// forgotten by the control file, and `false` is returned (its worker stops).
+    /// Spot-checks `windows` of a piece `source` just delivered (`--verify-peers`). When the
+    /// source is caught serving wrong bytes it is banned, everything it delivered is queued
+    /// again and forgotten by the control file, and `false` is returned (its worker stops).
     func spotCheck(
-        piece index: Int, from source: DownloadSource, among sources: [DownloadSource], verifier: PeerVerifier,
+        piece index: Int, windows: [ByteRange], from source: DownloadSource, among sources: [DownloadSource], verifier: PeerVerifier,
+        coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags, control: ControlFile,
+        counters: TransferCounters, hasher: InOrderHasher
+    ) async throws -> Bool {
+        for window in windows {
+            let kept = try await spotCheck(
+                piece: index, window: window, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
+                plan: plan, doneFlags: doneFlags, control: control, counters: counters, hasher: hasher)
+            if !kept { return false }
+        }
+        return true
+    }
+
+    private func spotCheck(
+        piece index: Int, window range: ByteRange, from source: DownloadSource, among sources: [DownloadSource], verifier: PeerVerifier,
         coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan, doneFlags: DoneFlags, control: ControlFile,
         counters: TransferCounters, hasher: InOrderHasher
     ) async throws -> Bool {
         guard let (referee, tiebreaker) = verifier.referees(for: source, among: sources, excluding: await coordinator.banned) else {
             return true
         }
-        let range = plan.range(of: index)
+        let started = ContinuousClock.now
         let verdict = try await verifier.check(
             piece: index, range: range, referee: referee, tiebreaker: tiebreaker, fetcher: fetcher, partFile: fetcher.partFile)
+        logger.debug("spot check", metadata: [
+            "source": "\(source.id)", "piece": "\(index)", "range": "\(range)", "referee": "\(referee.id)",
+            "verdict": "\(verdict)", "seconds": "\((ContinuousClock.now - started).seconds)",
+        ])
         switch verdict {
         case .match:
             return true
@@ -29,7 +47,7 @@ extension Downloader {
             try await control.markIncomplete(requeued)
             logger.info("peer banned: wrong bytes", metadata: ["source": "\(source.id)", "piece": "\(index)"])
             observer.handle(.peerBanned(
-                source: source.id, reason: "piece \(index) has SHA-256 \(got) but \(referee.id) gave \(expected)", refetched: requeued.count))
+                source: source.id, reason: "bytes \(range) of piece \(index) have SHA-256 \(got) but \(referee.id) gave \(expected)", refetched: requeued.count))
             return false
         }
     }

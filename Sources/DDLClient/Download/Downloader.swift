@@ -129,7 +129,9 @@ public struct Downloader: Sendable {
         }
         defer { partFile.close() }
 
+        logger.debug("transfer done", metadata: ["at": "\((ContinuousClock.now - started).seconds)"])
         try await partFile.sync()
+        logger.debug("synced", metadata: ["at": "\((ContinuousClock.now - started).seconds)"])
         let digests: (sha256: String, extra: String?)
         if let hashed {
             digests = hashed
@@ -208,18 +210,26 @@ public struct Downloader: Sendable {
                     }
                 }
                 defer { background.cancelAll() }
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
                     for source in sources {
                         let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
                         for _ in 0..<slots {
                             group.addTask {
                                 try await work(
                                     source: source, sources: sources, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags,
-                                    control: control, counters: counters, hasher: hasher)
+                                    control: control, counters: counters, hasher: hasher, started: started)
                             }
                         }
                     }
-                    try await group.waitForAll()
+                    // The worker that settles the download says so; the others may be waiting
+                    // for work or fetching an endgame copy that lost, so stop them at once
+                    // (their errors after this point are discarded with them).
+                    while let settled = try await group.next() {
+                        if settled {
+                            group.cancelAll()
+                            return
+                        }
+                    }
                 }
             }
         }
@@ -231,18 +241,20 @@ public struct Downloader: Sendable {
         return (pieces, await coordinator.banned.sorted(), try await hasher.finish())
     }
 
-    /// One worker slot of one source: takes pieces until the scheduler says stop.
+    /// One worker slot of one source: takes pieces until the scheduler says stop. Returns
+    /// `true` when its last piece settled the whole download (see
+    /// ``DownloadCoordinator/isSettled``), so the other workers can be stopped.
     private func work(
         source: DownloadSource, sources: [DownloadSource], coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan,
-        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters, hasher: InOrderHasher
-    ) async throws {
+        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters, hasher: InOrderHasher, started: ContinuousClock.Instant
+    ) async throws -> Bool {
         let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
         let id = source.id
         while true {
             try Task.checkCancellation()
             switch await coordinator.next(for: id) {
             case .stop:
-                return
+                return false
             case let .wait(until):
                 var delay: Duration = .milliseconds(50)
                 if let until { delay = max(.milliseconds(5), min(until - .now, .milliseconds(200))) }
@@ -250,16 +262,30 @@ public struct Downloader: Sendable {
             case let .piece(index, _):
                 counters.began(id)
                 defer { counters.ended(id) }
+                let pieceStarted = ContinuousClock.now
                 do {
                     try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
-                    guard await coordinator.complete(index, by: id, doneFlags: doneFlags) else { return }
-                    if verifier.shouldVerify(source) {
-                        let kept = try await spotCheck(
-                            piece: index, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
-                            plan: plan, doneFlags: doneFlags, control: control, counters: counters, hasher: hasher)
-                        if !kept { return }
+                    logger.debug("piece done", metadata: [
+                        "piece": "\(index)", "source": "\(id)", "bytes": "\(plan.range(of: index).count)",
+                        "seconds": "\((ContinuousClock.now - pieceStarted).seconds)", "at": "\((ContinuousClock.now - started).seconds)",
+                    ])
+                    let windows = verifier.windows(for: source, in: plan.range(of: index))
+                    guard await coordinator.complete(index, by: id, doneFlags: doneFlags, verifying: !windows.isEmpty) else { return false }
+                    if !windows.isEmpty {
+                        let kept: Bool
+                        do {
+                            kept = try await spotCheck(
+                                piece: index, windows: windows, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
+                                plan: plan, doneFlags: doneFlags, control: control, counters: counters, hasher: hasher)
+                        } catch {
+                            await coordinator.endVerification()
+                            throw error
+                        }
+                        await coordinator.endVerification()
+                        if !kept { return false }
                     }
                     try await control.markCompleted(index)
+                    if await coordinator.isSettled { return true }
                 } catch PieceFailure.superseded {
                     await coordinator.cancelled(index, by: id)
                 } catch let failure as PieceFailure {

@@ -12,20 +12,28 @@ final class DigestBox: Sendable {
     var hex: String { hasher.withLock { $0.finalize().hexString } }
 }
 
-/// `--verify-peers RATE`: spot-checks a random sample of the pieces each peer delivered
+/// `--verify-peers RATE`: spot-checks a random sample of the bytes each peer delivered
 /// against a second source by SHA-256, without any publisher hash.
 ///
+/// The sample is made of windows of ``window`` bytes at random places in the pieces, about
+/// `RATE` of each peer's bytes: many small checks rather than a few whole pieces, so a peer
+/// that lies in many places is caught sooner for the same traffic, and a check that lands at
+/// the very end of a download holds it up for one short window, not a whole piece.
 /// The second source is the origin when this machine downloads too, else another peer.
 struct PeerVerifier: Sendable {
-    /// Fraction of each peer's pieces to check (0 disables).
+    /// Fraction of each peer's bytes to check (0 disables, 1 or more checks everything).
     let rate: Double
     let useSelf: Bool
+    /// Size of one checked window.
+    static let window: Int64 = 256 << 10
 
-    /// Whether to check this piece from `source`.
-    func shouldVerify(_ source: DownloadSource) -> Bool {
-        guard case .peer = source, rate > 0 else { return false }
-        return rate >= 1 || Double.random(in: 0..<1) < rate
+    /// The windows of `range` (a piece `source` delivered) to check; empty for none.
+    func windows(for source: DownloadSource, in range: ByteRange) -> [ByteRange] {
+        guard case .peer = source else { return [] }
+        var generator = SystemRandomNumberGenerator()
+        return SpotCheckSample.windows(in: range, rate: rate, window: Self.window, using: &generator)
     }
+
 
     /// The source to compare against (and, for a peer referee, a third one to break a
     /// tie), or `nil` when there is none.
@@ -44,7 +52,7 @@ struct PeerVerifier: Sendable {
         case inconclusive(String)
     }
 
-    /// Compares the piece as written on disk with a fresh copy from `referee`. When the
+    /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from `referee`. When the
     /// referee is itself a peer and disagrees, a third source (`tiebreaker`) must agree with
     /// the referee before the verdict is a mismatch; without one it is inconclusive.
     func check(

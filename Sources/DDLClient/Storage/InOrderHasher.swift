@@ -5,6 +5,7 @@ import Synchronization
 /// Hashes the part file from the front while the download runs: whenever the next pieces
 /// in file order are done, it reads them back (from the page cache) and feeds the digests,
 /// so that at the end only the last pieces remain to be read instead of the whole file.
+/// Each hashed piece is also handed to the kernel for writeback, so the final `fsync` is short.
 final class InOrderHasher: Sendable {
     private struct State {
         var digests: DigestSet
@@ -59,13 +60,15 @@ final class InOrderHasher: Sendable {
         defer { buffer.deallocate() }
         while true {
             // The lock is held while a piece is read, so a reset waits for it and then wins.
-            let moved = try state.withLock { state -> Bool in
-                guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return false }
-                try partFile.read(plan.range(of: state.nextPiece), into: buffer) { state.digests.update($0) }
+            let hashed = try state.withLock { state -> ByteRange? in
+                guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return nil }
+                let range = plan.range(of: state.nextPiece)
+                try partFile.read(range, into: buffer) { state.digests.update($0) }
                 state.nextPiece += 1
-                return true
+                return range
             }
-            if !moved { return }
+            guard let hashed else { return }
+            partFile.startWriteback(hashed)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CDDLSystem
 import Crypto
 import DDLCore
 import NIOCore
@@ -54,6 +55,14 @@ public final class PartFile: Sendable {
             }
             throw .localIO("cannot write \(path) at offset \(offset): \(error)\(hint)")
         }
+    }
+
+    /// Starts writing `range` to disk without waiting for it (Linux `sync_file_range`), so
+    /// that the final ``sync()`` has little left to flush and dirty pages do not pile up.
+    /// Blocking (it can wait for the device's queue): call it on the thread pool. A failure
+    /// is harmless, since ``sync()`` still runs, and so is ignored.
+    func startWriteback(_ range: ByteRange) {
+        _ = cddl_start_writeback(descriptor.rawValue, range.first, range.count)
     }
 
     /// Flushes to disk, on the blocking thread pool.

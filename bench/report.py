@@ -171,10 +171,17 @@ def report_markdown(rows: list[dict]) -> str:
             eff = (100.0 * r["mbit"] / limit) if limit and r.get("mbit") else None
             who = r["tool"] if n == 0 else f"{r['tool']} + {n} peer{'s' if n != 1 else ''}"
             cpu = (r["user"] + r["sys"]) if "user" in r and "sys" in r else None
+            spread = "–"
+            if limit and r.get("mbit_worst") and r.get("mbit_best"):
+                spread = f"{100.0 * r['mbit_worst'] / limit:.0f}–{100.0 * r['mbit_best'] / limit:.0f}% ({r.get('runs')} runs)"
             body.append([who, n, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
-                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), fmt(cpu, 2), fmt(r.get("ok"))])
+                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), spread, fmt(cpu, 2),
+                         fmt(r.get("peers_cpu_per_run"), 2), fmt(r.get("ok"))])
         parts.append(table(["tool", "N", "size", "time s", "Mbit/s", "limit (N+1)·B_eff", "of limit",
-                            "client cpu s", "sha256 ok"], body))
+                            "worst–best", "client cpu s", "peers cpu s", "sha256 ok"], body))
+        if any(r.get("runs") for r in rs):
+            parts.append("ddl rows: the median of the runs (time, rate, cpu); peers cpu s is all peers together, "
+                         "per download (start-up and heartbeats included).\n")
         parts.append(skipped_note(by[name]) + "\n")
 
     if by.get("mixed"):

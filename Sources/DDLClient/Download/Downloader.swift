@@ -193,38 +193,36 @@ public struct Downloader: Sendable {
         }
         let doneFlags = DoneFlags(count: plan.count)
         for piece in completed { doneFlags.markDone(piece) }
-        let hasher = InOrderHasher(plan: plan, partFile: partFile, doneFlags: doneFlags, extra: configuration.checksum?.algorithm)
         counters.alreadyHave(completed.reduce(Int64(0)) { $0 + plan.range(of: $1).count })
         let fetcher = PieceFetcher(
             httpClient: httpClient, file: file, partFile: partFile, counters: counters, doneFlags: doneFlags,
             logger: logger, headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)),
             peerToken: configuration.token)
+        let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheckQueue.Item.self)
+        let transfer = Transfer(
+            plan: plan, sources: sources, coordinator: coordinator, fetcher: fetcher, doneFlags: doneFlags, control: control,
+            counters: counters, hasher: InOrderHasher(plan: plan, partFile: partFile, doneFlags: doneFlags, extra: configuration.checksum?.algorithm),
+            verifier: PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf), checkQueue: checkQueue, started: started)
 
         try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {
             try await withThrowingTaskGroup(of: Void.self) { background in
                 // Hash the file from the front while it downloads, until the workers end.
                 background.addTask {
                     while true {
-                        try await hasher.advance()
+                        try await transfer.hasher.advance()
                         try await Task.sleep(for: .milliseconds(200))
                     }
                 }
                 defer { background.cancelAll() }
+                // Two children that each say whether they settled the download (see
+                // DownloadCoordinator.isSettled): the spot checks and the workers. When one of them settles it, whatever the other still runs (waiting
+                // for work, an endgame copy that lost) is stopped at once.
                 try await withThrowingTaskGroup(of: Bool.self) { group in
-                    for source in sources {
-                        let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
-                        for _ in 0..<slots {
-                            group.addTask {
-                                try await work(
-                                    source: source, sources: sources, coordinator: coordinator, fetcher: fetcher, plan: plan, doneFlags: doneFlags,
-                                    control: control, counters: counters, hasher: hasher, started: started)
-                            }
-                        }
-                    }
-                    // The worker that settles the download says so; the others may be waiting
-                    // for work or fetching an endgame copy that lost, so stop them at once
-                    // (their errors after this point are discarded with them).
+                    group.addTask { try await runSpotChecks(checks, transfer) }
+                    group.addTask { try await runWorkers(transfer, slots: directOnly ? configuration.connections : configuration.piecesInFlightPerSource) }
                     while let settled = try await group.next() {
+                        // The workers are done (or the download is): no more checks will come.
+                        checkQueue.finish()
                         if settled {
                             group.cancelAll()
                             return
@@ -238,18 +236,34 @@ public struct Downloader: Sendable {
         }
         var pieces: [String: Int] = [:]
         for source in sources { pieces[source.id] = await coordinator.completedCount(of: source.id) }
-        return (pieces, await coordinator.banned.sorted(), try await hasher.finish())
+        return (pieces, await coordinator.banned.sorted(), try await transfer.hasher.finish())
+    }
+
+    /// Runs `slots` workers per source; returns `true` when one of them settled the download.
+    private func runWorkers(_ transfer: Transfer, slots: Int) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for source in transfer.sources {
+                for _ in 0..<slots {
+                    group.addTask { try await work(source: source, transfer) }
+                }
+            }
+            while let settled = try await group.next() {
+                if settled {
+                    group.cancelAll()
+                    return true
+                }
+            }
+            return false
+        }
     }
 
     /// One worker slot of one source: takes pieces until the scheduler says stop. Returns
     /// `true` when its last piece settled the whole download (see
     /// ``DownloadCoordinator/isSettled``), so the other workers can be stopped.
-    private func work(
-        source: DownloadSource, sources: [DownloadSource], coordinator: DownloadCoordinator, fetcher: PieceFetcher, plan: PiecePlan,
-        doneFlags: DoneFlags, control: ControlFile, counters: TransferCounters, hasher: InOrderHasher, started: ContinuousClock.Instant
-    ) async throws -> Bool {
-        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
+    private func work(source: DownloadSource, _ transfer: Transfer) async throws -> Bool {
         let id = source.id
+        let coordinator = transfer.coordinator
+        let plan = transfer.plan
         while true {
             try Task.checkCancellation()
             switch await coordinator.next(for: id) {
@@ -260,31 +274,21 @@ public struct Downloader: Sendable {
                 if let until { delay = max(.milliseconds(5), min(until - .now, .milliseconds(200))) }
                 try await Task.sleep(for: delay)
             case let .piece(index, _):
-                counters.began(id)
-                defer { counters.ended(id) }
+                transfer.counters.began(id)
+                defer { transfer.counters.ended(id) }
                 let pieceStarted = ContinuousClock.now
                 do {
-                    try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: fetcher, doneFlags: doneFlags)
+                    try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: transfer.fetcher, doneFlags: transfer.doneFlags)
                     logger.debug("piece done", metadata: [
                         "piece": "\(index)", "source": "\(id)", "bytes": "\(plan.range(of: index).count)",
-                        "seconds": "\((ContinuousClock.now - pieceStarted).seconds)", "at": "\((ContinuousClock.now - started).seconds)",
+                        "seconds": "\((ContinuousClock.now - pieceStarted).seconds)", "at": "\((ContinuousClock.now - transfer.started).seconds)",
                     ])
-                    let windows = verifier.windows(for: source, in: plan.range(of: index))
-                    guard await coordinator.complete(index, by: id, doneFlags: doneFlags, verifying: !windows.isEmpty) else { return false }
-                    if !windows.isEmpty {
-                        let kept: Bool
-                        do {
-                            kept = try await spotCheck(
-                                piece: index, windows: windows, from: source, among: sources, verifier: verifier, coordinator: coordinator, fetcher: fetcher,
-                                plan: plan, doneFlags: doneFlags, control: control, counters: counters, hasher: hasher)
-                        } catch {
-                            await coordinator.endVerification()
-                            throw error
-                        }
-                        await coordinator.endVerification()
-                        if !kept { return false }
-                    }
-                    try await control.markCompleted(index)
+                    let windows = transfer.verifier.windows(for: source, in: plan.range(of: index))
+                    guard await coordinator.complete(index, by: id, doneFlags: transfer.doneFlags, verifying: !windows.isEmpty) else { return false }
+                    try await transfer.control.markCompleted(index)
+                    // The check runs beside the workers, so this source goes on with its next
+                    // piece at once instead of idling while the referee fetches the window.
+                    if !windows.isEmpty { transfer.checkQueue.yield(.check(SpotCheck(piece: index, windows: windows, source: source))) }
                     if await coordinator.isSettled { return true }
                 } catch PieceFailure.superseded {
                     await coordinator.cancelled(index, by: id)

@@ -183,7 +183,7 @@ public struct Downloader: Sendable {
         file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
     ) async throws -> (pieces: [String: Int], banned: [String], digests: (sha256: String, extra: String?)) {
-        let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceCount: plan.count, completed: completed))
+        let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed))
         let directOnly = sources == [.direct]
         for source in sources {
             // The origin itself gets more patience than a peer: it is the last resort.

@@ -8,6 +8,11 @@
 /// - Endgame: when the queue is empty, an idle source duplicates the in-flight piece that has
 ///   been running longest; the first copy to complete wins and the others are reported for
 ///   cancellation.
+/// - When piece sizes are known (``init(pieceSizes:completed:policy:)``), the scheduler learns
+///   each source's rate and plans by time instead (see `PieceScheduler+Rates.swift`): a new
+///   source starts with a small piece, a source too slow to finish a big piece before the
+///   swarm drains the queue gets the small ones, and the endgame copies a piece when an idle
+///   source would finish it clearly sooner than its holder.
 ///
 /// Time is passed in as `now` so that tests can drive it.
 public struct PieceScheduler: Sendable {
@@ -42,6 +47,11 @@ public struct PieceScheduler: Sendable {
         public var endgameStragglerFactor: Double = 1.5
         /// And at least this long.
         public var endgameMinimumAge: Duration = .milliseconds(200)
+        /// Sized plans: an idle source copies a piece only when it would finish it at least
+        /// this much sooner than the piece's holder is expected to…
+        public var endgameMinimumGain: Duration = .milliseconds(50)
+        /// …and at least this fraction of the holder's expected remaining time sooner.
+        public var endgameMinimumGainFraction: Double = 0.25
         public init() {}
     }
 
@@ -56,17 +66,21 @@ public struct PieceScheduler: Sendable {
         var dropped = false
         var banned = false
         var completed = 0
+        /// Bytes per second per piece in flight, learned from completions (sized plans only).
+        var rate: Double?
     }
 
     public let pieceCount: Int
     public let policy: Policy
+    /// Byte count of each piece, when known.
+    let sizes: [Int64]?
     private var states: [PieceState]
     /// Pending pieces, highest index first so that `popLast` takes the lowest; re-queued
     /// pieces are appended and so are taken next.
-    private var pending: [Int]
+    var pending: [Int]
     /// For each active piece, the sources fetching it and when each started.
-    private var holders: [Int: [SourceID: Instant]] = [:]
-    private var sources: [SourceID: SourceState] = [:]
+    var holders: [Int: [SourceID: Instant]] = [:]
+    var sources: [SourceID: SourceState] = [:]
     private var doneCount = 0
     /// Which source delivered each completed piece (for banning a source that lied).
     private var deliveredBy: [Int: SourceID] = [:]
@@ -76,7 +90,19 @@ public struct PieceScheduler: Sendable {
     /// Creates a scheduler for `pieceCount` pieces, all pending. `completed` marks pieces
     /// that are already done (for a resumed download).
     public init(pieceCount: Int, completed: Set<Int> = [], policy: Policy = Policy()) {
+        self.init(pieceCount: pieceCount, sizes: nil, completed: completed, policy: policy)
+    }
+
+    /// Creates a scheduler for pieces of the given byte counts, which plans by time (see the
+    /// type's overview). `completed` marks pieces already done.
+    public init(pieceSizes: [Int64], completed: Set<Int> = [], policy: Policy = Policy()) {
+        precondition(pieceSizes.allSatisfy { $0 > 0 }, "pieces have at least one byte")
+        self.init(pieceCount: pieceSizes.count, sizes: pieceSizes, completed: completed, policy: policy)
+    }
+
+    private init(pieceCount: Int, sizes: [Int64]?, completed: Set<Int>, policy: Policy) {
         self.pieceCount = pieceCount
+        self.sizes = sizes
         self.policy = policy
         self.states = (0..<pieceCount).map { completed.contains($0) ? .done : .pending }
         self.pending = (0..<pieceCount).reversed().filter { !completed.contains($0) }
@@ -123,13 +149,20 @@ public struct PieceScheduler: Sendable {
         source.benchedUntil = nil
         defer { sources[id] = source }
         guard source.inFlight.count < source.maxInFlight else { return .wait(until: nil) }
-        if let piece = pending.popLast() {
+        if let at = pendingIndexToTake(for: source) {
+            let piece = pending.remove(at: at)
             states[piece] = .active
             holders[piece, default: [:]][id] = now
             source.inFlight.insert(piece)
             return .piece(piece, duplicate: false)
         }
         guard policy.endgame else { return .wait(until: nil) }
+        if sizes != nil, let rate = source.rate {
+            guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: nil) }
+            holders[piece, default: [:]][id] = now
+            source.inFlight.insert(piece)
+            return .piece(piece, duplicate: true)
+        }
         // Endgame: duplicate the straggler whose oldest copy started first.
         var best: (piece: Int, started: Instant)?
         for (piece, pieceHolders) in holders
@@ -163,6 +196,7 @@ public struct PieceScheduler: Sendable {
         if let started = holders[piece]?[id] {
             let duration = now - started
             averagePieceDuration = averagePieceDuration.map { $0 * 0.75 + duration * 0.25 } ?? duration
+            learnRate(of: id, piece: piece, took: duration)
         }
         sources[id]?.inFlight.remove(piece)
         sources[id]?.consecutiveFailures = 0

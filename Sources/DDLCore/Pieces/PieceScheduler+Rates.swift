@@ -1,0 +1,77 @@
+/// Planning by time, for plans whose piece sizes are known: each source's rate is learned
+/// from its completions (bytes per second per piece in flight), and used to keep slow
+/// sources from holding big pieces at the end and to pick endgame copies that pay off.
+extension PieceScheduler {
+    /// Learns from a completion: `piece` took `duration` at `id`.
+    mutating func learnRate(of id: SourceID, piece: Int, took duration: Duration) {
+        guard let sizes, duration > .zero else { return }
+        let sample = Double(sizes[piece]) / duration.secondsValue
+        let previous = sources[id]?.rate
+        sources[id]?.rate = previous.map { $0 * 0.5 + sample * 0.5 } ?? sample
+    }
+
+    /// Where in `pending` the piece to hand to `source` is: normally the lowest piece (the
+    /// end of the array). With sizes known, a source whose rate is not known yet starts with
+    /// the smallest pending piece, and so does a slow source (under half the fastest one's
+    /// rate) that would take longer over the lowest piece than the whole swarm needs to
+    /// drain the queue: the big pieces are left to sources that finish them in time.
+    func pendingIndexToTake(for source: SourceState) -> Int? {
+        guard !pending.isEmpty else { return nil }
+        let lowest = pending.count - 1
+        guard let sizes else { return lowest }
+        let smallest = smallestPendingIndex(sizes)
+        guard sizes[pending[smallest]] < sizes[pending[lowest]] else { return lowest }
+        guard let rate = source.rate else { return smallest }
+        let known = sources.values.filter { !$0.dropped }.compactMap { s in s.rate.map { (rate: $0, slots: s.maxInFlight) } }
+        guard let fastest = known.map(\.rate).max(), rate < fastest * 0.5 else { return lowest }
+        let swarmRate = known.reduce(0.0) { $0 + $1.rate * Double($1.slots) }
+        let pendingBytes = pending.reduce(Int64(0)) { $0 + sizes[$1] }
+        let drainTime = Double(pendingBytes) / max(swarmRate, 1)
+        return Double(sizes[pending[lowest]]) / rate > drainTime ? smallest : lowest
+    }
+
+    /// The pending entry with the fewest bytes (the lowest piece among equals).
+    private func smallestPendingIndex(_ sizes: [Int64]) -> Int {
+        var best = pending.count - 1
+        for (i, piece) in pending.enumerated() {
+            let (a, b) = (sizes[piece], sizes[pending[best]])
+            if a < b || (a == b && piece < pending[best]) { best = i }
+        }
+        return best
+    }
+
+    /// Endgame with sizes and a known rate for the idle source `id`: the in-flight piece it
+    /// would finish soonest ahead of its holders' expected finish, if that gain is worth a
+    /// copy (``Policy/endgameMinimumGain``, ``Policy/endgameMinimumGainFraction``). A holder
+    /// whose rate is unknown, or that is already past the time its rate promised, is expected
+    /// to finish never once it has run longer than `id` would need for the whole piece, and
+    /// any moment before that.
+    func endgamePiece(for id: SourceID, rate: Double, now: Instant) -> Int? {
+        guard let sizes else { return nil }
+        var best: (piece: Int, gain: Double)?
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies {
+            let mine = Double(sizes[piece]) / rate
+            var remaining = Double.infinity
+            for (holder, started) in pieceHolders {
+                let age = (now - started).secondsValue
+                if let holderRate = sources[holder]?.rate, age < Double(sizes[piece]) / holderRate {
+                    remaining = min(remaining, Double(sizes[piece]) / holderRate - age)
+                } else if age <= mine {
+                    // Unknown rate, or already overdue: no estimate, but not worth a copy yet.
+                    remaining = 0
+                }
+            }
+            let gain = remaining - mine
+            guard gain >= policy.endgameMinimumGain.secondsValue, gain >= remaining * policy.endgameMinimumGainFraction else { continue }
+            if best == nil || gain > best!.gain || (gain == best!.gain && piece < best!.piece) { best = (piece, gain) }
+        }
+        return best?.piece
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var secondsValue: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,148 @@
+import DDLCore
+import Testing
+
+/// The scheduler with piece sizes: it learns each source's rate and plans by time.
+@Suite struct PieceSchedulerRateTests {
+    let t0 = ContinuousClock.now
+    let mib: Int64 = 1 << 20
+
+    /// 10 bulk pieces of 8 MiB, then 16 tail pieces of 1 MiB.
+    func sizes() -> [Int64] { Array(repeating: 8 * mib, count: 10) + Array(repeating: mib, count: 16) }
+
+    func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int(seconds * 1000)) }
+
+    @Test func aNewSourceStartsWithTheSmallestPiece() {
+        var s = PieceScheduler(pieceSizes: sizes())
+        s.addSource("a", maxInFlight: 2)
+        #expect(s.next(for: "a", now: t0) == .piece(10, duplicate: false))
+        #expect(s.next(for: "a", now: t0) == .piece(11, duplicate: false))
+        // Once its rate is known, a fast source takes the bulk pieces in order.
+        s.completed(10, by: "a", now: at(0.1))
+        #expect(s.next(for: "a", now: at(0.1)) == .piece(0, duplicate: false))
+    }
+
+    @Test func aSourceTooSlowForABulkPieceGetsTheSmallOnes() {
+        var s = PieceScheduler(pieceSizes: sizes())
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("slow", maxInFlight: 1)
+        #expect(s.next(for: "fast", now: t0) == .piece(10, duplicate: false))
+        #expect(s.next(for: "slow", now: t0) == .piece(11, duplicate: false))
+        s.completed(10, by: "fast", now: at(0.1))  // 10 MiB/s
+        s.completed(11, by: "slow", now: at(2))  // 0.5 MiB/s: 16 s for 8 MiB
+        // The queue (80 + 14 MiB) drains in about 9 s at 10.5 MiB/s: too short for the slow one.
+        #expect(s.next(for: "fast", now: at(2)) == .piece(0, duplicate: false))
+        #expect(s.next(for: "slow", now: at(2)) == .piece(12, duplicate: false))
+    }
+
+    @Test func aSlowButAdequateSourceStillTakesBulkPieces() {
+        var s = PieceScheduler(pieceSizes: sizes())
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("slower", maxInFlight: 1)
+        _ = s.next(for: "fast", now: t0)
+        _ = s.next(for: "slower", now: t0)
+        s.completed(10, by: "fast", now: at(0.1))  // 10 MiB/s
+        s.completed(11, by: "slower", now: at(0.25))  // 4 MiB/s: 2 s per bulk piece, queue lasts ~7 s
+        #expect(s.next(for: "slower", now: at(0.25)) == .piece(0, duplicate: false))
+    }
+
+    @Test func sourcesOfEqualSpeedTakeTheBulkPiecesFirstEvenAtTheEnd() {
+        // One source, four slots (a direct download): the last bulk piece is not left for last.
+        var s = PieceScheduler(pieceSizes: sizes())
+        s.addSource("self", maxInFlight: 4)
+        for piece in 10..<14 { #expect(s.next(for: "self", now: t0) == .piece(piece, duplicate: false)) }
+        for piece in 10..<14 { s.completed(piece, by: "self", now: at(0.1)) }
+        for piece in 0..<4 { #expect(s.next(for: "self", now: at(0.1)) == .piece(piece, duplicate: false)) }
+        for piece in 0..<4 { s.completed(piece, by: "self", now: at(0.9)) }
+        for piece in 4..<8 { #expect(s.next(for: "self", now: at(0.9)) == .piece(piece, duplicate: false)) }
+        for piece in 4..<8 { s.completed(piece, by: "self", now: at(1.7)) }
+        // 2 bulk + 12 tail pieces left (28 MiB); one bulk piece takes longer than the queue lasts.
+        #expect(s.next(for: "self", now: at(1.7)) == .piece(8, duplicate: false))
+        #expect(s.next(for: "self", now: at(1.7)) == .piece(9, duplicate: false))
+        #expect(s.next(for: "self", now: at(1.7)) == .piece(14, duplicate: false))
+    }
+
+    @Test func theEndgameCopiesAPieceOnlyWhenTheIdleSourceFinishesClearlySooner() {
+        var s = PieceScheduler(pieceSizes: [8 * mib, mib, mib])
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("slow", maxInFlight: 1)
+        #expect(s.next(for: "fast", now: t0) == .piece(1, duplicate: false))
+        #expect(s.next(for: "slow", now: t0) == .piece(2, duplicate: false))
+        s.completed(1, by: "fast", now: at(0.1))  // 10 MiB/s
+        s.completed(2, by: "slow", now: at(1))  // 1 MiB/s
+        #expect(s.next(for: "slow", now: at(1)) == .piece(0, duplicate: false))  // 8 s to go at 1 MiB/s
+        // The queue is empty; "fast" needs 0.8 s for the piece, "slow" about 8 s more: copy it.
+        #expect(s.next(for: "fast", now: at(1)) == .piece(0, duplicate: true))
+        #expect(s.completed(0, by: "fast", now: at(1.8)) == ["slow"])
+    }
+
+    @Test func theEndgameLeavesAPieceThatIsAboutToFinish() {
+        var s = PieceScheduler(pieceSizes: [8 * mib, mib, mib])
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("other", maxInFlight: 1)
+        _ = s.next(for: "fast", now: t0)
+        _ = s.next(for: "other", now: t0)
+        s.completed(1, by: "fast", now: at(0.1))  // 10 MiB/s
+        s.completed(2, by: "other", now: at(0.125))  // 8 MiB/s
+        #expect(s.next(for: "other", now: at(0.125)) == .piece(0, duplicate: false))
+        // At 0.9 s "other" has about 0.2 s to go; a copy would need 0.8 s.
+        #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))
+    }
+
+    @Test func anUnknownHolderIsCopiedOnceItRanLongerThanTheIdleSourceWouldNeed() {
+        var s = PieceScheduler(pieceSizes: [mib, mib])
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("mute", maxInFlight: 1)
+        #expect(s.next(for: "fast", now: t0) == .piece(0, duplicate: false))
+        #expect(s.next(for: "mute", now: t0) == .piece(1, duplicate: false))
+        s.completed(0, by: "fast", now: at(0.1))  // 10 MiB/s; "mute" has delivered nothing yet
+        #expect(s.next(for: "fast", now: at(0.1)) == .wait(until: nil))
+        #expect(s.next(for: "fast", now: at(0.2)) == .piece(1, duplicate: true))
+    }
+
+    @Test func aHolderPastItsExpectedTimeIsCopied() {
+        var s = PieceScheduler(pieceSizes: [mib, mib, mib])
+        s.addSource("fast", maxInFlight: 1)
+        s.addSource("slowed", maxInFlight: 1)
+        _ = s.next(for: "fast", now: t0)
+        _ = s.next(for: "slowed", now: t0)
+        s.completed(0, by: "fast", now: at(0.1))  // 10 MiB/s
+        s.completed(1, by: "slowed", now: at(0.5))  // 2 MiB/s
+        #expect(s.next(for: "slowed", now: at(0.5)) == .piece(2, duplicate: false))  // due at 1.0 s
+        #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))  // 0.1 s to go: leave it
+        // At 1.2 s it is overdue by more than the 0.1 s "fast" needs for the whole piece.
+        #expect(s.next(for: "fast", now: at(1.2)) == .piece(2, duplicate: true))
+    }
+
+    @Test func everyPieceIsDeliveredOnceWithRandomRates() {
+        // A seeded simulation: sources of very different rates, one failing now and then.
+        var generator = SeededGenerator(seed: 7)
+        let sizes = sizes()
+        var s = PieceScheduler(pieceSizes: sizes)
+        let rates: [String: Double] = ["a": 10, "b": 3, "c": 0.4]  // MiB/s per piece in flight
+        for id in rates.keys.sorted() { s.addSource(id, maxInFlight: 2) }
+        var running: [(id: String, piece: Int, ends: Double)] = []
+        var now = 0.0
+        var steps = 0
+        while !s.isComplete && steps < 10_000 {
+            steps += 1
+            for id in rates.keys.sorted() {
+                while case let .piece(piece, _) = s.next(for: id, now: at(now)) {
+                    running.append((id, piece, now + Double(sizes[piece]) / (rates[id]! * Double(mib))))
+                }
+            }
+            guard let next = running.min(by: { $0.ends < $1.ends }) else { now += 0.05; continue }
+            now = max(now, next.ends)
+            running.removeAll { $0.id == next.id && $0.piece == next.piece }
+            if next.id == "b" && Int.random(in: 0..<10, using: &generator) == 0 {
+                s.failed(next.piece, by: next.id, now: at(now))
+            } else if !s.isDone(next.piece) {
+                for loser in s.completed(next.piece, by: next.id, now: at(now)) {
+                    running.removeAll { $0.id == loser && $0.piece == next.piece }
+                    s.cancelled(next.piece, by: loser)
+                }
+            }
+        }
+        #expect(s.isComplete)
+        #expect(s.completedPieces == Array(0..<sizes.count))
+    }
+}

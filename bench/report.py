@@ -198,12 +198,15 @@ def report_markdown(rows: list[dict]) -> str:
                 continue
             ideal = r.get("ideal_eff_s")
             ratio = (r["wall"] / ideal) if ideal and r.get("wall") else None
+            spread = "–"
+            if ideal and r.get("best_s") and r.get("worst_s"):
+                spread = f"{r['best_s'] / ideal:.2f}–{r['worst_s'] / ideal:.2f} ({r.get('runs')} runs)"
             body.append([f"ddl + {r.get('n')} peers", r.get("rates", ""), mib(r.get("bytes")), fmt(r.get("wall"), 2),
-                         fmt(r.get("mbit")), fmt(r.get("ideal_s"), 2), fmt(ideal, 2), fmt(ratio, 2), fmt(r.get("ok"))])
+                         fmt(r.get("mbit")), fmt(r.get("ideal_s"), 2), fmt(ideal, 2), fmt(ratio, 2), spread, fmt(r.get("ok"))])
         if body:
             parts.append(table(["tool", "rates Mbit/s (client first)", "size", "time s", "Mbit/s",
                                 "ideal size/Σrates s", "ideal at measured rates s", "time/ideal (measured)",
-                                "sha256 ok"], body))
+                                "best–worst", "sha256 ok"], body))
         parts.append(skipped_note(by["mixed"]) + "\n")
 
     if by.get("loopback"):

@@ -99,7 +99,6 @@ let package = Package(
             dependencies: [
                 "DDLApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

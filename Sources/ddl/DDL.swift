@@ -7,8 +7,6 @@ import DDLPeer
 import DDLTracker
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 
 @main
 struct DDL: AsyncParsableCommand {
@@ -52,16 +50,6 @@ struct CommonOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// The peer server runs Swift Concurrency's tasks on NIO's event loops, so a relayed chunk
-/// goes from the origin socket through the handler to the client socket without a hop to
-/// Swift's own thread pool and back: less CPU per relayed byte (`bench/run` reports the
-/// peers' CPU). The peer does no blocking work in a task (name resolution runs on NIO's
-/// blocking thread pool). Not for the client, which writes the file from its tasks, nor for
-/// the tracker, whose small requests measured faster on the default executor.
-func runTasksOnEventLoops() {
-    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-}
-
 func settings<T>(_ make: () throws -> T) throws -> T {
     do { return try make() } catch { throw ValidationError(String(describing: error)) }
 }
@@ -99,7 +87,6 @@ struct ServerCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        runTasksOnEventLoops()
         common.bootstrap(defaultLevel: .info)
         let reader = try await common.reader(security.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
             "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },

@@ -13,6 +13,10 @@ final class InOrderHasher: Sendable {
     }
 
     private let state: Mutex<State>
+    /// One read buffer for the hasher's whole life, used only while `state` is locked (a
+    /// buffer allocated per pass lands in whichever thread's malloc arena runs it, and the
+    /// arenas keep them: peak RSS crept up with the download's length).
+    private let readBuffer = ReadBuffer(byteCount: 1 << 20)
     private let extra: ExpectedChecksum.Algorithm?
     private let plan: PiecePlan
     private let partFile: PartFile
@@ -56,8 +60,7 @@ final class InOrderHasher: Sendable {
     }
 
     private func advanceBlocking() throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
+        let buffer = readBuffer.buffer
         while true {
             // The lock is held while a piece is read, so a reset waits for it and then wins.
             let hashed = try state.withLock { state -> ByteRange? in
@@ -71,4 +74,16 @@ final class InOrderHasher: Sendable {
             partFile.startWriteback(hashed)
         }
     }
+}
+
+/// A heap buffer freed with its owner.
+final class ReadBuffer: @unchecked Sendable {
+    // Sendable by hand: the owner only touches the bytes under its own lock.
+    let buffer: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int) {
+        buffer = .allocate(byteCount: byteCount, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
 }

@@ -215,8 +215,9 @@ public struct Downloader: Sendable {
                 }
                 defer { background.cancelAll() }
                 // Two children that each say whether they settled the download (see
-                // DownloadCoordinator.isSettled): the spot checks and the workers. When one of them settles it, whatever the other still runs (waiting
-                // for work, an endgame copy that lost) is stopped at once.
+                // DownloadCoordinator.isSettled): the spot checks and the workers. When one of
+                // them settles it, whatever the other still runs (waiting for work, an endgame
+                // copy that lost) is stopped at once.
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask { try await runSpotChecks(checks, transfer) }
                     group.addTask { try await runWorkers(transfer, slots: directOnly ? configuration.connections : configuration.piecesInFlightPerSource) }
@@ -277,13 +278,14 @@ public struct Downloader: Sendable {
                 transfer.counters.began(id)
                 defer { transfer.counters.ended(id) }
                 let pieceStarted = ContinuousClock.now
+                let range = plan.range(of: index)
                 do {
-                    try await fetchUnlessSuperseded(piece: index, range: plan.range(of: index), from: source, fetcher: transfer.fetcher, doneFlags: transfer.doneFlags)
+                    try await fetchUnlessSuperseded(piece: index, range: range, from: source, fetcher: transfer.fetcher, doneFlags: transfer.doneFlags)
                     logger.debug("piece done", metadata: [
-                        "piece": "\(index)", "source": "\(id)", "bytes": "\(plan.range(of: index).count)",
+                        "piece": "\(index)", "source": "\(id)", "bytes": "\(range.count)",
                         "seconds": "\((ContinuousClock.now - pieceStarted).seconds)", "at": "\((ContinuousClock.now - transfer.started).seconds)",
                     ])
-                    let windows = transfer.verifier.windows(for: source, in: plan.range(of: index))
+                    let windows = transfer.verifier.windows(for: source, in: range)
                     guard await coordinator.complete(index, by: id, doneFlags: transfer.doneFlags, verifying: !windows.isEmpty) else { return false }
                     try await transfer.control.markCompleted(index)
                     // The check runs beside the workers, so this source goes on with its next
@@ -407,12 +409,5 @@ struct RateWindow {
     var rate: Double {
         guard let first = samples.first, let last = samples.last, last.0 > first.0 else { return 0 }
         return Double(last.1 - first.1) / (last.0 - first.0).seconds
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a `Double`.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -34,7 +34,6 @@ struct PeerVerifier: Sendable {
         return SpotCheckSample.windows(in: range, rate: rate, window: Self.window, using: &generator)
     }
 
-
     /// The source to compare against (and, for a peer referee, a third one to break a
     /// tie), or `nil` when there is none.
     func referees(for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>) -> (DownloadSource, DownloadSource?)? {
@@ -52,9 +51,10 @@ struct PeerVerifier: Sendable {
         case inconclusive(String)
     }
 
-    /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from `referee`. When the
-    /// referee is itself a peer and disagrees, a third source (`tiebreaker`) must agree with
-    /// the referee before the verdict is a mismatch; without one it is inconclusive.
+    /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from
+    /// `referee`. When the referee is itself a peer and disagrees, a third source
+    /// (`tiebreaker`) must agree with the referee before the verdict is a mismatch; without
+    /// one it is inconclusive.
     func check(
         piece: Int, range: ByteRange, referee: DownloadSource, tiebreaker: DownloadSource?, fetcher: PieceFetcher, partFile: PartFile
     ) async throws -> Verdict {

@@ -5,7 +5,7 @@ extension PieceScheduler {
     /// Learns from a completion: `piece` took `duration` at `id`.
     mutating func learnRate(of id: SourceID, piece: Int, took duration: Duration) {
         guard let sizes, duration > .zero else { return }
-        let sample = Double(sizes[piece]) / duration.secondsValue
+        let sample = Double(sizes[piece]) / duration.seconds
         let previous = sources[id]?.rate
         sources[id]?.rate = previous.map { $0 * 0.5 + sample * 0.5 } ?? sample
     }
@@ -53,7 +53,7 @@ extension PieceScheduler {
             let mine = Double(sizes[piece]) / rate
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
-                let age = (now - started).secondsValue
+                let age = (now - started).seconds
                 if let holderRate = sources[holder]?.rate, age < Double(sizes[piece]) / holderRate {
                     remaining = min(remaining, Double(sizes[piece]) / holderRate - age)
                 } else if age <= mine {
@@ -62,16 +62,9 @@ extension PieceScheduler {
                 }
             }
             let gain = remaining - mine
-            guard gain >= policy.endgameMinimumGain.secondsValue, gain >= remaining * policy.endgameMinimumGainFraction else { continue }
+            guard gain >= policy.endgameMinimumGain.seconds, gain >= remaining * policy.endgameMinimumGainFraction else { continue }
             if best == nil || gain > best!.gain || (gain == best!.gain && piece < best!.piece) { best = (piece, gain) }
         }
         return best?.piece
-    }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

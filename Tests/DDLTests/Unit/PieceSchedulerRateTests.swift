@@ -11,6 +11,21 @@ import Testing
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int(seconds * 1000)) }
 
+    /// Two one-slot sources that each take their first piece at t0 and complete it at the
+    /// given second, so both rates are known. Returns the scheduler and the two first pieces.
+    func twoSources(
+        _ sizes: [Int64], _ a: String, doneAt aDone: Double, _ b: String, doneAt bDone: Double
+    ) -> (PieceScheduler, first: [PieceScheduler.Assignment]) {
+        var s = PieceScheduler(pieceSizes: sizes)
+        s.addSource(a, maxInFlight: 1)
+        s.addSource(b, maxInFlight: 1)
+        let first = [s.next(for: a, now: t0), s.next(for: b, now: t0)]
+        for (source, assignment, done) in [(a, first[0], aDone), (b, first[1], bDone)] {
+            if case let .piece(piece, _) = assignment { s.completed(piece, by: source, now: at(done)) }
+        }
+        return (s, first)
+    }
+
     @Test func aNewSourceStartsWithTheSmallestPiece() {
         var s = PieceScheduler(pieceSizes: sizes())
         s.addSource("a", maxInFlight: 2)
@@ -22,26 +37,18 @@ import Testing
     }
 
     @Test func aSourceTooSlowForABulkPieceGetsTheSmallOnes() {
-        var s = PieceScheduler(pieceSizes: sizes())
-        s.addSource("fast", maxInFlight: 1)
-        s.addSource("slow", maxInFlight: 1)
-        #expect(s.next(for: "fast", now: t0) == .piece(10, duplicate: false))
-        #expect(s.next(for: "slow", now: t0) == .piece(11, duplicate: false))
-        s.completed(10, by: "fast", now: at(0.1))  // 10 MiB/s
-        s.completed(11, by: "slow", now: at(2))  // 0.5 MiB/s: 16 s for 8 MiB
+        // 10 MiB/s and 0.5 MiB/s (16 s for 8 MiB).
+        var (s, first) = twoSources(sizes(), "fast", doneAt: 0.1, "slow", doneAt: 2)
+        #expect(first == [.piece(10, duplicate: false), .piece(11, duplicate: false)])
         // The queue (80 + 14 MiB) drains in about 9 s at 10.5 MiB/s: too short for the slow one.
         #expect(s.next(for: "fast", now: at(2)) == .piece(0, duplicate: false))
         #expect(s.next(for: "slow", now: at(2)) == .piece(12, duplicate: false))
     }
 
     @Test func aSlowButAdequateSourceStillTakesBulkPieces() {
-        var s = PieceScheduler(pieceSizes: sizes())
-        s.addSource("fast", maxInFlight: 1)
-        s.addSource("slower", maxInFlight: 1)
-        _ = s.next(for: "fast", now: t0)
-        _ = s.next(for: "slower", now: t0)
-        s.completed(10, by: "fast", now: at(0.1))  // 10 MiB/s
-        s.completed(11, by: "slower", now: at(0.25))  // 4 MiB/s: 2 s per bulk piece, queue lasts ~7 s
+        // 10 MiB/s and 4 MiB/s: 2 s per bulk piece, and the queue lasts about 7 s.
+        var (s, first) = twoSources(sizes(), "fast", doneAt: 0.1, "slower", doneAt: 0.25)
+        #expect(first == [.piece(10, duplicate: false), .piece(11, duplicate: false)])
         #expect(s.next(for: "slower", now: at(0.25)) == .piece(0, duplicate: false))
     }
 
@@ -62,13 +69,9 @@ import Testing
     }
 
     @Test func theEndgameCopiesAPieceOnlyWhenTheIdleSourceFinishesClearlySooner() {
-        var s = PieceScheduler(pieceSizes: [8 * mib, mib, mib])
-        s.addSource("fast", maxInFlight: 1)
-        s.addSource("slow", maxInFlight: 1)
-        #expect(s.next(for: "fast", now: t0) == .piece(1, duplicate: false))
-        #expect(s.next(for: "slow", now: t0) == .piece(2, duplicate: false))
-        s.completed(1, by: "fast", now: at(0.1))  // 10 MiB/s
-        s.completed(2, by: "slow", now: at(1))  // 1 MiB/s
+        // 10 MiB/s and 1 MiB/s.
+        var (s, first) = twoSources([8 * mib, mib, mib], "fast", doneAt: 0.1, "slow", doneAt: 1)
+        #expect(first == [.piece(1, duplicate: false), .piece(2, duplicate: false)])
         #expect(s.next(for: "slow", now: at(1)) == .piece(0, duplicate: false))  // 8 s to go at 1 MiB/s
         // The queue is empty; "fast" needs 0.8 s for the piece, "slow" about 8 s more: copy it.
         #expect(s.next(for: "fast", now: at(1)) == .piece(0, duplicate: true))
@@ -76,13 +79,9 @@ import Testing
     }
 
     @Test func theEndgameLeavesAPieceThatIsAboutToFinish() {
-        var s = PieceScheduler(pieceSizes: [8 * mib, mib, mib])
-        s.addSource("fast", maxInFlight: 1)
-        s.addSource("other", maxInFlight: 1)
-        _ = s.next(for: "fast", now: t0)
-        _ = s.next(for: "other", now: t0)
-        s.completed(1, by: "fast", now: at(0.1))  // 10 MiB/s
-        s.completed(2, by: "other", now: at(0.125))  // 8 MiB/s
+        // 10 MiB/s and 8 MiB/s.
+        var (s, first) = twoSources([8 * mib, mib, mib], "fast", doneAt: 0.1, "other", doneAt: 0.125)
+        #expect(first == [.piece(1, duplicate: false), .piece(2, duplicate: false)])
         #expect(s.next(for: "other", now: at(0.125)) == .piece(0, duplicate: false))
         // At 0.9 s "other" has about 0.2 s to go; a copy would need 0.8 s.
         #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))
@@ -100,13 +99,9 @@ import Testing
     }
 
     @Test func aHolderPastItsExpectedTimeIsCopied() {
-        var s = PieceScheduler(pieceSizes: [mib, mib, mib])
-        s.addSource("fast", maxInFlight: 1)
-        s.addSource("slowed", maxInFlight: 1)
-        _ = s.next(for: "fast", now: t0)
-        _ = s.next(for: "slowed", now: t0)
-        s.completed(0, by: "fast", now: at(0.1))  // 10 MiB/s
-        s.completed(1, by: "slowed", now: at(0.5))  // 2 MiB/s
+        // 10 MiB/s and 2 MiB/s.
+        var (s, first) = twoSources([mib, mib, mib], "fast", doneAt: 0.1, "slowed", doneAt: 0.5)
+        #expect(first == [.piece(0, duplicate: false), .piece(1, duplicate: false)])
         #expect(s.next(for: "slowed", now: at(0.5)) == .piece(2, duplicate: false))  // due at 1.0 s
         #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))  // 0.1 s to go: leave it
         // At 1.2 s it is overdue by more than the 0.1 s "fast" needs for the whole piece.

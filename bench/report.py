@@ -220,8 +220,9 @@ def report_markdown(rows: list[dict]) -> str:
         if any(r.get("runs") for r in rs):
             parts.append(f"Single tools: the median wall time and the median CPU time of "
                          f"{max(r.get('runs', 1) for r in rs)} runs each (every run in `results.jsonl`). "
-                         "ddl always computes the file's SHA-256 (about 0.6 CPU s per GiB here); "
-                         "plain aria2c, curl and axel compute no hash.\n")
+                         "ddl computes the file's SHA-256 by default (about 0.6 CPU s per GiB here); "
+                         "plain aria2c, curl and axel compute no hash: compare them with `ddl --no-sha256`, "
+                         "and ddl's default with `aria2c --checksum=sha-256`.\n")
         parts.append(skipped_note(by["loopback"]) + "\n")
 
     if by.get("memory"):

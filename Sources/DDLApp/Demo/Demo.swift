@@ -57,7 +57,7 @@ public enum Demo {
                     let served = swarm.peerStats.enumerated().map { "peer \($0.offset + 1): \(ByteSize.format($0.element.bytesServed))" }
                     Roles.announce("ddl demo: peers served \(served.joined(separator: ", "))")
                     guard summary.sha256 == expectedDigest else {
-                        Roles.announce("ddl demo: SHA-256 MISMATCH: got \(summary.sha256), origin has \(expectedDigest)")
+                        Roles.announce("ddl demo: SHA-256 MISMATCH: got \(summary.sha256 ?? "none"), origin has \(expectedDigest)")
                         return DownloadError.integrity("").exitCode
                     }
                     Roles.announce("ddl demo: SHA-256 matches the origin's (\(expectedDigest)); \((summary.averageRate / 1_048_576).formatted(decimals: 1)) MiB/s over \(summary.sources.count) sources")

@@ -37,8 +37,8 @@ extension PeerConfiguration {
 
 extension ClientConfiguration {
     /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`,
-    /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `connect_timeout`,
-    /// `read_timeout`.
+    /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
+    /// `verify_peers`, `connect_timeout`, `read_timeout`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         trackerURL = reader.string(forKey: "tracker")
@@ -71,6 +71,7 @@ extension ClientConfiguration {
             }
             checksum = parsed
         }
+        computeSHA256 = try ConfigLoader.bool(reader, "sha256", default: computeSHA256)
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
         token = try SecuritySettings.token(reader)

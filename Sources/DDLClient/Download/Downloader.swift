@@ -76,7 +76,7 @@ public struct Downloader: Sendable {
         let mode: String
         var pieces: [String: Int] = [:]
         var banned: [String] = []
-        var hashed: (sha256: String, extra: String?)?
+        var hashed: Digests?
         let partFile: PartFile
         var control: ControlFile?
         if file.supportsSegmentedDownload, let length = file.length {
@@ -132,11 +132,11 @@ public struct Downloader: Sendable {
         logger.debug("transfer done", metadata: ["at": "\((ContinuousClock.now - started).seconds)"])
         try await partFile.sync()
         logger.debug("synced", metadata: ["at": "\((ContinuousClock.now - started).seconds)"])
-        let digests: (sha256: String, extra: String?)
+        let digests: Digests
         if let hashed {
             digests = hashed
         } else {
-            digests = try await partFile.digests(extra: configuration.checksum?.algorithm)
+            digests = try await partFile.digests(sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
         }
         if let expected = configuration.checksum, digests.extra != expected.hex {
             throw DownloadError.integrity(
@@ -182,7 +182,7 @@ public struct Downloader: Sendable {
     private func transferPieces(
         file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
-    ) async throws -> (pieces: [String: Int], banned: [String], digests: (sha256: String, extra: String?)) {
+    ) async throws -> (pieces: [String: Int], banned: [String], digests: Digests) {
         let coordinator = DownloadCoordinator(scheduler: PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed))
         let directOnly = sources == [.direct]
         for source in sources {
@@ -201,7 +201,8 @@ public struct Downloader: Sendable {
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheckQueue.Item.self)
         let transfer = Transfer(
             plan: plan, sources: sources, coordinator: coordinator, fetcher: fetcher, doneFlags: doneFlags, control: control,
-            counters: counters, hasher: InOrderHasher(plan: plan, partFile: partFile, doneFlags: doneFlags, extra: configuration.checksum?.algorithm),
+            counters: counters, hasher: InOrderHasher(
+                plan: plan, partFile: partFile, doneFlags: doneFlags, sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm),
             verifier: PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf), checkQueue: checkQueue, started: started)
 
         try await withProgressTicker(counters: counters, length: plan.length, pieces: plan.count, started: started, coordinator: coordinator) {

@@ -115,7 +115,7 @@ public final class ConsoleObserver: DownloadObserver {
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
         }
-        lines.append("  sha256   \(summary.sha256)")
+        if let sha256 = summary.sha256 { lines.append("  sha256   \(sha256)") }
         return lines
     }
 
@@ -155,7 +155,7 @@ public final class ConsoleObserver: DownloadObserver {
             object = ["event": "peerBanned", "source": source, "reason": reason, "refetched": refetched]
         case let .finished(summary):
             object = ["event": "finished", "url": summary.url, "path": summary.path, "bytes": summary.bytes, "seconds": summary.seconds,
-                      "rate": summary.averageRate, "sha256": summary.sha256, "mode": summary.mode, "banned": summary.banned,
+                      "rate": summary.averageRate, "sha256": summary.sha256 as Any, "mode": summary.mode, "banned": summary.banned,
                       "sources": summary.sources.map { ["source": $0.source, "bytes": $0.bytes, "pieces": $0.pieces] }]
         }
         object = object.mapValues { value in

@@ -58,7 +58,8 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     public var path: String
     public var bytes: Int64
     public var seconds: Double
-    public var sha256: String
+    /// Lowercase hex SHA-256 of the file; `nil` when not computed (`--no-sha256`).
+    public var sha256: String?
     public var mode: String
     public var sources: [SourceShare]
     /// Peers banned for serving wrong bytes (``ClientConfiguration/verifyPeersRate``).

@@ -6,6 +6,8 @@ import Synchronization
 /// in file order are done, it reads them back (from the page cache) and feeds the digests,
 /// so that at the end only the last pieces remain to be read instead of the whole file.
 /// Each hashed piece is also handed to the kernel for writeback, so the final `fsync` is short.
+/// With no digest to compute (`--no-sha256` and no `--checksum`) it reads nothing and only
+/// hands the pieces to writeback.
 final class InOrderHasher: Sendable {
     private struct State {
         var digests: DigestSet
@@ -17,26 +19,24 @@ final class InOrderHasher: Sendable {
     /// buffer allocated per pass lands in whichever thread's malloc arena runs it, and the
     /// arenas keep them: peak RSS crept up with the download's length).
     private let readBuffer = ReadBuffer(byteCount: 1 << 20)
+    private let sha256: Bool
     private let extra: ExpectedChecksum.Algorithm?
     private let plan: PiecePlan
     private let partFile: PartFile
     private let doneFlags: DoneFlags
 
-    init(plan: PiecePlan, partFile: PartFile, doneFlags: DoneFlags, extra: ExpectedChecksum.Algorithm?) {
+    init(plan: PiecePlan, partFile: PartFile, doneFlags: DoneFlags, sha256: Bool, extra: ExpectedChecksum.Algorithm?) {
         self.plan = plan
         self.partFile = partFile
         self.doneFlags = doneFlags
+        self.sha256 = sha256
         self.extra = extra
-        self.state = Mutex(Self.fresh(extra))
-    }
-
-    private static func fresh(_ extra: ExpectedChecksum.Algorithm?) -> State {
-        State(digests: DigestSet(extra: extra))
+        self.state = Mutex(State(digests: DigestSet(sha256: sha256, extra: extra)))
     }
 
     /// Starts over (pieces already hashed were re-queued: a banned peer delivered them).
     func reset() {
-        state.withLock { $0 = Self.fresh(extra) }
+        state.withLock { $0 = State(digests: DigestSet(sha256: sha256, extra: extra)) }
     }
 
     /// Hashes every done piece at the front, on the blocking thread pool.
@@ -51,7 +51,7 @@ final class InOrderHasher: Sendable {
     }
 
     /// The digests of the whole file; every piece must be done.
-    func finish() async throws(DownloadError) -> (sha256: String, extra: String?) {
+    func finish() async throws(DownloadError) -> Digests {
         try await advance()
         return state.withLock { state in
             precondition(state.nextPiece == plan.count, "hashing finished before every piece was done")
@@ -66,7 +66,9 @@ final class InOrderHasher: Sendable {
             let hashed = try state.withLock { state -> ByteRange? in
                 guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return nil }
                 let range = plan.range(of: state.nextPiece)
-                try partFile.read(range, into: buffer) { state.digests.update($0) }
+                if !state.digests.isEmpty {
+                    try partFile.read(range, into: buffer) { state.digests.update($0) }
+                }
                 state.nextPiece += 1
                 return range
             }

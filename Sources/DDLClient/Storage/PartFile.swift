@@ -80,22 +80,26 @@ public final class PartFile: Sendable {
         }
     }
 
-    /// SHA-256 of the file's contents and, when asked, a second digest, computed in one pass
-    /// reading the file back on the blocking thread pool.
-    public func digests(extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> (sha256: String, extra: String?) {
-        try await hash(from: 0, through: nil, extra: extra)
+    /// SHA-256 of the file's contents (unless `sha256` is false) and, when asked, a second
+    /// digest, computed in one pass reading the file back on the blocking thread pool; with
+    /// nothing to compute the file is not read.
+    func digests(sha256: Bool, extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> Digests {
+        try await hash(from: 0, through: nil, sha256: sha256, extra: extra)
     }
 
     /// SHA-256 of the bytes in `range`, read back on the blocking thread pool.
     public func sha256(of range: ByteRange) async throws(DownloadError) -> String {
-        try await hash(from: range.first, through: range.last, extra: nil).sha256
+        try await hash(from: range.first, through: range.last, sha256: true, extra: nil).sha256!
     }
 
-    private func hash(from first: Int64, through last: Int64?, extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> (sha256: String, extra: String?) {
+    private func hash(from first: Int64, through last: Int64?, sha256: Bool, extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> Digests {
+        if DigestSet(sha256: sha256, extra: extra).isEmpty { return Digests(sha256: nil, extra: nil) }
         do {
             return try await NIOThreadPool.singleton.runIfActive {
-                var digests = DigestSet(extra: extra)
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                var digests = DigestSet(sha256: sha256, extra: extra)
+                // A spot check reads 256 KiB: its buffer need not be bigger.
+                let size = last.map { Int(min(1 << 20, max(1, $0 + 1 - first))) } ?? 1 << 20
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
                 defer { buffer.deallocate() }
                 try self.read(from: first, through: last, into: buffer) { digests.update($0) }
                 return digests.finalize()

@@ -179,12 +179,9 @@ import Testing
     @Test func checksumsAreVerified() async throws {
         try await LocalSwarm.run(options(size: 1 << 20 + 3)) { swarm in
             let directory = try makeTemporaryDirectory()
-            let data = try {
-                var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.outputFile = directory + "/ref.bin"
-                return configuration
-            }()
-            _ = try await download(data)
+            var reference = ClientConfiguration(url: swarm.fileURL())
+            reference.outputFile = directory + "/ref.bin"
+            _ = try await download(reference)
             let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/ref.bin"))
             let good = [
                 "sha-256=" + swarm.origin!.content.sha256(),
@@ -203,6 +200,45 @@ import Testing
             configuration.checksum = ExpectedChecksum("sha-256=" + String(repeating: "0", count: 64))
             do throws(DownloadError) {
                 _ = try await download(configuration)
+                Issue.record("expected a checksum mismatch")
+            } catch {
+                #expect(error.exitCode == 5)
+                #expect(error.description.contains("checksum mismatch"))
+            }
+            #expect(!FileManager.default.fileExists(atPath: directory + "/bad.bin"))
+        }
+    }
+
+    /// `--no-sha256`: no digest in the summary, the same bytes on disk, and `--checksum` is
+    /// still verified, in pieces (through a peer) and in one stream.
+    @Test(arguments: [false, true])
+    func withoutSHA256ChecksumsAreStillVerified(oneStream: Bool) async throws {
+        try await LocalSwarm.run(options(size: 3 << 20 + 5, peers: ["127.0.0.1"])) { swarm in
+            swarm.origin!.update { $0.noRange = oneStream }
+            let directory = try makeTemporaryDirectory()
+            let content = swarm.origin!.content
+            func configuration(_ name: String, checksum: String?) -> ClientConfiguration {
+                var configuration = ClientConfiguration(url: swarm.fileURL())
+                configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
+                configuration.pieceSize = 256 << 10
+                configuration.outputFile = directory + "/" + name
+                configuration.computeSHA256 = false
+                configuration.checksum = checksum.flatMap(ExpectedChecksum.init)
+                return configuration
+            }
+            let plain = try await download(configuration("plain.bin", checksum: nil))
+            #expect(plain.sha256 == nil)
+            #expect(plain.mode == (oneStream ? "single" : "swarm"))
+            #expect(try sha256(ofFile: directory + "/plain.bin") == content.sha256())
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/plain.bin"))
+
+            let checked = try await download(configuration("md5.bin", checksum: "md5=" + hex(MD5Digest.of(bytes))))
+            #expect(checked.sha256 == nil)
+            let viaSHA = try await download(configuration("sha.bin", checksum: "sha-256=" + content.sha256()))
+            #expect(viaSHA.sha256 == content.sha256())  // computed anyway: it is the checksum
+            do throws(DownloadError) {
+                _ = try await download(configuration("bad.bin", checksum: "md5=" + String(repeating: "0", count: 32)))
                 Issue.record("expected a checksum mismatch")
             } catch {
                 #expect(error.exitCode == 5)

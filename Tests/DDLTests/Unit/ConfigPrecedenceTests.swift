@@ -19,6 +19,7 @@ import Testing
         #expect(client.downloadDirectory == ".")
         #expect(client.trackerURL == nil)
         #expect(client.useSelf)
+        #expect(client.computeSHA256)
         let tracker = try TrackerConfiguration(reader: reader)
         #expect(tracker.port == 5000)
         #expect(tracker.ttlSeconds == 30)
@@ -31,12 +32,14 @@ import Testing
             download_dir: /from/file
             piece_size: 8MiB
             self: false
+            sha256: true
             """)
-        let environment = ["DDL_CONNECTIONS": "5", "DDL_DOWNLOAD_DIR": "/from/env"]
+        let environment = ["DDL_CONNECTIONS": "5", "DDL_DOWNLOAD_DIR": "/from/env", "DDL_SHA256": "false"]
         let reader = try await ConfigLoader.reader(flags: ["connections": .int(7)], configFile: file, environment: environment)
         let client = try ClientConfiguration(url: "http://x/", reader: reader)
         #expect(client.connections == 7)  // flag
         #expect(client.downloadDirectory == "/from/env")  // env over file
+        #expect(!client.computeSHA256)  // env over file
         #expect(client.trackerURL == "http://file:5000")  // file over default
         #expect(client.pieceSize == 8 << 20)
         #expect(!client.useSelf)

@@ -106,35 +106,48 @@ struct OriginFetcher: Sendable {
         if let lastModified = originResponse.headers.first(name: "Last-Modified") { headers[.lastModified] = lastModified }
         released = true
         let expected = served.count
+        // The loop runs on the caller's connection's event loop, so that the channel's
+        // writability bounds the bytes in flight (see EventLoopTaskExecutor).
+        let executor = EventLoopTaskExecutor(context.eventLoop)
         let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger, originClient, originResponse] writer in
             defer {
                 limiter.release()
                 originClient.release()
             }
-            var sent: Int64 = 0
-            do {
-                for try await var chunk in originResponse.body {
-                    let room = expected - sent
-                    if Int64(chunk.readableBytes) > room {
-                        chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room)) ?? chunk
-                    }
-                    sent += Int64(chunk.readableBytes)
-                    try await writer.write(chunk)
-                    stats.add(bytes: Int64(chunk.readableBytes))
-                    if sent >= expected { break }
-                }
-            } catch {
-                logger.info("fetch aborted", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)", "error": "\(error)"])
-                throw error
+            try await withTaskExecutorPreference(executor) {
+                try await forward(originResponse.body, to: &writer, expected: expected, served: served, url: url, stats: stats, logger: logger)
             }
-            guard sent == expected else {
-                logger.info("origin ended early", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)"])
-                throw OriginEndedEarly()
-            }
-            try await writer.finish(nil)
         }
         return Response(status: .partialContent, headers: headers, body: body)
     }
+}
+
+/// Streams `expected` bytes of an origin body to the caller, then ends the response.
+private func forward(
+    _ originBody: HTTPClientResponse.Body, to writer: inout any ResponseBodyWriter, expected: Int64, served: ByteRange,
+    url: String, stats: PeerStats, logger: Logger
+) async throws {
+    var sent: Int64 = 0
+    do {
+        for try await var chunk in originBody {
+            let room = expected - sent
+            if Int64(chunk.readableBytes) > room {
+                chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room)) ?? chunk
+            }
+            sent += Int64(chunk.readableBytes)
+            try await writer.write(chunk)
+            stats.add(bytes: Int64(chunk.readableBytes))
+            if sent >= expected { break }
+        }
+    } catch {
+        logger.info("fetch aborted", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)", "error": "\(error)"])
+        throw error
+    }
+    guard sent == expected else {
+        logger.info("origin ended early", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)"])
+        throw OriginEndedEarly()
+    }
+    try await writer.finish(nil)
 }
 
 struct OriginEndedEarly: Error {}

@@ -6,10 +6,13 @@ public struct DDLRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Address of the connection's other end.
     public let remoteAddress: SocketAddress?
+    /// The event loop of the connection's channel.
+    public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.eventLoop = source.channel.eventLoop
     }
 
     /// ddl request bodies are tiny JSON documents.

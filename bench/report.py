@@ -228,9 +228,9 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("memory"):
         rs = [r for r in by["memory"] if "skipped" not in r]
         parts.append("## 4. Memory (peak RSS, loopback)\n")
-        body = [[r["role"], mib(r.get("bytes")), fmt(r.get("rss_kb", 0) / 1024, 1), fmt(r.get("wall"), 2),
+        body = [[r["role"], mib(r.get("bytes")), fmt(r.get("rss_kb", 0) / 1024, 1), r.get("runs", 1),
                  fmt(r.get("ok"))] for r in rs]
-        parts.append(table(["process", "file", "peak RSS MiB", "wall s", "sha256 ok"], body))
+        parts.append(table(["process", "file", "peak RSS MiB (highest of the runs)", "runs", "sha256 ok"], body))
         parts.append(skipped_note(by["memory"]) + "\n")
 
     if by.get("tracker"):

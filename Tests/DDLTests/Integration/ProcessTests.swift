@@ -137,6 +137,11 @@ import Testing
             let ok = try Child(["get", base + "/files/a", "-d", directory, "--quiet"], directory: directory, name: "ok")
             #expect(try await ok.waitForExit() == 0)
             #expect(FileManager.default.fileExists(atPath: directory + "/a"))
+            // --no-sha256 reaches the download: the finished event has no digest.
+            let noHash = try Child(["get", base + "/files/b", "-d", directory, "--json", "--no-sha256"], directory: directory, name: "nohash")
+            #expect(try await noHash.waitForExit() == 0)
+            #expect(noHash.output.contains(#""event":"finished""#) && noHash.output.contains(#""sha256":null"#), "output: \(noHash.output)")
+            #expect(try sha256(ofFile: directory + "/b") == origin.content.sha256())
         }
     }
 }

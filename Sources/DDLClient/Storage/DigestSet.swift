@@ -3,7 +3,7 @@ import Crypto
 /// The digests computed over a file in one pass: SHA-256 unless turned off
 /// (``ClientConfiguration/computeSHA256``), plus the algorithm of an expected `--checksum`
 /// when there is one.
-struct DigestSet {
+struct DigestSet: Sendable {
     let extra: ExpectedChecksum.Algorithm?
     private var sha256: SHA256?
     private var sha512: SHA512?

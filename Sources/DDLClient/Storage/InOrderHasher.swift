@@ -19,8 +19,8 @@ final class InOrderHasher: Sendable {
     /// buffer allocated per pass lands in whichever thread's malloc arena runs it, and the
     /// arenas keep them: peak RSS crept up with the download's length).
     private let readBuffer = ReadBuffer(byteCount: 1 << 20)
-    private let sha256: Bool
-    private let extra: ExpectedChecksum.Algorithm?
+    /// The digests before any byte, to start over from.
+    private let fresh: DigestSet
     private let plan: PiecePlan
     private let partFile: PartFile
     private let doneFlags: DoneFlags
@@ -29,14 +29,13 @@ final class InOrderHasher: Sendable {
         self.plan = plan
         self.partFile = partFile
         self.doneFlags = doneFlags
-        self.sha256 = sha256
-        self.extra = extra
-        self.state = Mutex(State(digests: DigestSet(sha256: sha256, extra: extra)))
+        self.fresh = DigestSet(sha256: sha256, extra: extra)
+        self.state = Mutex(State(digests: fresh))
     }
 
     /// Starts over (pieces already hashed were re-queued: a banned peer delivered them).
     func reset() {
-        state.withLock { $0 = State(digests: DigestSet(sha256: sha256, extra: extra)) }
+        state.withLock { $0 = State(digests: fresh) }
     }
 
     /// Hashes every done piece at the front, on the blocking thread pool.

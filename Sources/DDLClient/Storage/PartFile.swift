@@ -93,10 +93,11 @@ public final class PartFile: Sendable {
     }
 
     private func hash(from first: Int64, through last: Int64?, sha256: Bool, extra: ExpectedChecksum.Algorithm?) async throws(DownloadError) -> Digests {
-        if DigestSet(sha256: sha256, extra: extra).isEmpty { return Digests(sha256: nil, extra: nil) }
+        let empty = DigestSet(sha256: sha256, extra: extra)
+        if empty.isEmpty { return empty.finalize() }
         do {
             return try await NIOThreadPool.singleton.runIfActive {
-                var digests = DigestSet(sha256: sha256, extra: extra)
+                var digests = empty
                 // A spot check reads 256 KiB: its buffer need not be bigger.
                 let size = last.map { Int(min(1 << 20, max(1, $0 + 1 - first))) } ?? 1 << 20
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)

@@ -1,59 +1,266 @@
 import DDLCore
+import Synchronization
 
-/// Shares the ``PieceScheduler`` between the download's worker tasks.
-actor DownloadCoordinator {
-    private var scheduler: PieceScheduler
+/// Carries out the ``PieceScheduler``'s decisions for the tasks of one segmented transfer.
+///
+/// The scheduler (a pure state machine) is the only place that decides: which piece a source
+/// fetches, which bytes a copy may write, when a piece is complete, what a ban throws away.
+/// The coordinator holds it under one lock and turns its answers into actions: it cancels
+/// the copies the scheduler names, queues the spot checks of a completed piece in the same
+/// step, wakes the hasher and the persister, and wakes idle workers whenever something
+/// changed (no polling: they wait on a signal, or until a time the scheduler names).
+final class DownloadCoordinator: Sendable {
+    typealias SourceID = PieceScheduler.SourceID
+
+    /// A piece handed to a worker.
+    struct Job: Sendable {
+        let piece: Int
+        let duplicate: Bool
+        /// Where the copy starts, relative to the piece (bytes before it are written).
+        let start: Int64
+        /// Fired when the copy should stop (another copy won, or a ban reset the piece).
+        let cancel: OneShot
+    }
+
+    /// What a worker does next.
+    enum Step: Sendable {
+        case job(Job)
+        /// Nothing to do: wait for a change (``waitForChange(since:until:)``), or until `until`.
+        case wait(until: ContinuousClock.Instant?, version: Int)
+        case stop
+    }
+
+    private struct State {
+        var scheduler: PieceScheduler
+        /// Bumped on every change that could give an idle worker something to do.
+        var version = 0
+        var changed = OneShot()
+        var copies: [PieceScheduler.Copy: OneShot] = [:]
+        var banned: Set<SourceID> = []
+    }
+
+    /// Actions to carry out once the lock is released.
+    private struct Actions {
+        var cancel: [OneShot] = []
+        var changed: OneShot?
+        var checks: [SpotCheck] = []
+        var completed = false
+        var reset = false
+    }
+
+    private let state: Mutex<State>
     private let clock = ContinuousClock()
+    let plan: PiecePlan
+    private let verifier: PeerVerifier
+    private let sources: [SourceID: DownloadSource]
+    /// Where completed pieces' spot checks go.
+    private let checks: AsyncStream<SpotCheck>.Continuation
+    /// Pinged when pieces complete (the hasher advances).
+    private let pieceCompleted: AsyncStream<Void>.Continuation
+    /// Pinged when what the control file may record changed.
+    private let persistable: AsyncStream<Void>.Continuation
+    /// Called after a reset threw away bytes that may have been hashed already.
+    private let onReset: @Sendable () -> Void
 
-    init(scheduler: PieceScheduler) { self.scheduler = scheduler }
+    init(
+        plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], verifier: PeerVerifier,
+        checks: AsyncStream<SpotCheck>.Continuation, pieceCompleted: AsyncStream<Void>.Continuation,
+        persistable: AsyncStream<Void>.Continuation, onReset: @escaping @Sendable () -> Void
+    ) {
+        self.plan = plan
+        self.verifier = verifier
+        self.sources = Dictionary(sources.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.checks = checks
+        self.pieceCompleted = pieceCompleted
+        self.persistable = persistable
+        self.onReset = onReset
+        let scheduler = PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed)
+        self.state = Mutex(State(scheduler: scheduler))
+    }
 
-    func addSource(_ id: String, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
-        scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures)
+    func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
+        state.withLock { $0.scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures) }
     }
-    func next(for source: String) -> PieceScheduler.Assignment {
-        let assignment = scheduler.next(for: source, now: clock.now)
-        // Every piece is done, but a running spot check may still queue some again: stay.
-        if assignment == .stop, scheduler.isComplete, verifications > 0 { return .wait(until: nil) }
-        return assignment
-    }
-    func failed(_ piece: Int, by source: String, retryAfter: Duration? = nil) -> Bool {
-        scheduler.failed(piece, by: source, now: clock.now, retryAfter: retryAfter, jitter: Double.random(in: 0.5...1.5))
-        return scheduler.isDropped(source)
-    }
-    func cancelled(_ piece: Int, by source: String) { scheduler.cancelled(piece, by: source) }
-    /// Bans `source` and re-queues what it delivered (also clearing their done flags, in
-    /// the same step so no completion can slip in between).
-    /// Returns `nil` when the source was already banned.
-    func ban(_ source: String, doneFlags: DoneFlags) -> [Int]? {
-        guard !banned.contains(source) else { return nil }
-        let pieces = scheduler.ban(source)
-        for piece in pieces { doneFlags.markUndone(piece) }
-        banned.insert(source)
-        return pieces
-    }
-    private(set) var banned: Set<String> = []
-    /// Records a completion; `false` when refused (the source was banned meanwhile). Sets the
-    /// piece's done flag in the same step.
-    /// With `verifying`, a spot check of the piece starts in the same step (see
-    /// ``isSettled``); end it with ``endVerification()``.
-    func complete(_ piece: Int, by source: String, doneFlags: DoneFlags, verifying: Bool = false) -> Bool {
-        guard !scheduler.isBanned(source) else {
-            scheduler.cancelled(piece, by: source)
-            return false
+
+    // MARK: Workers
+
+    /// What `source` does next.
+    func next(for source: SourceID) -> Step {
+        state.withLock { state in
+            switch state.scheduler.next(for: source, now: clock.now) {
+            case let .piece(piece, duplicate):
+                let cancel = OneShot()
+                state.copies[PieceScheduler.Copy(piece: piece, source: source)] = cancel
+                return .job(Job(piece: piece, duplicate: duplicate, start: state.scheduler.frontier(of: piece), cancel: cancel))
+            case let .wait(until):
+                return .wait(until: until, version: state.version)
+            case .stop:
+                // Every piece is done, but a running spot check may still queue some again.
+                if state.scheduler.isComplete && !state.scheduler.isSettled && !state.scheduler.isDropped(source) {
+                    return .wait(until: nil, version: state.version)
+                }
+                return .stop
+            }
         }
-        scheduler.completed(piece, by: source, now: clock.now)
-        doneFlags.markDone(piece)
-        if verifying { verifications += 1 }
-        return true
     }
-    /// A spot check started by ``complete(_:by:doneFlags:verifying:)`` is over.
-    func endVerification() { verifications -= 1 }
-    private var verifications = 0
-    var isComplete: Bool { scheduler.isComplete }
-    /// Every piece is done and no spot check is running that could still ban a source and
-    /// queue its pieces again: the workers that are left (waiting, or fetching an endgame
-    /// copy that lost) can be stopped.
-    var isSettled: Bool { scheduler.isComplete && verifications == 0 }
-    var completedCount: Int { scheduler.completedCount }
-    func completedCount(of source: String) -> Int { scheduler.completedCount(of: source) }
+
+    /// Returns once something changed since `version`, or at `until`; throws when cancelled.
+    func waitForChange(since version: Int, until: ContinuousClock.Instant?) async throws {
+        let signal = state.withLock { $0.version == version ? $0.changed : nil }
+        guard let signal else { return }
+        if let until {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await Task.sleep(until: until, clock: .continuous) }
+                group.addTask { await signal.wait() }
+                await group.next()
+                group.cancelAll()
+            }
+        } else {
+            await signal.wait()
+        }
+        try Task.checkCancellation()
+    }
+
+    /// `source` has `count` bytes at piece offset `offset` of its copy of `piece`.
+    func reserveWrite(_ piece: Int, by source: SourceID, at offset: Int64, count: Int64) -> PieceScheduler.WriteGrant {
+        state.withLock { $0.scheduler.reserveWrite(piece, by: source, at: offset, count: count) }
+    }
+
+    /// The reserved write is in the file. Completes the piece when it was the last.
+    func commitWrite(_ piece: Int, by source: SourceID) {
+        let actions = state.withLock { state -> Actions in
+            let outcome = state.scheduler.commitWrite(piece, by: source, now: clock.now)
+            var actions = Actions()
+            if let completed = outcome.completed {
+                actions.completed = true
+                actions.checks = spotChecks(piece: piece, generation: completed.generation, segments: completed.segments)
+                for check in actions.checks { state.scheduler.beginCheck(piece, generation: check.generation) }
+                actions.cancel = cancelSignals(outcome.cancel, in: &state)
+                actions.changed = bump(&state)
+            }
+            return actions
+        }
+        carryOut(actions)
+    }
+
+    /// The reserved write could not be made: the piece starts over.
+    func abortWrite(_ piece: Int, by source: SourceID) {
+        let actions = state.withLock { state -> Actions in
+            var actions = Actions()
+            actions.cancel = cancelSignals(state.scheduler.abortWrite(piece, by: source), in: &state)
+            actions.reset = true
+            actions.changed = bump(&state)
+            return actions
+        }
+        carryOut(actions)
+    }
+
+    /// The copy ended without fault: its body was complete, or it was told to stop.
+    func released(_ piece: Int, by source: SourceID) {
+        let actions = state.withLock { state -> Actions in
+            state.copies[PieceScheduler.Copy(piece: piece, source: source)] = nil
+            state.scheduler.cancelled(piece, by: source)
+            return Actions(changed: bump(&state))
+        }
+        carryOut(actions)
+    }
+
+    /// The copy failed; returns whether the source is now dropped.
+    func failed(_ piece: Int, by source: SourceID, retryAfter: Duration?) -> Bool {
+        let (dropped, actions) = state.withLock { state -> (Bool, Actions) in
+            state.copies[PieceScheduler.Copy(piece: piece, source: source)] = nil
+            state.scheduler.failed(piece, by: source, now: clock.now, retryAfter: retryAfter, jitter: Double.random(in: 0.5...1.5))
+            return (state.scheduler.isDropped(source), Actions(changed: bump(&state)))
+        }
+        carryOut(actions)
+        return dropped
+    }
+
+    // MARK: Spot checks and bans
+
+    /// Bans `source` for bytes it wrote into `piece` at `generation`. Returns the pieces
+    /// queued again, or `nil` when there is nothing to do: the source was banned already, or
+    /// those bytes were thrown away meanwhile (then the verdict says nothing about them).
+    func ban(_ source: SourceID, piece: Int, generation: Int) -> [Int]? {
+        let (requeued, actions) = state.withLock { state -> ([Int]?, Actions) in
+            guard !state.banned.contains(source), state.scheduler.wrote(piece, by: source, generation: generation) else { return (nil, Actions()) }
+            state.banned.insert(source)
+            let outcome = state.scheduler.banReporting(source)
+            var actions = Actions()
+            actions.cancel = cancelSignals(outcome.cancel, in: &state)
+            actions.reset = true
+            actions.changed = bump(&state)
+            return (outcome.requeued, actions)
+        }
+        carryOut(actions)
+        return requeued
+    }
+
+    /// A spot check queued by a completion ended. Returns whether its verdict still concerns
+    /// the piece's bytes.
+    @discardableResult
+    func endCheck(_ check: SpotCheck) -> Bool {
+        let (current, actions) = state.withLock { state -> (Bool, Actions) in
+            let current = state.scheduler.endCheck(check.piece, generation: check.generation)
+            return (current, Actions(changed: bump(&state)))
+        }
+        carryOut(actions)
+        persistable.yield()
+        return current
+    }
+
+    // MARK: Queries
+
+    var isComplete: Bool { state.withLock { $0.scheduler.isComplete } }
+    var completedCount: Int { state.withLock { $0.scheduler.completedCount } }
+    func completedCount(of source: SourceID) -> Int { state.withLock { $0.scheduler.completedCount(of: source) } }
+    func isDone(_ piece: Int) -> Bool { state.withLock { $0.scheduler.isDone(piece) } }
+    var banned: Set<SourceID> { state.withLock { $0.banned } }
+    /// Bytes written into the file (complete pieces whole): the download's progress.
+    var writtenBytes: Int64 { state.withLock { $0.scheduler.writtenBytes } }
+    /// What the control file may record once the data is synced: see
+    /// ``PieceScheduler/persistablePieces``.
+    var persistablePieces: [Int: Int] { state.withLock { $0.scheduler.persistablePieces } }
+    func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> { state.withLock { $0.scheduler.stillPersistable(snapshot) } }
+    /// Ledger of a piece (tests and logs).
+    func ledger(of piece: Int) -> PieceScheduler.PieceLedger { state.withLock { $0.scheduler.ledger(of: piece) } }
+
+    // MARK: Helpers
+
+    /// The spot checks of a completed piece: windows of the bytes each peer wrote.
+    private func spotChecks(piece: Int, generation: Int, segments: [PieceScheduler.Segment]) -> [SpotCheck] {
+        let first = plan.range(of: piece).first
+        var bySource: [SourceID: [ByteRange]] = [:]
+        for segment in segments {
+            guard let source = sources[segment.source] else { continue }
+            let range = ByteRange(first: first + segment.start, last: first + segment.end - 1)
+            bySource[segment.source, default: []] += verifier.windows(for: source, in: range)
+        }
+        return bySource.keys.sorted().compactMap { id in
+            guard let windows = bySource[id], !windows.isEmpty, let source = sources[id] else { return nil }
+            return SpotCheck(piece: piece, generation: generation, windows: windows, source: source)
+        }
+    }
+
+    private func cancelSignals(_ copies: [PieceScheduler.Copy], in state: inout State) -> [OneShot] {
+        copies.compactMap { state.copies[$0] }
+    }
+
+    private func bump(_ state: inout State) -> OneShot {
+        state.version += 1
+        let old = state.changed
+        state.changed = OneShot()
+        return old
+    }
+
+    private func carryOut(_ actions: Actions) {
+        for signal in actions.cancel { signal.fire() }
+        if actions.reset { onReset() }
+        for check in actions.checks { checks.yield(check) }
+        if actions.completed || actions.reset {
+            pieceCompleted.yield()
+            persistable.yield()
+        }
+        actions.changed?.fire()
+    }
 }

@@ -73,7 +73,7 @@ struct PeerVerifier: Sendable {
     private func digest(piece: Int, range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> String? {
         let box = DigestBox()
         do {
-            try await fetcher.fetch(piece: piece, range: range, from: source, into: .digest(box))
+            try await fetcher.fetch(range: range, from: source, into: .digest(box))
         } catch is PieceFailure {
             return nil
         }

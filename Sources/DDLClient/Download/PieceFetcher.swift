@@ -33,9 +33,7 @@ enum PieceFailure: Error, CustomStringConvertible {
 struct PieceFetcher: Sendable {
     let httpClient: HTTPClient
     let file: RemoteFile
-    let partFile: PartFile
     let counters: TransferCounters
-    let doneFlags: DoneFlags
     let logger: Logger
     let headTimeout: TimeAmount
     /// The swarm token, sent to peers only (never to the origin).
@@ -43,15 +41,15 @@ struct PieceFetcher: Sendable {
 
     /// Where fetched bytes go.
     enum Sink {
-        /// Written in place into the part file, counted as progress.
-        case partFile
+        /// Into the part file, as far as the scheduler lets this copy write.
+        case piece(PieceWriter)
         /// Only hashed (a spot check of another source's copy), not written.
         case digest(DigestBox)
     }
 
-    /// Fetches `range` (piece `index`) from `source`. Throws ``PieceFailure`` for problems
-    /// another source may not have, and ``DownloadError`` for fatal ones.
-    func fetch(piece index: Int, range: ByteRange, from source: DownloadSource, into sink: Sink = .partFile) async throws {
+    /// Fetches `range` from `source`. Throws ``PieceFailure`` for problems another source may
+    /// not have, and ``DownloadError`` for fatal ones.
+    func fetch(range: ByteRange, from source: DownloadSource, into sink: Sink) async throws {
         var request = HTTPClientRequest(url: source.requestURL(for: file.url))
         request.headers.add(name: "Range", value: range.rangeHeader)
         if let validator = file.ifRangeValidator { request.headers.add(name: "If-Range", value: validator) }
@@ -102,10 +100,9 @@ struct PieceFetcher: Sendable {
                     throw PieceFailure.badResponse("body longer than the \(expected) bytes of \(range)")
                 }
                 switch sink {
-                case .partFile:
-                    if doneFlags.isDone(index) { throw PieceFailure.superseded }
-                    try partFile.write(chunk, at: range.first + received)
+                case let .piece(writer):
                     counters.received(chunk.readableBytes, from: source.id)
+                    try writer.write(chunk, at: range.first + received)
                 case let .digest(box):
                     box.update(chunk)
                     counters.verified(chunk.readableBytes, from: source.id)
@@ -113,15 +110,45 @@ struct PieceFetcher: Sendable {
                 received += n
             }
         } catch {
-            if case .partFile = sink { counters.discard(received) }
             switch error {
             case is PieceFailure, is DownloadError, is CancellationError: throw error
             default: throw PieceFailure.transport(String(describing: error))
             }
         }
         guard received == expected else {
-            if case .partFile = sink { counters.discard(received) }
             throw PieceFailure.short(received: received, expected: expected)
+        }
+    }
+}
+
+/// Writes one copy's bytes into the part file, as far as the scheduler grants: bytes other
+/// copies wrote already are dropped, and a copy told to stop stops.
+struct PieceWriter: Sendable {
+    let coordinator: DownloadCoordinator
+    let partFile: PartFile
+    let piece: Int
+    /// Offset of the piece in the file.
+    let pieceStart: Int64
+    let source: String
+
+    /// Writes what the scheduler grants of `chunk`, which holds the bytes at file offset
+    /// `offset`. Throws ``PieceFailure/superseded`` when the copy must stop.
+    func write(_ chunk: ByteBuffer, at offset: Int64) throws {
+        let grant = coordinator.reserveWrite(piece, by: source, at: offset - pieceStart, count: Int64(chunk.readableBytes))
+        switch grant {
+        case .stop:
+            throw PieceFailure.superseded
+        case .skip:
+            return
+        case let .write(skip, count):
+            let slice = chunk.getSlice(at: chunk.readerIndex + Int(skip), length: Int(count))!
+            do {
+                try partFile.write(slice, at: offset + skip)
+            } catch {
+                coordinator.abortWrite(piece, by: source)
+                throw error
+            }
+            coordinator.commitWrite(piece, by: source)
         }
     }
 }

@@ -10,11 +10,10 @@ final class TransferCounters: Sendable {
 
     private let state = Mutex(State())
 
+    /// Bytes `source` sent for a piece (whether or not they were written: an endgame copy's
+    /// bytes that another copy wrote first are traffic too).
     func received(_ bytes: Int, from source: String) {
-        state.withLock {
-            $0.good += Int64(bytes)
-            $0.bySource[source, default: 0] += Int64(bytes)
-        }
+        state.withLock { $0.bySource[source, default: 0] += Int64(bytes) }
     }
 
     /// Bytes fetched to spot-check another source: traffic of `source`, not progress.
@@ -22,14 +21,10 @@ final class TransferCounters: Sendable {
         state.withLock { $0.bySource[source, default: 0] += Int64(bytes) }
     }
 
-    /// Bytes already on disk from an earlier run count as done.
-    func alreadyHave(_ bytes: Int64) {
-        state.withLock { $0.good += bytes }
-    }
-
-    /// A piece attempt was abandoned: its bytes no longer count towards progress.
-    func discard(_ bytes: Int64) {
-        state.withLock { $0.good -= bytes }
+    /// Bytes written in a single-stream download (a segmented one counts its progress in its
+    /// scheduler).
+    func wrote(_ bytes: Int) {
+        state.withLock { $0.good += Int64(bytes) }
     }
 
     func began(_ source: String) { state.withLock { $0.active[source, default: 0] += 1 } }

@@ -9,18 +9,20 @@ import Darwin
 #endif
 
 /// Reads and atomically rewrites the control file `<file>.ddl`: each save writes a temporary
-/// file and renames it over the old one, so a crash leaves either the old or the new state.
+/// file, syncs it, renames it over the old one and syncs the directory, so a crash or a power
+/// loss leaves either the old or the new state, never a torn one.
+///
+/// The caller decides what it records: only pieces whose bytes are on disk (see
+/// `Downloader+Persistence.swift`).
 actor ControlFile {
     nonisolated let path: String
     private var state: ResumeState
-    private var completed: Set<Int>
     private let pieceCount: Int
 
     init(path: String, state: ResumeState, pieceCount: Int) {
         self.path = path
         self.state = state
         self.pieceCount = pieceCount
-        self.completed = state.completedPieces(count: pieceCount)
     }
 
     /// Loads a control file, or `nil` when there is none or it cannot be parsed.
@@ -29,21 +31,20 @@ actor ControlFile {
         return try? JSONDecoder().decode(ResumeState.self, from: data)
     }
 
-    /// Records a completed piece and saves.
-    func markCompleted(_ piece: Int) throws(DownloadError) {
-        completed.insert(piece)
+    /// The pieces the file records now.
+    var completed: Set<Int> { state.completedPieces(count: pieceCount) }
+
+    /// Records exactly `completed` as the complete pieces and saves durably. Does nothing
+    /// when that is what the file already says.
+    func save(completed: Set<Int>) throws(DownloadError) {
+        let encoded = ResumeState.encode(completed, count: pieceCount)
+        guard encoded != state.completed else { return }
+        state.completed = encoded
         try save()
     }
 
-    /// Records pieces as missing again (delivered by a banned peer) and saves.
-    func markIncomplete(_ pieces: [Int]) throws(DownloadError) {
-        completed.subtract(pieces)
-        try save()
-    }
-
-    /// Writes the current state atomically.
+    /// Writes the current state durably.
     func save() throws(DownloadError) {
-        state.completed = ResumeState.encode(completed, count: pieceCount)
         let temporary = path + ".tmp"
         do {
             let encoder = JSONEncoder()
@@ -62,14 +63,25 @@ actor ControlFile {
                     offset += n
                 }
             }
+            guard fsync(fd) == 0 else { throw DownloadError.localIO("cannot sync \(temporary): \(String(cString: strerror(errno)))") }
             guard rename(temporary, path) == 0 else {
                 throw DownloadError.localIO("cannot replace \(path): \(String(cString: strerror(errno)))")
             }
+            try Self.syncDirectory(of: path)
         } catch let error as DownloadError {
             throw error
         } catch {
             throw .localIO("cannot write \(path): \(error)")
         }
+    }
+
+    /// Syncs the directory holding `path`, so that a rename in it survives a power loss.
+    static func syncDirectory(of path: String) throws(DownloadError) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .localIO("cannot open \(directory) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .localIO("cannot sync \(directory): \(String(cString: strerror(errno)))") }
     }
 
     /// Removes the control file (after a successful download).

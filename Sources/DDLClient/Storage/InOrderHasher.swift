@@ -23,25 +23,24 @@ final class InOrderHasher: Sendable {
     private let fresh: DigestSet
     private let plan: PiecePlan
     private let partFile: PartFile
-    private let doneFlags: DoneFlags
 
-    init(plan: PiecePlan, partFile: PartFile, doneFlags: DoneFlags, sha256: Bool, extra: ExpectedChecksum.Algorithm?) {
+    init(plan: PiecePlan, partFile: PartFile, sha256: Bool, extra: ExpectedChecksum.Algorithm?) {
         self.plan = plan
         self.partFile = partFile
-        self.doneFlags = doneFlags
         self.fresh = DigestSet(sha256: sha256, extra: extra)
         self.state = Mutex(State(digests: fresh))
     }
 
-    /// Starts over (pieces already hashed were re-queued: a banned peer delivered them).
+    /// Starts over (pieces already hashed were re-queued: a banned peer wrote into them).
     func reset() {
         state.withLock { $0 = State(digests: fresh) }
     }
 
-    /// Hashes every done piece at the front, on the blocking thread pool.
-    func advance() async throws(DownloadError) {
+    /// Hashes every complete piece at the front (`isDone`: no write touches the piece any
+    /// more), on the blocking thread pool.
+    func advance(isDone: @escaping @Sendable (Int) -> Bool) async throws(DownloadError) {
         do {
-            try await NIOThreadPool.singleton.runIfActive { try self.advanceBlocking() }
+            try await NIOThreadPool.singleton.runIfActive { try self.advanceBlocking(isDone: isDone) }
         } catch let error as DownloadError {
             throw error
         } catch {
@@ -50,20 +49,20 @@ final class InOrderHasher: Sendable {
     }
 
     /// The digests of the whole file; every piece must be done.
-    func finish() async throws(DownloadError) -> Digests {
-        try await advance()
+    func finish(isDone: @escaping @Sendable (Int) -> Bool) async throws(DownloadError) -> Digests {
+        try await advance(isDone: isDone)
         return state.withLock { state in
             precondition(state.nextPiece == plan.count, "hashing finished before every piece was done")
             return state.digests.finalize()
         }
     }
 
-    private func advanceBlocking() throws {
+    private func advanceBlocking(isDone: (Int) -> Bool) throws {
         let buffer = readBuffer.buffer
         while true {
             // The lock is held while a piece is read, so a reset waits for it and then wins.
             let hashed = try state.withLock { state -> ByteRange? in
-                guard state.nextPiece < plan.count, doneFlags.isDone(state.nextPiece) else { return nil }
+                guard state.nextPiece < plan.count, isDone(state.nextPiece) else { return nil }
                 let range = plan.range(of: state.nextPiece)
                 if !state.digests.isEmpty {
                     try partFile.read(range, into: buffer) { state.digests.update($0) }

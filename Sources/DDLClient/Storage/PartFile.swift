@@ -65,13 +65,14 @@ public final class PartFile: Sendable {
         _ = cddl_start_writeback(descriptor.rawValue, range.first, range.count)
     }
 
-    /// Flushes to disk, on the blocking thread pool.
-    public func sync() async throws(DownloadError) {
+    /// Flushes to disk, on the blocking thread pool. `dataOnly` (`fdatasync`) skips metadata
+    /// that reading the data back does not need, such as the modification time.
+    public func sync(dataOnly: Bool = false) async throws(DownloadError) {
         let fd = descriptor.rawValue
         let path = self.path
         do {
             try await NIOThreadPool.singleton.runIfActive {
-                guard fsync(fd) == 0 else { throw DownloadError.localIO("cannot sync \(path): \(String(cString: strerror(errno)))") }
+                guard (dataOnly ? fdatasync(fd) : fsync(fd)) == 0 else { throw DownloadError.localIO("cannot sync \(path): \(String(cString: strerror(errno)))") }
             }
         } catch let error as DownloadError {
             throw error

@@ -49,7 +49,7 @@ extension PieceScheduler {
     func endgamePiece(for id: SourceID, rate: Double, now: Instant) -> Int? {
         guard let sizes else { return nil }
         var best: (piece: Int, gain: Double)?
-        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies {
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
             let mine = Double(sizes[piece]) / rate
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
@@ -66,5 +66,29 @@ extension PieceScheduler {
             if best == nil || gain > best!.gain || (gain == best!.gain && piece < best!.piece) { best = (piece, gain) }
         }
         return best?.piece
+    }
+}
+
+extension PieceScheduler {
+    /// When ``endgamePiece(for:rate:now:)`` could next change its mind for the idle source
+    /// `id`: the earliest moment after `now` at which a holder becomes overdue or has run
+    /// longer than `id` would need for the whole piece. Between such moments the gain of a
+    /// copy only shrinks, so an idle source can sleep until then (or until something
+    /// happens). `nil` when no piece could ever be worth copying.
+    func endgameRecheck(for id: SourceID, rate: Double, now: Instant) -> Instant? {
+        guard let sizes else { return nil }
+        var earliest: Instant?
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
+            let mine = Double(sizes[piece]) / rate
+            for (holder, started) in pieceHolders {
+                var moments = [started + .seconds(mine)]
+                if let holderRate = sources[holder]?.rate { moments.append(started + .seconds(Double(sizes[piece]) / holderRate)) }
+                for moment in moments where moment > now {
+                    let later = moment + .milliseconds(1)
+                    if earliest == nil || later < earliest! { earliest = later }
+                }
+            }
+        }
+        return earliest
     }
 }

@@ -14,6 +14,11 @@
 ///   swarm drains the queue gets the small ones, and the endgame copies a piece when an idle
 ///   source would finish it clearly sooner than its holder.
 ///
+/// - With sizes known, it also owns who may write which bytes (see
+///   `PieceScheduler+Writes.swift`): every byte of a piece is written by exactly one copy,
+///   a piece is complete only once all its bytes are written, nothing writes into a complete
+///   piece, and a ban re-queues every piece the banned source wrote into, whoever completed it.
+///
 /// Time is passed in as `now` so that tests can drive it.
 public struct PieceScheduler: Sendable {
     /// Identifies a source (the client itself or a peer).
@@ -55,7 +60,12 @@ public struct PieceScheduler: Sendable {
         public init() {}
     }
 
-    enum PieceState: Equatable, Sendable { case pending, active, done }
+    enum PieceState: Equatable, Sendable {
+        case pending, active, done
+        /// Reset by a ban while copies of the old bytes were still running: it goes back to
+        /// the queue once they have all reported back (see ``stale``).
+        case draining
+    }
 
     struct SourceState: Sendable {
         var maxInFlight: Int
@@ -74,18 +84,26 @@ public struct PieceScheduler: Sendable {
     public let policy: Policy
     /// Byte count of each piece, when known.
     let sizes: [Int64]?
-    private var states: [PieceState]
+    var states: [PieceState]
     /// Pending pieces, highest index first so that `popLast` takes the lowest; re-queued
     /// pieces are appended and so are taken next.
     var pending: [Int]
     /// For each active piece, the sources fetching it and when each started.
     var holders: [Int: [SourceID: Instant]] = [:]
     var sources: [SourceID: SourceState] = [:]
-    private var doneCount = 0
+    var doneCount = 0
     /// Which source delivered each completed piece (for banning a source that lied).
-    private var deliveredBy: [Int: SourceID] = [:]
+    var deliveredBy: [Int: SourceID] = [:]
     /// Moving average of how long a piece takes, from assignment to completion.
     private var averagePieceDuration: Duration?
+    /// What has been written of each piece (sized plans; see `PieceScheduler+Writes.swift`).
+    var ledger: [PieceLedger]
+    /// Copies of reset pieces that have not reported back yet (their piece is draining).
+    var stale: [Int: Set<SourceID>] = [:]
+    /// Bytes written into pieces, counting a complete piece whole.
+    public internal(set) var writtenBytes: Int64 = 0
+    /// Spot checks running, over all pieces.
+    public internal(set) var runningChecks = 0
 
     /// Creates a scheduler for `pieceCount` pieces, all pending. `completed` marks pieces
     /// that are already done (for a resumed download).
@@ -107,6 +125,12 @@ public struct PieceScheduler: Sendable {
         self.states = (0..<pieceCount).map { completed.contains($0) ? .done : .pending }
         self.pending = (0..<pieceCount).reversed().filter { !completed.contains($0) }
         self.doneCount = completed.filter { $0 >= 0 && $0 < pieceCount }.count
+        self.ledger = (0..<pieceCount).map { piece in
+            var entry = PieceLedger()
+            if completed.contains(piece), let sizes { entry.frontier = sizes[piece] }
+            return entry
+        }
+        self.writtenBytes = ledger.reduce(0) { $0 + $1.frontier }
     }
 
     /// True when every piece is done.
@@ -158,7 +182,7 @@ public struct PieceScheduler: Sendable {
         }
         guard policy.endgame else { return .wait(until: nil) }
         if sizes != nil, let rate = source.rate {
-            guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: nil) }
+            guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: endgameRecheck(for: id, rate: rate, now: now)) }
             holders[piece, default: [:]][id] = now
             source.inFlight.insert(piece)
             return .piece(piece, duplicate: true)
@@ -166,7 +190,7 @@ public struct PieceScheduler: Sendable {
         // Endgame: duplicate the straggler whose oldest copy started first.
         var best: (piece: Int, started: Instant)?
         for (piece, pieceHolders) in holders
-        where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies {
+        where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
             guard let started = pieceHolders.values.min() else { continue }
             if best == nil || started < best!.started || (started == best!.started && piece < best!.piece) {
                 best = (piece, started)
@@ -189,7 +213,7 @@ public struct PieceScheduler: Sendable {
     /// cancelled and an empty list is returned; check ``isBanned(_:)``.
     @discardableResult
     public mutating func completed(_ piece: Int, by id: SourceID, now: Instant) -> [SourceID] {
-        if sources[id]?.banned == true {
+        if sources[id]?.banned == true || stale[piece]?.contains(id) == true {
             release(piece, from: id)
             return []
         }
@@ -211,6 +235,10 @@ public struct PieceScheduler: Sendable {
             doneCount += 1
             sources[id]?.completed += 1
             deliveredBy[piece] = id
+            if let sizes {
+                writtenBytes += sizes[piece] - ledger[piece].frontier
+                ledger[piece].frontier = sizes[piece]
+            }
         }
         return others
     }
@@ -248,23 +276,31 @@ public struct PieceScheduler: Sendable {
     }
 
     /// Bans `source` for this download (it served wrong bytes): it gets no more pieces, its
-    /// completions are refused, and every piece it delivered goes back to the queue.
-    /// Returns those pieces.
+    /// completions and writes are refused, and every piece it delivered or wrote bytes into
+    /// goes back to the queue (a piece with copies still running once they have reported
+    /// back). Returns those pieces, and the copies to cancel.
     @discardableResult
-    public mutating func ban(_ id: SourceID) -> [Int] {
+    public mutating func ban(_ id: SourceID) -> [Int] { banReporting(id).requeued }
+
+    /// ``ban(_:)``, also returning the copies that must be cancelled: the banned source's own,
+    /// and every copy of a piece it wrote into (the piece starts over).
+    public mutating func banReporting(_ id: SourceID) -> BanOutcome {
+        guard sources[id]?.banned != true else { return BanOutcome(requeued: [], cancel: []) }
         sources[id]?.banned = true
         sources[id]?.dropped = true
-        let delivered = deliveredBy.filter { $0.value == id }.map(\.key).sorted()
-        for piece in delivered where states[piece] == .done {
-            deliveredBy[piece] = nil
-            states[piece] = .pending
-            doneCount -= 1
-            pending.append(piece)
+        var touched = Set(deliveredBy.filter { $0.value == id }.map(\.key))
+        for piece in ledger.indices where ledger[piece].segments.contains(where: { $0.source == id }) { touched.insert(piece) }
+        var cancel: [Copy] = []
+        for piece in touched.sorted() {
+            cancel += reset(piece)
+        }
+        // Its copies of other pieces: nothing written yet; cancel them.
+        for piece in (sources[id]?.inFlight ?? []).sorted() where !touched.contains(piece) && holders[piece]?[id] != nil {
+            cancel.append(Copy(piece: piece, source: id))
         }
         sources[id]?.completed = 0
-        return delivered
+        return BanOutcome(requeued: touched.sorted(), cancel: cancel)
     }
-
     /// Whether `source` was banned.
     public func isBanned(_ id: SourceID) -> Bool { sources[id]?.banned ?? false }
 
@@ -275,8 +311,12 @@ public struct PieceScheduler: Sendable {
         return min(value, policy.maximumBackoff)
     }
 
-    private mutating func release(_ piece: Int, from id: SourceID) {
+    mutating func release(_ piece: Int, from id: SourceID) {
         sources[id]?.inFlight.remove(piece)
+        if stale[piece]?.remove(id) != nil {
+            finishDraining(piece)
+            return
+        }
         holders[piece]?[id] = nil
         if holders[piece]?.isEmpty == true { holders[piece] = nil }
         if states[piece] == .active && holders[piece] == nil {

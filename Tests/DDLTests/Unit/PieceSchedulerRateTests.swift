@@ -83,8 +83,22 @@ import Testing
         var (s, first) = twoSources([8 * mib, mib, mib], "fast", doneAt: 0.1, "other", doneAt: 0.125)
         #expect(first == [.piece(1, duplicate: false), .piece(2, duplicate: false)])
         #expect(s.next(for: "other", now: at(0.125)) == .piece(0, duplicate: false))
-        // At 0.9 s "other" has about 0.2 s to go; a copy would need 0.8 s.
-        #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))
+        // At 0.9 s "other" has about 0.2 s to go; a copy would need 0.8 s. Nothing can change
+        // before "other" has run as long as "fast" would need for the piece (0.925 s).
+        expectWait(s.next(for: "fast", now: at(0.9)), near: 0.925)
+        // Then it is still not worth it; next look when "other" is due (1.125 s)...
+        expectWait(s.next(for: "fast", now: at(0.926)), near: 1.125)
+        // ...and once it is overdue, the piece is copied.
+        #expect(s.next(for: "fast", now: at(1.127)) == .piece(0, duplicate: true))
+    }
+
+    /// `assignment` is a wait until just after `seconds` (the scheduler adds a millisecond).
+    func expectWait(_ assignment: PieceScheduler.Assignment, near seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard case let .wait(until?) = assignment else {
+            Issue.record("expected a timed wait, got \(assignment)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(until > at(seconds) && until < at(seconds + 0.003), "waits until \(until - t0)", sourceLocation: sourceLocation)
     }
 
     @Test func anUnknownHolderIsCopiedOnceItRanLongerThanTheIdleSourceWouldNeed() {
@@ -103,7 +117,7 @@ import Testing
         var (s, first) = twoSources([mib, mib, mib], "fast", doneAt: 0.1, "slowed", doneAt: 0.5)
         #expect(first == [.piece(0, duplicate: false), .piece(1, duplicate: false)])
         #expect(s.next(for: "slowed", now: at(0.5)) == .piece(2, duplicate: false))  // due at 1.0 s
-        #expect(s.next(for: "fast", now: at(0.9)) == .wait(until: nil))  // 0.1 s to go: leave it
+        expectWait(s.next(for: "fast", now: at(0.9)), near: 1.0)  // 0.1 s to go: leave it, look again when due
         // At 1.2 s it is overdue by more than the 0.1 s "fast" needs for the whole piece.
         #expect(s.next(for: "fast", now: at(1.2)) == .piece(2, duplicate: true))
     }

@@ -1,0 +1,172 @@
+import DDLCore
+
+extension Downloader {
+    /// A download in pieces from every source into `<file>.part`, with a control file to
+    /// resume from.
+    func segmentedDownload(file: RemoteFile, length: Int64, path: String, startOver: Bool, started: ContinuousClock.Instant) async throws -> DownloadSummary {
+        let partPath = path + ".part"
+        let controlPath = path + ".ddl"
+        let sources = try await chooseSources()
+        let (plan, completed) = try planPieces(file: file, length: length, sources: sources, partPath: partPath, controlPath: controlPath, startOver: startOver)
+        let partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
+        defer { partFile.close() }
+        let control = ControlFile(path: controlPath, state: ResumeState(url: configuration.url, file: file, plan: plan, completed: completed), pieceCount: plan.count)
+        try await control.save()
+        let mode = sources.contains(where: { $0 != .direct }) ? "swarm" : "direct"
+        observer.handle(.started(DownloadStart(
+            url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
+        let counters = TransferCounters()
+        let result = try await transferPieces(
+            file: file, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters, started: started)
+        return try await finish(Finishing(
+            file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
+            traffic: counters.bySource, pieces: result.pieces, banned: result.banned, digests: result.digests))
+    }
+
+    private func transferPieces(
+        file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
+        counters: TransferCounters, started: ContinuousClock.Instant
+    ) async throws -> (pieces: [String: Int], banned: [String], digests: Digests) {
+        let directOnly = sources == [.direct]
+        let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
+        let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
+        let (completions, pieceCompleted) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
+        let coordinator = DownloadCoordinator(
+            plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
+            persistable: persistable, onReset: { hasher.reset() })
+        for source in sources {
+            // The origin itself gets more patience than a peer: it is the last resort.
+            coordinator.addSource(
+                source.id, maxInFlight: directOnly ? configuration.connections : configuration.piecesInFlightPerSource,
+                maxConsecutiveFailures: source == .direct ? 8 : nil)
+        }
+        let fetcher = PieceFetcher(
+            httpClient: httpClient, file: file, counters: counters, logger: logger,
+            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)), peerToken: configuration.token)
+        let transfer = Transfer(
+            plan: plan, sources: sources, coordinator: coordinator, fetcher: fetcher, partFile: partFile, counters: counters, hasher: hasher,
+            verifier: verifier, started: started)
+        let isDone: @Sendable (Int) -> Bool = { coordinator.isDone($0) }
+        let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
+
+        do {
+            try await withProgressTicker(
+                length: plan.length, pieces: plan.count, started: started, counters: counters,
+                bytes: { coordinator.writtenBytes }, piecesDone: { coordinator.completedCount }
+            ) {
+                try await withThrowingTaskGroup(of: Void.self) { background in
+                    // Hash the file from the front as pieces complete; record completed
+                    // pieces once they are on disk.
+                    background.addTask { for await _ in completions { try await hasher.advance(isDone: isDone) } }
+                    background.addTask { for await _ in saves { try await persist(coordinator, partFile: partFile, control: control) } }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await runSpotChecks(checks, transfer) }
+                        group.addTask {
+                            // The workers stop once the download is settled (or every source
+                            // is gone): then no more checks can come.
+                            defer { checkQueue.finish() }
+                            try await runWorkers(transfer, slots: slots)
+                        }
+                        try await group.waitForAll()
+                    }
+                    background.cancelAll()
+                }
+            }
+        } catch {
+            // Interrupted or failed: keep what is safely on disk for a resume.
+            try? await persist(coordinator, partFile: partFile, control: control)
+            throw error
+        }
+        guard coordinator.isComplete else {
+            try? await persist(coordinator, partFile: partFile, control: control)
+            throw DownloadError.network("every source failed; \(coordinator.completedCount) of \(plan.count) pieces were downloaded (run again to retry)")
+        }
+        var pieces: [String: Int] = [:]
+        for source in sources { pieces[source.id] = coordinator.completedCount(of: source.id) }
+        return (pieces, coordinator.banned.sorted(), try await hasher.finish(isDone: isDone))
+    }
+
+    /// Records in the control file the pieces whose bytes are on disk: syncs the part file's
+    /// data first, then saves the pieces that were complete (and not under a spot check)
+    /// before the sync and still are, at the same generation.
+    func persist(_ coordinator: DownloadCoordinator, partFile: PartFile, control: ControlFile) async throws {
+        let snapshot = coordinator.persistablePieces
+        try await partFile.sync(dataOnly: true)
+        try await control.save(completed: coordinator.stillPersistable(snapshot))
+    }
+
+    /// Runs `slots` workers per source until the download is settled or no source is left.
+    private func runWorkers(_ transfer: Transfer, slots: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for source in transfer.sources {
+                for _ in 0..<slots {
+                    group.addTask { try await work(source: source, transfer) }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// One worker slot of one source: takes pieces until the coordinator says stop, and waits
+    /// (for a change, or a time the scheduler names) when there is nothing to do.
+    private func work(source: DownloadSource, _ transfer: Transfer) async throws {
+        let id = source.id
+        let coordinator = transfer.coordinator
+        while true {
+            try Task.checkCancellation()
+            switch coordinator.next(for: id) {
+            case .stop:
+                return
+            case let .wait(until, version):
+                try await coordinator.waitForChange(since: version, until: until)
+            case let .job(job):
+                transfer.counters.began(id)
+                defer { transfer.counters.ended(id) }
+                let pieceStarted = ContinuousClock.now
+                let piece = transfer.plan.range(of: job.piece)
+                let writer = PieceWriter(coordinator: coordinator, partFile: transfer.partFile, piece: job.piece, pieceStart: piece.first, source: id)
+                do {
+                    try await fetch(ByteRange(first: piece.first + job.start, last: piece.last), from: source, into: writer, unless: job.cancel, transfer.fetcher)
+                    coordinator.released(job.piece, by: id)
+                    logger.debug("piece copy done", metadata: [
+                        "piece": "\(job.piece)", "source": "\(id)", "from": "\(job.start)", "duplicate": "\(job.duplicate)",
+                        "seconds": "\((ContinuousClock.now - pieceStarted).seconds)", "at": "\((ContinuousClock.now - transfer.started).seconds)",
+                    ])
+                } catch PieceFailure.superseded {
+                    coordinator.released(job.piece, by: id)
+                } catch let failure as PieceFailure {
+                    logger.info("piece failed", metadata: ["piece": "\(job.piece)", "source": "\(id)", "reason": "\(failure)"])
+                    observer.handle(.pieceFailed(piece: job.piece, source: id, reason: failure.description))
+                    var retryAfter: Duration?
+                    if case let .status(_, _, after) = failure { retryAfter = after }
+                    if coordinator.failed(job.piece, by: id, retryAfter: retryAfter) {
+                        observer.handle(.sourceDropped(source: id))
+                    }
+                } catch {
+                    coordinator.released(job.piece, by: id)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Fetches `range` into `writer`, and stops as soon as `cancel` fires (another copy won,
+    /// or a ban reset the piece): the request is cancelled even while it is still connecting.
+    private func fetch(_ range: ByteRange, from source: DownloadSource, into writer: PieceWriter, unless cancel: OneShot, _ fetcher: PieceFetcher) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await fetcher.fetch(range: range, from: source, into: .piece(writer))
+                return true
+            }
+            group.addTask {
+                await cancel.wait()
+                return false
+            }
+            let fetched = try await group.next()!
+            group.cancelAll()
+            if !fetched { throw PieceFailure.superseded }
+        }
+    }
+}

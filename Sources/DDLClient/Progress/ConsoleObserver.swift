@@ -174,8 +174,10 @@ func writeAll(_ fd: Int32, _ text: String) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeMutableBytes { raw in
-            #if canImport(Glibc) || canImport(Musl)
+            #if canImport(Glibc)
             Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            #elseif canImport(Musl)
+            Musl.write(fd, raw.baseAddress! + offset, raw.count - offset)
             #else
             Darwin.write(fd, raw.baseAddress! + offset, raw.count - offset)
             #endif

@@ -17,6 +17,8 @@ struct FaultyPeer {
         case trickle
         /// Serves the right length with some bytes flipped (a lying peer).
         case flipBytes
+        /// Serves garbage of the right length, with correct headers (a lying peer).
+        case garbage
     }
 
     let content: GeneratedContent
@@ -37,6 +39,10 @@ struct FaultyPeer {
                 let middle = bytes.readerIndex + bytes.readableBytes / 2
                 bytes.setInteger(~bytes.getInteger(at: middle, as: UInt8.self)!, at: middle)
             }
+            if case .garbage = fault {
+                var generator = SystemRandomNumberGenerator()
+                bytes = ByteBuffer(bytes: (0..<bytes.readableBytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            }
             return Response(status: .partialContent, headers: headers, body: ResponseBody { [bytes] writer in
                 switch fault {
                 case let .dieAfter(n):
@@ -46,7 +52,7 @@ struct FaultyPeer {
                     try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
                     try await Task.sleep(for: .seconds(3))
                     throw CancellationError()
-                case .flipBytes:
+                case .flipBytes, .garbage:
                     try await writer.write(bytes)
                     try await writer.finish(nil)
                 case .trickle:

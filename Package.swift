@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ddl", targets: ["ddl"]),
         .library(name: "DDLCore", targets: ["DDLCore"]),
+        .library(name: "DDLTrackerClient", targets: ["DDLTrackerClient"]),
         .library(name: "DDLTracker", targets: ["DDLTracker"]),
         .library(name: "DDLPeer", targets: ["DDLPeer"]),
         .library(name: "DDLClient", targets: ["DDLClient"]),
@@ -24,13 +25,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
+        // Models, protocol and pure state machines: no I/O.
+        .target(name: "DDLCore"),
         .target(
-            name: "DDLCore",
+            name: "DDLTrackerClient",
             dependencies: [
+                "DDLCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -54,7 +57,7 @@ let package = Package(
         .target(
             name: "DDLPeer",
             dependencies: [
-                "DDLCore", "DDLServerSupport",
+                "DDLCore", "DDLServerSupport", "DDLTrackerClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,8 +69,9 @@ let package = Package(
         .target(
             name: "DDLClient",
             dependencies: [
-                "DDLCore", "CDDLSystem",
+                "DDLCore", "DDLTrackerClient", "CDDLSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,7 +88,7 @@ let package = Package(
         .target(
             name: "DDLApp",
             dependencies: [
-                "DDLCore", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
+                "DDLCore", "DDLTrackerClient", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "DDLTests",
             dependencies: [
-                "DDLCore", "DDLServerSupport", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
+                "DDLCore", "DDLTrackerClient", "DDLServerSupport", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DDLCore
 import DDLServerSupport
+import DDLTrackerClient
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import DDLCore
+import DDLTrackerClient
 import Logging
 import ServiceLifecycle
 

@@ -3,6 +3,7 @@ import DDLCore
 import DDLPeer
 import DDLTestOrigin
 import DDLTracker
+import DDLTrackerClient
 import Logging
 import ServiceLifecycle
 

@@ -3,6 +3,7 @@ import DDLClient
 import DDLCore
 import DDLPeer
 import DDLTracker
+import DDLTrackerClient
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -45,22 +46,18 @@ public enum Roles {
     public static func runGet(configuration: ClientConfiguration, logger: Logger) async -> Int32 {
         let observer = ConsoleObserver(mode: configuration.progress)
         let httpClient = Downloader.makeHTTPClient(configuration: configuration)
-        let downloader = Downloader(configuration: configuration, httpClient: httpClient, logger: logger, observer: observer)
-        let outcome: Result<DownloadSummary, DownloadError> = await withTaskGroup(of: Result<DownloadSummary, DownloadError>?.self) { group in
-            group.addTask {
-                do throws(DownloadError) { return .success(try await downloader.run()) } catch { return .failure(error) }
-            }
-            group.addTask {
-                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return .failure(.interrupted) }
-                return nil
-            }
-            var result: Result<DownloadSummary, DownloadError> = .failure(.interrupted)
-            while let next = await group.next() {
-                if let next { result = next; break }
-            }
-            group.cancelAll()
-            return result
+        let download = DownloadService(Downloader(configuration: configuration, httpClient: httpClient, logger: logger, observer: observer))
+        // The group ends when the download does, and a signal shuts it down gracefully: the
+        // download is cancelled, keeps its state and ends as interrupted.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: download, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.debug("service group ended", metadata: ["error": "\(error)"])
         }
+        let outcome = download.result ?? .failure(.interrupted)
         try? await httpClient.shutdown()
         switch outcome {
         case .success:

@@ -1,4 +1,5 @@
 import DDLCore
+import DDLTrackerClient
 
 extension Downloader {
     /// Peers from the tracker plus this machine, or this machine alone (with a notice).

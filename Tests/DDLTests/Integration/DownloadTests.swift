@@ -3,6 +3,7 @@ import DDLApp
 import DDLClient
 import DDLCore
 import DDLTestOrigin
+import DDLTrackerClient
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLCore
 import DDLServerSupport
 import DDLTestOrigin
+import DDLTrackerClient
 import Foundation
 import Testing
 

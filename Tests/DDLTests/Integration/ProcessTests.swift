@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DDLCore
 import DDLTestOrigin
+import DDLTrackerClient
 import Foundation
 import Testing
 

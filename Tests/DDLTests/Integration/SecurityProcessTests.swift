@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTrackerClient
 import Foundation
 import Testing
 

@@ -4,6 +4,7 @@ import DDLPeer
 import DDLServerSupport
 import DDLTestOrigin
 import DDLTracker
+import DDLTrackerClient
 import Foundation
 import Hummingbird
 import NIOCore

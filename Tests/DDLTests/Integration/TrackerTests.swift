@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DDLCore
 import DDLTracker
+import DDLTrackerClient
 import Foundation
 import NIOCore
 import NIOHTTP1

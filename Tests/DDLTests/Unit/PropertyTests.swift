@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLCore
 import DDLPeer
 import DDLTracker
+import DDLTrackerClient
 import Foundation
 import NIOCore
 import NIOHTTP1

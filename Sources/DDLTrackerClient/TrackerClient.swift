@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DDLCore
 import Foundation
 import NIOCore
 import NIOFoundationCompat

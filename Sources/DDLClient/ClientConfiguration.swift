@@ -14,6 +14,10 @@ public struct ClientConfiguration: Sendable, Hashable {
 
     /// The URL to download (`http` or `https`).
     public var url: String
+    /// Other URLs of the same file (mirrors, as aria2 takes several URIs of one file): each
+    /// is probed, must show the same length (and the same strong `ETag` when both have one),
+    /// and serves pieces like any other source, spot-checked against ``url``.
+    public var mirrors: [String] = []
     /// Exact output file; when `nil` the file lands in ``downloadDirectory`` under the
     /// server's name for it.
     public var outputFile: String?

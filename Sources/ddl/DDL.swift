@@ -105,6 +105,8 @@ struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "get", abstract: "Download a URL through the swarm (or directly when there is none).")
 
     @Argument(help: "The http:// or https:// URL to download.") var url: String
+    @Argument(help: "Mirrors: other URLs of the same file. Each must show the same length (and ETag); their bytes are spot-checked like a peer's.")
+    var mirrors: [String] = []
     @Option(name: .shortAndLong, help: "Output file.") var output: String?
     @Option(name: [.customShort("d"), .long], help: "Directory to save into (config key download_dir; default: current directory).") var dir: String?
     @Option(help: "Tracker URL; without one, ddl downloads directly.") var tracker: String?
@@ -135,6 +137,7 @@ struct GetCommand: AsyncParsableCommand {
             "checksum": checksum.map { .string($0) }, "sha256": noSha256 ? .bool(false) : nil, "verify_peers": verifyPeers.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
+        configuration.mirrors = mirrors
         _ = try settings {
             try SecuritySettings.enforce(.get, token: &configuration.token, insecure: SecuritySettings.insecure(reader), usesSwarm: configuration.trackerURL != nil)
         }

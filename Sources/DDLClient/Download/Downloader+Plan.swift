@@ -2,15 +2,16 @@ import DDLCore
 import DDLTrackerClient
 
 extension Downloader {
-    /// Peers from the tracker plus this machine, or this machine alone (with a notice).
-    func chooseSources() async throws -> [DownloadSource] {
+    /// The sources of a segmented download: peers from the tracker, each fetching from the
+    /// origin or a mirror (in turn, so the origins' load is spread), plus this machine
+    /// fetching from the origin and from each mirror (unless `--no-self`).
+    func chooseSources(origin: PinnedFile, mirrors: [RemoteFile]) async throws -> [DownloadSource] {
         let direct = "downloading directly with \(configuration.connections) connection\(configuration.connections == 1 ? "" : "s")"
-        var peers: [DownloadSource] = []
+        var listed: [TrackerAPI.Peer] = []
         if let trackerURL = configuration.trackerURL {
             do {
-                let listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
-                peers = listed.map { .peer(host: $0.host, port: $0.port, name: $0.name) }
-                if peers.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
+                listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
+                if listed.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -19,20 +20,70 @@ extension Downloader {
         } else {
             observer.handle(.notice("no tracker configured: \(direct)"))
         }
-        if peers.isEmpty {
-            if !configuration.useSelf {
-                throw DownloadError.usage("--no-self needs peers, but none are available")
-            }
-            return [.direct]
+        if listed.isEmpty && !configuration.useSelf {
+            throw DownloadError.usage("--no-self needs peers, but none are available")
         }
-        return configuration.useSelf ? peers + [.direct] : peers
+        let mirrorFiles = mirrors.map(PinnedFile.init)
+        let targets = [(origin, true)] + mirrorFiles.map { ($0, false) }
+        var sources = listed.enumerated().map { index, peer in
+            let (target, isOrigin) = targets[index % targets.count]
+            return DownloadSource(PeerSource(host: peer.host, port: peer.port, name: peer.name, target: target, targetIsOrigin: isOrigin, token: configuration.token))
+        }
+        if configuration.useSelf {
+            sources.append(DownloadSource(OriginSource(pinned: origin)))
+            sources += mirrors.map { DownloadSource(MirrorSource(file: $0)) }
+        }
+        return sources
+    }
+
+    /// Probes the mirrors (in parallel) and keeps those that show the origin's length, and
+    /// its strong `ETag` when both have one; a notice says why any other was left out.
+    func probeMirrors(of file: RemoteFile) async -> [RemoteFile] {
+        let probe = OriginProbe(httpClient: httpClient, logger: logger)
+        let results = await withTaskGroup(of: (Int, Result<RemoteFile, DownloadError>).self) { group in
+            for (index, url) in configuration.mirrors.enumerated() {
+                group.addTask {
+                    do throws(DownloadError) { return (index, .success(try await probe.probe(url))) } catch { return (index, .failure(error)) }
+                }
+            }
+            var results: [(Int, Result<RemoteFile, DownloadError>)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }
+        }
+        var usable: [RemoteFile] = []
+        for (index, result) in results {
+            let url = configuration.mirrors[index]
+            switch result {
+            case let .failure(error):
+                observer.handle(.notice("mirror \(url) left out: \(error)"))
+            case let .success(mirror):
+                if let why = Self.mirrorMismatch(mirror, origin: file) {
+                    observer.handle(.notice("mirror \(url) left out: \(why)"))
+                } else {
+                    usable.append(mirror)
+                }
+            }
+        }
+        return usable
+    }
+
+    /// Why `mirror` cannot serve pieces of `origin`'s file, or `nil` when it can.
+    static func mirrorMismatch(_ mirror: RemoteFile, origin: RemoteFile) -> String? {
+        guard mirror.supportsSegmentedDownload else { return "it does not serve byte ranges" }
+        guard mirror.length == origin.length else {
+            return "its length is \(mirror.length.map(String.init) ?? "unknown"), the origin's \(origin.length.map(String.init) ?? "unknown")"
+        }
+        if let a = mirror.etag, let b = origin.etag, !a.hasPrefix("W/"), !b.hasPrefix("W/"), a != b {
+            return "its ETag \(a) differs from the origin's \(b)"
+        }
+        return nil
     }
 
     /// The piece plan and the pieces already on disk: from the control file when it matches
     /// the file on the server (resume), else a fresh plan for `sources`.
     func planPieces(file: RemoteFile, length: Int64, sources: [DownloadSource], partPath: String, controlPath: String, startOver: Bool) throws -> (PiecePlan, Set<Int>) {
         let fresh = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
-            ?? PiecePlan.automatic(length: length, sources: sources == [.direct] ? configuration.connections : sources.count)
+            ?? PiecePlan.automatic(length: length, sources: sources.contains(where: { $0.kind is PeerSource }) ? sources.count : sources.count * configuration.connections)
         guard configuration.resume && !startOver, FileSystemChecks.isRegularFile(partPath), let saved = ControlFile.load(path: controlPath),
               saved.url == configuration.url || saved.finalURL == file.url
         else { return (fresh, []) }
@@ -47,5 +98,13 @@ extension Downloader {
         let completed = saved.completedPieces(count: plan.count)
         observer.handle(.notice("resuming \(partPath): \(completed.count) of \(plan.count) pieces already downloaded"))
         return (plan, completed)
+    }
+}
+
+extension Downloader {
+    /// Pieces `source` keeps in flight: without peers, `--connections` for this machine's
+    /// origin and each mirror (each its own server); with peers, a few for every source.
+    func slots(for source: DownloadSource, among sources: [DownloadSource]) -> Int {
+        sources.contains(where: { $0.kind is PeerSource }) ? configuration.piecesInFlightPerSource : configuration.connections
     }
 }

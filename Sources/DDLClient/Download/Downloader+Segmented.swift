@@ -6,50 +6,51 @@ extension Downloader {
     func segmentedDownload(file: RemoteFile, length: Int64, path: String, startOver: Bool, started: ContinuousClock.Instant) async throws -> DownloadSummary {
         let partPath = path + ".part"
         let controlPath = path + ".ddl"
-        let sources = try await chooseSources()
+        let origin = PinnedFile(file)
+        let mirrors = configuration.mirrors.isEmpty ? [] : await probeMirrors(of: file)
+        let sources = try await chooseSources(origin: origin, mirrors: mirrors)
         let (plan, completed) = try planPieces(file: file, length: length, sources: sources, partPath: partPath, controlPath: controlPath, startOver: startOver)
         let partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
         defer { partFile.close() }
         let control = ControlFile(path: controlPath, state: ResumeState(url: configuration.url, file: file, plan: plan, completed: completed), pieceCount: plan.count)
         try await control.save()
-        let mode = sources.contains(where: { $0 != .direct }) ? "swarm" : "direct"
+        let mode = sources.contains(where: { $0.kind is PeerSource }) ? "swarm" : "direct"
         observer.handle(.started(DownloadStart(
             url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
         let counters = TransferCounters()
         let result = try await transferPieces(
-            file: file, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters, started: started)
+            origin: origin, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters, started: started)
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
             traffic: counters.bySource, pieces: result.pieces, banned: result.banned, digests: result.digests))
     }
 
     private func transferPieces(
-        file: RemoteFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
+        origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
     ) async throws -> (pieces: [String: Int], banned: [String], digests: Digests) {
-        let directOnly = sources == [.direct]
         let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
         let (completions, pieceCompleted) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, useSelf: configuration.useSelf)
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: sources.first { $0.trust == .authoritative })
         let coordinator = DownloadCoordinator(
             plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
             persistable: persistable, onReset: { hasher.reset() })
         for source in sources {
-            // The origin itself gets more patience than a peer: it is the last resort.
-            coordinator.addSource(
-                source.id, maxInFlight: directOnly ? configuration.connections : configuration.piecesInFlightPerSource,
-                maxConsecutiveFailures: source == .direct ? 8 : nil)
+            coordinator.addSource(source.id, maxInFlight: slots(for: source, among: sources), maxConsecutiveFailures: source.kind.maxConsecutiveFailures)
         }
         let fetcher = PieceFetcher(
-            httpClient: httpClient, file: file, counters: counters, logger: logger,
-            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)), peerToken: configuration.token)
+            httpClient: httpClient, counters: counters, logger: logger,
+            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
         let transfer = Transfer(
             plan: plan, sources: sources, coordinator: coordinator, fetcher: fetcher, partFile: partFile, counters: counters, hasher: hasher,
-            verifier: verifier, started: started)
+            verifier: verifier,
+            refresher: URLRefresher(
+                userURL: configuration.url, pinned: origin, probe: OriginProbe(httpClient: httpClient, logger: logger),
+                onRefresh: { [observer] in observer.handle(.notice($0)) }),
+            started: started)
         let isDone: @Sendable (Int) -> Bool = { coordinator.isDone($0) }
-        let slots = directOnly ? configuration.connections : configuration.piecesInFlightPerSource
 
         do {
             try await withProgressTicker(
@@ -67,7 +68,7 @@ extension Downloader {
                             // The workers stop once the download is settled (or every source
                             // is gone): then no more checks can come.
                             defer { checkQueue.finish() }
-                            try await runWorkers(transfer, slots: slots)
+                            try await runWorkers(transfer)
                         }
                         try await group.waitForAll()
                     }
@@ -97,11 +98,12 @@ extension Downloader {
         try await control.save(completed: coordinator.stillPersistable(snapshot))
     }
 
-    /// Runs `slots` workers per source until the download is settled or no source is left.
-    private func runWorkers(_ transfer: Transfer, slots: Int) async throws {
+    /// Runs a worker per slot of every source until the download is settled or no source is
+    /// left.
+    private func runWorkers(_ transfer: Transfer) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for source in transfer.sources {
-                for _ in 0..<slots {
+                for _ in 0..<slots(for: source, among: transfer.sources) {
                     group.addTask { try await work(source: source, transfer) }
                 }
             }
@@ -136,6 +138,17 @@ extension Downloader {
                     ])
                 } catch PieceFailure.superseded {
                     coordinator.released(job.piece, by: id)
+                } catch let PieceFailure.expired(status, url) {
+                    coordinator.released(job.piece, by: id)
+                    // The next copy uses the new URL. An expiry that resolving again does not
+                    // cure is the origin's verdict; a peer's claim of one is its own failure.
+                    guard try await transfer.refresher.refresh(after: url, status: status) == .unchanged else { continue }
+                    if source.trust == .authoritative {
+                        throw DownloadError.origin("the origin answered HTTP \(status) for \(url)", status: status)
+                    }
+                    let failure = PieceFailure.status(status, originStatus: status, retryAfter: nil)
+                    observer.handle(.pieceFailed(piece: job.piece, source: id, reason: failure.description))
+                    if coordinator.failed(job.piece, by: id, retryAfter: nil) { observer.handle(.sourceDropped(source: id)) }
                 } catch let failure as PieceFailure {
                     logger.info("piece failed", metadata: ["piece": "\(job.piece)", "source": "\(id)", "reason": "\(failure)"])
                     observer.handle(.pieceFailed(piece: job.piece, source: id, reason: failure.description))

@@ -46,7 +46,7 @@ extension Downloader {
                     }
                     try partFile.write(chunk, at: offset)
                     offset += Int64(chunk.readableBytes)
-                    counters.received(chunk.readableBytes, from: DownloadSource.direct.id)
+                    counters.received(chunk.readableBytes, from: "self")
                     counters.wrote(chunk.readableBytes)
                 }
             } catch let error as DownloadError {

@@ -23,13 +23,14 @@ final class DigestBox: Sendable {
 struct PeerVerifier: Sendable {
     /// Fraction of each peer's bytes to check (0 disables, 1 or more checks everything).
     let rate: Double
-    let useSelf: Bool
+    /// The origin fetched by this machine, when it downloads too: the referee of every check.
+    let authority: DownloadSource?
     /// Size of one checked window.
     static let window: Int64 = 256 << 10
 
     /// The windows of `range` (a piece `source` delivered) to check; empty for none.
     func windows(for source: DownloadSource, in range: ByteRange) -> [ByteRange] {
-        guard case .peer = source else { return [] }
+        guard source.trust == .checked else { return [] }
         var generator = SystemRandomNumberGenerator()
         return SpotCheckSample.windows(in: range, rate: rate, window: Self.window, using: &generator)
     }
@@ -37,8 +38,8 @@ struct PeerVerifier: Sendable {
     /// The source to compare against (and, for a peer referee, a third one to break a
     /// tie), or `nil` when there is none.
     func referees(for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>) -> (DownloadSource, DownloadSource?)? {
-        if useSelf { return (.direct, nil) }
-        let others = sources.filter { $0 != source && $0 != .direct && !banned.contains($0.id) }.shuffled()
+        if let authority { return (authority, nil) }
+        let others = sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) }.shuffled()
         guard let first = others.first else { return nil }
         return (first, others.dropFirst().first)
     }
@@ -63,7 +64,7 @@ struct PeerVerifier: Sendable {
             return .inconclusive("\(referee.id) could not deliver piece \(piece)")
         }
         if reference == onDisk { return .match }
-        if referee == .direct { return .mismatch(expected: reference, got: onDisk) }
+        if referee.trust == .authoritative { return .mismatch(expected: reference, got: onDisk) }
         guard let tiebreaker, let third = try await digest(piece: piece, range: range, from: tiebreaker, fetcher: fetcher) else {
             return .inconclusive("\(referee.id) disagrees and no third source could settle it")
         }

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Why one piece attempt failed.
-enum PieceFailure: Error, CustomStringConvertible {
+package enum PieceFailure: Error, CustomStringConvertible {
     /// Another copy of the piece completed first (endgame); not the source's fault.
     case superseded
     /// The source answered with an HTTP error (and maybe `Retry-After`).
@@ -16,8 +16,11 @@ enum PieceFailure: Error, CustomStringConvertible {
     case short(received: Int64, expected: Int64)
     /// Transport error or timeout.
     case transport(String)
+    /// The pinned URL answered as an expired signed URL does (401, 403, 410): resolve it
+    /// again from the URL the user gave.
+    case expired(status: Int, url: String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .superseded: "superseded by another copy"
         case let .status(status, origin?, _): "HTTP \(status) (origin answered \(origin))"
@@ -25,6 +28,7 @@ enum PieceFailure: Error, CustomStringConvertible {
         case let .badResponse(reason): reason
         case let .short(received, expected): "body ended after \(received) of \(expected) bytes"
         case let .transport(reason): reason
+        case let .expired(status, _): "HTTP \(status) from the pinned URL (a signed URL that expired?)"
         }
     }
 }
@@ -32,12 +36,9 @@ enum PieceFailure: Error, CustomStringConvertible {
 /// Downloads one piece from one source, streaming each chunk to its offset in the part file.
 struct PieceFetcher: Sendable {
     let httpClient: HTTPClient
-    let file: RemoteFile
     let counters: TransferCounters
     let logger: Logger
     let headTimeout: TimeAmount
-    /// The swarm token, sent to peers only (never to the origin).
-    var peerToken: String? = nil
 
     /// Where fetched bytes go.
     enum Sink {
@@ -50,15 +51,10 @@ struct PieceFetcher: Sendable {
     /// Fetches `range` from `source`. Throws ``PieceFailure`` for problems another source may
     /// not have, and ``DownloadError`` for fatal ones.
     func fetch(range: ByteRange, from source: DownloadSource, into sink: Sink) async throws {
-        var request = HTTPClientRequest(url: source.requestURL(for: file.url))
-        request.headers.add(name: "Range", value: range.rangeHeader)
-        if let validator = file.ifRangeValidator { request.headers.add(name: "If-Range", value: validator) }
-        request.headers.add(name: "User-Agent", value: "ddl")
-        if case .peer = source, let peerToken { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(peerToken)) }
-
+        let kind = source.kind
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
+            response = try await httpClient.execute(kind.request(for: range), timeout: headTimeout, logger: logger)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -66,30 +62,15 @@ struct PieceFetcher: Sendable {
         }
         let status = Int(response.status.code)
         guard status == 206 else {
-            var originStatus: Int?
-            if source != .direct, let body = try? await response.body.collect(upTo: 16 * 1024),
-               let problem = try? JSONDecoderShim.decode(Problem.self, from: body) {
-                originStatus = problem.originStatus
-            }
-            if source == .direct {
-                if status == 200 {
-                    throw DownloadError.changed("the file changed on the server (the origin answered 200 to a range request with If-Range)")
-                }
-                if [400, 401, 403, 404, 410, 416].contains(status) {
-                    throw DownloadError.origin("the origin answered HTTP \(status) for \(file.url)", status: status)
-                }
-            }
-            throw PieceFailure.status(status, originStatus: originStatus, retryAfter: Self.retryAfter(response.headers.first(name: "Retry-After")))
+            let body = kind.readsErrorBodies ? try? await response.body.collect(upTo: 16 * 1024) : nil
+            throw try kind.failure(status: status, headers: response.headers, body: body)
         }
         guard let header = response.headers.first(name: "Content-Range"), let contentRange = ContentRange(header),
-              contentRange.range == range, contentRange.total == nil || contentRange.total == file.length
+              contentRange.range == range, contentRange.total == nil || contentRange.total == kind.file.length
         else {
             throw PieceFailure.badResponse("Content-Range \(response.headers.first(name: "Content-Range") ?? "missing") does not match \(range)")
         }
-        if let etag = file.etag, let now = response.headers.first(name: "ETag"), now != etag {
-            if source != .direct { throw PieceFailure.badResponse("the peer relayed ETag \(now), expected \(etag)") }
-            throw DownloadError.changed("the file changed on the server (ETag \(etag) became \(now))")
-        }
+        try kind.checkValidator(response.headers.first(name: "ETag"))
 
         let expected = range.count
         var received: Int64 = 0
@@ -155,14 +136,6 @@ struct PieceWriter: Sendable {
 
 import Foundation
 import NIOFoundationCompat
-
-extension PieceFetcher {
-    /// `Retry-After` in seconds (the HTTP-date form is not honoured), capped at 5 minutes.
-    static func retryAfter(_ value: String?) -> Duration? {
-        guard let value, let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
-        return .seconds(min(seconds, 300))
-    }
-}
 
 enum JSONDecoderShim {
     static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {

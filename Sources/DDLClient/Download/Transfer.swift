@@ -10,6 +10,8 @@ struct Transfer: Sendable {
     let counters: TransferCounters
     let hasher: InOrderHasher
     let verifier: PeerVerifier
+    /// Resolves the user's URL again when the pinned one expires.
+    let refresher: URLRefresher
     let started: ContinuousClock.Instant
 }
 

@@ -31,3 +31,16 @@ public struct RemoteFile: Sendable, Hashable {
     /// Whether pieces can be fetched in parallel.
     public var supportsSegmentedDownload: Bool { acceptsRanges && (length ?? 0) > 0 }
 }
+
+extension RemoteFile {
+    /// Why `self` may not be the same file as `other` (another length, `ETag` or, without
+    /// one, `Last-Modified`), or `nil` when nothing says so.
+    public func differences(from other: RemoteFile) -> String? {
+        if length != other.length { return "its length changed from \(other.length.map(String.init) ?? "unknown") to \(length.map(String.init) ?? "unknown") bytes" }
+        if let a = other.etag, let b = etag, a != b { return "its ETag changed from \(a) to \(b)" }
+        if other.etag == nil || etag == nil, let a = other.lastModified, let b = lastModified, a != b {
+            return "its Last-Modified changed from \(a) to \(b)"
+        }
+        return nil
+    }
+}

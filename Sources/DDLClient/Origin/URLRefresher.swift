@@ -1,0 +1,82 @@
+import DDLCore
+
+/// Resolves the URL the user gave again when the pinned URL stops answering the way an
+/// expired signed URL does (release assets, object stores and CDNs redirect to short-lived
+/// signed URLs): probes it anew, checks that it is still the same file (length and
+/// validators), and hands the new URL to every source through the ``PinnedFile``. Only a real
+/// change of the file ends the download. One resolution runs at a time; the copies that hit
+/// the same expired URL meanwhile wait for it.
+actor URLRefresher {
+    /// What a refresh found.
+    enum Outcome: Equatable {
+        /// The pinned URL is a new one: retry with it.
+        case refreshed
+        /// Resolving the URL again gave the URL that failed: the failure is real.
+        case unchanged
+    }
+
+    private let userURL: String
+    private let pinned: PinnedFile
+    private let probe: OriginProbe
+    private let onRefresh: @Sendable (String) -> Void
+    private var running: OneShot?
+    private var lastOutcome: Result<Outcome, DownloadError>?
+    private(set) var refreshes = 0
+    /// Most resolutions in one download, so that an origin that hands out URLs that never
+    /// work cannot keep the download going in circles.
+    static let maximumRefreshes = 100
+
+    init(userURL: String, pinned: PinnedFile, probe: OriginProbe, onRefresh: @escaping @Sendable (String) -> Void) {
+        self.userURL = userURL
+        self.pinned = pinned
+        self.probe = probe
+        self.onRefresh = onRefresh
+    }
+
+    /// `failedURL` answered `status` as an expired URL does. Returns once the pinned URL is a
+    /// fresh one (or was already replaced by another copy's refresh), or says that resolving
+    /// again gives the same URL. Throws when the file changed or cannot be resolved.
+    func refresh(after failedURL: String, status: Int) async throws(DownloadError) -> Outcome {
+        while true {
+            if pinned.current.url != failedURL { return .refreshed }
+            if let running {
+                await running.wait()
+                if case let .success(outcome) = lastOutcome, outcome == .unchanged { return .unchanged }
+                if case let .failure(error) = lastOutcome { throw error }
+                continue
+            }
+            let signal = OneShot()
+            running = signal
+            defer {
+                running = nil
+                signal.fire()
+            }
+            do throws(DownloadError) {
+                let outcome = try await resolve(failedURL, status: status)
+                lastOutcome = .success(outcome)
+                return outcome
+            } catch {
+                lastOutcome = .failure(error)
+                throw error
+            }
+        }
+    }
+
+    private func resolve(_ failedURL: String, status: Int) async throws(DownloadError) -> Outcome {
+        refreshes += 1
+        guard refreshes <= Self.maximumRefreshes else {
+            throw .origin("the origin answered HTTP \(status) for \(failedURL) after \(Self.maximumRefreshes) fresh resolutions of \(userURL)", status: status)
+        }
+        let current = pinned.current
+        let fresh = try await probe.probe(userURL)
+        if let why = fresh.differences(from: current) {
+            throw .changed("the file changed on the server (\(why)) while its expired URL was resolved again")
+        }
+        guard fresh.url != failedURL else { return .unchanged }
+        var updated = current
+        updated.url = fresh.url
+        pinned.replace(with: updated)
+        onRefresh("the pinned URL answered HTTP \(status) (expired?): resolved \(userURL) again and went on with the new URL")
+        return .refreshed
+    }
+}

@@ -3,6 +3,7 @@ import DDLServerSupport
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// An HTTP origin for tests and `ddl demo`: serves generated content with `Range`,
@@ -10,6 +11,9 @@ import Synchronization
 ///
 /// Routes: `GET|HEAD /files/{name}` serves the content; `GET|HEAD /redirect/{n}/{name}`
 /// redirects `n` times before landing on `/files/{name}`; `GET /healthz`.
+///
+/// Responses can be held at a file offset until the test lets them go: see
+/// ``pause(atOffset:)``.
 public final class TestOrigin: Sendable {
     /// Fault switches; change them at any time with ``update(_:)``.
     public struct Faults: Sendable {
@@ -42,6 +46,11 @@ public final class TestOrigin: Sendable {
         var faults = Faults()
         var bytesServed: Int64 = 0
         var getRequests = 0
+        var headRequests = 0
+        var activeResponses = 0
+        var abortedResponses = 0
+        /// Gates not yet seen released (pruned as responses look at them).
+        var gates: [GateCore] = []
     }
 
     /// The content served at every `/files/{name}`.
@@ -61,8 +70,33 @@ public final class TestOrigin: Sendable {
 
     /// Body bytes sent by `GET` responses so far.
     public var bytesServed: Int64 { state.withLock { $0.bytesServed } }
-    /// `GET` requests received so far.
+    /// `GET` requests received so far (redirects not included).
     public var getRequests: Int { state.withLock { $0.getRequests } }
+    /// `HEAD` requests received so far (redirects not included).
+    public var headRequests: Int { state.withLock { $0.headRequests } }
+    /// `GET` response bodies being written right now (held ones included).
+    public var activeResponses: Int { state.withLock { $0.activeResponses } }
+    /// `GET` response bodies that ended early because writing failed (the client went
+    /// away) or their task was cancelled; truncations ordered by ``Faults/truncateAfter`` do
+    /// not count.
+    public var abortedResponses: Int { state.withLock { $0.abortedResponses } }
+
+    /// Holds every `GET` response before it sends a byte at or beyond `offset` until the
+    /// returned gate is released; see ``Gate``. Several gates may be set at once.
+    public func pause(atOffset offset: Int64) -> Gate {
+        let core = GateCore(offset: offset)
+        state.withLock { $0.gates.append(core) }
+        return Gate(core: core)
+    }
+
+    /// Releases every gate (it also happens when the origin's service shuts down gracefully).
+    public func releaseAllGates() {
+        let gates = state.withLock { state in
+            defer { state.gates = [] }
+            return state.gates
+        }
+        for gate in gates { gate.release() }
+    }
 
     /// Builds the HTTP application (a `Service`).
     public func makeApplication(
@@ -92,9 +126,17 @@ public final class TestOrigin: Sendable {
         )
     }
 
+    /// The lowest unreleased gate at or before `last`, pruning released ones.
+    private func gate(before last: Int64) -> GateCore? {
+        state.withLock { state in
+            state.gates.removeAll { $0.isReleased }
+            return state.gates.filter { $0.offset <= last }.min { $0.offset < $1.offset }
+        }
+    }
+
     private func serve(_ request: Request, head: Bool) -> Response {
         let faults = state.withLock { state -> Faults? in
-            if !head { state.getRequests += 1 }
+            if head { state.headRequests += 1 } else { state.getRequests += 1 }
             if !head && state.faults.failNextRequests > 0 {
                 state.faults.failNextRequests -= 1
                 return nil
@@ -139,32 +181,57 @@ public final class TestOrigin: Sendable {
 
         let body = ResponseBody { [self, range] writer in
             guard let range else { try await writer.finish(nil); return }
-            let chunk: Int64 = 64 * 1024
-            var offset = range.first
-            var sent: Int64 = 0
-            while offset <= range.last {
-                let last = min(offset + chunk, range.last + 1) - 1
-                var piece = self.content.bytes(ByteRange(first: offset, last: last))
-                if let cut = faults.truncateAfter, sent + Int64(piece.readableBytes) > cut {
-                    let keep = Int(cut - sent)
-                    if keep > 0, let slice = piece.readSlice(length: keep) {
-                        try await writer.write(slice)
-                        self.state.withLock { $0.bytesServed += Int64(keep) }
-                    }
-                    throw TruncatedOnPurpose()
-                }
-                let n = Int64(piece.readableBytes)
-                try await writer.write(piece)
-                self.state.withLock { $0.bytesServed += n }
-                sent += n
-                offset = last + 1
-                if let rate = faults.bytesPerSecond, rate > 0 {
-                    try await Task.sleep(for: .nanoseconds(Int64(Double(n) / Double(rate) * 1e9)))
-                }
+            self.state.withLock { $0.activeResponses += 1 }
+            defer { self.state.withLock { $0.activeResponses -= 1 } }
+            do {
+                try await self.writeBody(range, faults: faults, to: &writer)
+            } catch let error as TruncatedOnPurpose {
+                throw error
+            } catch {
+                self.state.withLock { $0.abortedResponses += 1 }
+                throw error
             }
-            try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    private func writeBody(_ range: ByteRange, faults: Faults, to writer: inout any ResponseBodyWriter) async throws {
+        let chunk: Int64 = 64 * 1024
+        var offset = range.first
+        var sent: Int64 = 0
+        while offset <= range.last {
+            var last = min(offset + chunk, range.last + 1) - 1
+            if let gate = gate(before: last) {
+                if gate.offset <= offset {
+                    // Held until released; a graceful shutdown of the origin releases it.
+                    try await withGracefulShutdownHandler {
+                        try await gate.hold()
+                    } onGracefulShutdown: {
+                        self.releaseAllGates()
+                    }
+                    continue
+                }
+                last = gate.offset - 1  // send up to the gate, then stop there
+            }
+            var piece = content.bytes(ByteRange(first: offset, last: last))
+            if let cut = faults.truncateAfter, sent + Int64(piece.readableBytes) > cut {
+                let keep = Int(cut - sent)
+                if keep > 0, let slice = piece.readSlice(length: keep) {
+                    try await writer.write(slice)
+                    state.withLock { $0.bytesServed += Int64(keep) }
+                }
+                throw TruncatedOnPurpose()
+            }
+            let n = Int64(piece.readableBytes)
+            try await writer.write(piece)
+            state.withLock { $0.bytesServed += n }
+            sent += n
+            offset = last + 1
+            if let rate = faults.bytesPerSecond, rate > 0 {
+                try await Task.sleep(for: .nanoseconds(Int64(Double(n) / Double(rate) * 1e9)))
+            }
+        }
+        try await writer.finish(nil)
     }
 }
 

@@ -10,7 +10,10 @@ import Synchronization
 /// `ETag`/`Last-Modified`, `If-Range`, redirects, and switches for faults.
 ///
 /// Routes: `GET|HEAD /files/{name}` serves the content; `GET|HEAD /redirect/{n}/{name}`
-/// redirects `n` times before landing on `/files/{name}`; `GET /healthz`.
+/// redirects `n` times before landing on `/files/{name}`; `GET|HEAD /signed/{name}`
+/// redirects (`302`) to a fresh presigned-style URL `/s/{token}/{name}` that serves the
+/// content to `GET` for ``Faults/signedURLLifetime`` after it was issued and answers `403`
+/// afterwards (and always to `HEAD`, like a URL signed for `GET` only); `GET /healthz`.
 ///
 /// Responses can be held at a file offset until the test lets them go: see
 /// ``pause(atOffset:)``.
@@ -23,6 +26,12 @@ public final class TestOrigin: Sendable {
         public var noLength = false
         /// Answer `HEAD` with `405`.
         public var headNotAllowed = false
+        /// Answer `HEAD` with this status (e.g. `403`, as object stores do for URLs presigned
+        /// for `GET`); takes precedence over ``headNotAllowed``.
+        public var headStatus: Int?
+        /// How long a URL issued by `/signed/{name}` stays valid, measured on the origin's
+        /// clock (see ``TestOrigin/init(length:seed:faults:now:)``) from the redirect.
+        public var signedURLLifetime: Duration = .seconds(60)
         /// Throttle every response to this many bytes per second.
         public var bytesPerSecond: Int?
         /// The next this-many `GET` requests fail with ``failStatus``.
@@ -42,6 +51,11 @@ public final class TestOrigin: Sendable {
         public init() {}
     }
 
+    struct SignedURL {
+        var expires: ContinuousClock.Instant
+        var revoked = false
+    }
+
     struct State {
         var faults = Faults()
         var bytesServed: Int64 = 0
@@ -51,16 +65,27 @@ public final class TestOrigin: Sendable {
         var abortedResponses = 0
         /// Gates not yet seen released (pruned as responses look at them).
         var gates: [GateCore] = []
+        /// Signed-URL tokens and when each expires.
+        var signed: [String: SignedURL] = [:]
+        var signedIssued = 0
     }
 
     /// The content served at every `/files/{name}`.
     public let content: GeneratedContent
     private let state: Mutex<State>
+    private let now: @Sendable () -> ContinuousClock.Instant
 
     /// Creates an origin serving `length` bytes of generated content.
-    public init(length: Int64, seed: UInt64 = 0x5EED_DD1, faults: Faults = Faults()) {
+    ///
+    /// - Parameter now: the origin's clock, read when a signed URL is issued and used; tests
+    ///   can pass one they advance by hand instead of sleeping.
+    public init(
+        length: Int64, seed: UInt64 = 0x5EED_DD1, faults: Faults = Faults(),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.content = GeneratedContent(length: length, seed: seed)
         self.state = Mutex(State(faults: faults))
+        self.now = now
     }
 
     /// Changes the fault switches.
@@ -70,7 +95,7 @@ public final class TestOrigin: Sendable {
 
     /// Body bytes sent by `GET` responses so far.
     public var bytesServed: Int64 { state.withLock { $0.bytesServed } }
-    /// `GET` requests received so far (redirects not included).
+    /// `GET` requests received so far (signed URLs included, redirects not).
     public var getRequests: Int { state.withLock { $0.getRequests } }
     /// `HEAD` requests received so far (redirects not included).
     public var headRequests: Int { state.withLock { $0.headRequests } }
@@ -98,6 +123,16 @@ public final class TestOrigin: Sendable {
         for gate in gates { gate.release() }
     }
 
+    /// Makes every signed URL issued so far answer `403`, as if its lifetime had passed.
+    public func expireSignedURLs() {
+        state.withLock { state in
+            for token in state.signed.keys { state.signed[token]?.revoked = true }
+        }
+    }
+
+    /// Signed URLs issued by `/signed/{name}` so far.
+    public var signedURLsIssued: Int { state.withLock { $0.signedIssued } }
+
     /// Builds the HTTP application (a `Service`).
     public func makeApplication(
         host: String = "127.0.0.1",
@@ -118,12 +153,55 @@ public final class TestOrigin: Sendable {
         }
         router.on("/redirect/:n/:name", method: .get, use: redirect)
         router.on("/redirect/:n/:name", method: .head, use: redirect)
+        let sign: @Sendable (Request, DDLRequestContext) async throws -> Response = { _, context in
+            let name = context.parameters.get("name") ?? "file"
+            let token = self.issueSignedURL()
+            var headers = HTTPFields()
+            headers[.location] = "/s/\(token)/\(name)"
+            return Response(status: .found, headers: headers)
+        }
+        router.on("/signed/:name", method: .get, use: sign)
+        router.on("/signed/:name", method: .head, use: sign)
+        router.on("/s/:token/:name", method: .get) { request, context in
+            guard self.signedURLIsValid(context.parameters.get("token")) else { return Self.signatureRefused() }
+            return self.serve(request, head: false)
+        }
+        router.on("/s/:token/:name", method: .head) { _, _ in
+            self.state.withLock { $0.headRequests += 1 }
+            return Self.signatureRefused()
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "ddl-test-origin"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+
+    private func issueSignedURL() -> String {
+        let issued = now()
+        return state.withLock { state in
+            state.signedIssued += 1
+            let token = "sig\(state.signedIssued)"
+            state.signed[token] = SignedURL(expires: issued + state.faults.signedURLLifetime)
+            return token
+        }
+    }
+
+    private func signedURLIsValid(_ token: String?) -> Bool {
+        let time = now()
+        return state.withLock { state in
+            guard let token, let signed = state.signed[token] else { return false }
+            return !signed.revoked && time < signed.expires
+        }
+    }
+
+    /// What an object store answers to an expired URL or a method it was not signed for.
+    private static func signatureRefused() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/xml"
+        let body = "<Error><Code>AccessDenied</Code><Message>Request has expired or was not signed for this method</Message></Error>"
+        return Response(status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// The lowest unreleased gate at or before `last`, pruning released ones.
@@ -149,6 +227,7 @@ public final class TestOrigin: Sendable {
             if let retry = current.retryAfter { headers[.retryAfter] = String(retry) }
             return Response(status: .init(code: current.failStatus), headers: headers)
         }
+        if head, let status = faults.headStatus { return Response(status: .init(code: status)) }
         if head && faults.headNotAllowed { return Response(status: .methodNotAllowed) }
 
         var headers = HTTPFields()

@@ -7,7 +7,8 @@ import NIOHTTP1
 import Synchronization
 import Testing
 
-/// The test origin's own tools (the pause gate), against a real server on loopback.
+/// The test origin's own tools: the pause gate and the presigned-style URLs, against a real
+/// server on loopback.
 @Suite struct TestOriginTests {
     /// Runs `origin` on 127.0.0.1 with a fresh HTTP client; passes its base URL.
     func withOrigin(_ origin: TestOrigin, _ body: @Sendable @escaping (String, HTTPClient) async throws -> Void) async throws {
@@ -158,6 +159,63 @@ import Testing
             #expect(origin.activeResponses == 0)
         }
         withExtendedLifetime(gate) {}
+    }
+
+    // MARK: HEAD status and signed URLs
+
+    @Test func headStatusAnswersHeadOnly() async throws {
+        let origin = TestOrigin(length: 1000, faults: { var f = TestOrigin.Faults(); f.headStatus = 403; return f }())
+        try await withOrigin(origin) { base, client in
+            #expect(try await get(client, base + "/files/a", method: .HEAD).0 == 403)
+            let (status, headers, body) = try await get(client, base + "/files/a", range: "bytes=0-0")
+            #expect(status == 206)
+            #expect(headers.first(name: "Content-Range") == "bytes 0-0/1000")
+            #expect(body.readableBytes == 1)
+            #expect(origin.headRequests == 1)
+        }
+    }
+
+    @Test func signedURLsRedirectToTargetsThatExpire() async throws {
+        let clock = Box(ContinuousClock.now)
+        let origin = TestOrigin(length: 5000, now: { clock.value.withLock { $0 } })
+        origin.update { $0.signedURLLifetime = .seconds(10) }
+        try await withOrigin(origin) { base, client in
+            // The redirect itself, not followed.
+            let noRedirects = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+            let redirect: HTTPClientResponse
+            do {
+                redirect = try await noRedirects.execute(HTTPClientRequest(url: base + "/signed/big.iso"), timeout: .seconds(10))
+                try await noRedirects.shutdown()
+            } catch {
+                try? await noRedirects.shutdown()
+                throw error
+            }
+            #expect(redirect.status == .found)
+            let location = try #require(redirect.headers.first(name: "Location"))
+            #expect(location.hasPrefix("/s/") && location.hasSuffix("/big.iso"))
+            let target = base + location
+
+            let (ok, _, bytes) = try await get(client, target, range: "bytes=100-199")
+            #expect(ok == 206)
+            #expect(bytes == origin.content.bytes(ByteRange(first: 100, last: 199)))
+            // Signed for GET only.
+            #expect(try await get(client, target, method: .HEAD).0 == 403)
+            // Valid until its lifetime passes on the origin's clock.
+            clock.value.withLock { $0 += .seconds(9) }
+            #expect(try await get(client, target, range: "bytes=0-0").0 == 206)
+            clock.value.withLock { $0 += .seconds(1) }
+            #expect(try await get(client, target, range: "bytes=0-0").0 == 403)
+            // A fresh redirect gives a fresh URL; expireSignedURLs ends it without a clock.
+            let (fresh, _, _) = try await get(client, base + "/signed/big.iso", range: "bytes=0-0")
+            #expect(fresh == 206)
+            #expect(origin.signedURLsIssued == 2)
+            origin.expireSignedURLs()
+            let second = base + "/s/sig2/big.iso"
+            #expect(try await get(client, second, range: "bytes=0-0").0 == 403)
+            #expect(try await get(client, base + "/s/forged/big.iso").0 == 403)
+            // Following the redirect from the start always works.
+            #expect(try await get(client, base + "/signed/big.iso").2.readableBytes == 5000)
+        }
     }
 }
 

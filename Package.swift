@@ -115,3 +115,18 @@ let package = Package(
         ),
     ]
 )
+
+// `DDL_WERROR=1` (set by .ci/run) makes warnings in this package's own targets errors.
+// Dependencies are not affected: SwiftPM builds remote packages with their warnings
+// suppressed. Set it for `swift build` and `swift test` alike, or the second rebuilds.
+// (C warnings only for the C target: on a Swift target the C setting would also reach
+// the headers it imports from dependencies, as `-Xcc -Werror`.)
+if let value = Context.environment["DDL_WERROR"], !value.isEmpty, value != "0" {
+    for target in package.targets {
+        if target.name == "CDDLSystem" {
+            target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+        } else {
+            target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+        }
+    }
+}

@@ -83,6 +83,7 @@ let package = Package(
                 "DDLCore", "DDLServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -118,3 +119,18 @@ let package = Package(
         ),
     ]
 )
+
+// `DDL_WERROR=1` (set by .ci/run) makes warnings in this package's own targets errors.
+// Dependencies are not affected: SwiftPM builds remote packages with their warnings
+// suppressed. Set it for `swift build` and `swift test` alike, or the second rebuilds.
+// (C warnings only for the C target: on a Swift target the C setting would also reach
+// the headers it imports from dependencies, as `-Xcc -Werror`.)
+if let value = Context.environment["DDL_WERROR"], !value.isEmpty, value != "0" {
+    for target in package.targets {
+        if target.name == "CDDLSystem" {
+            target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+        } else {
+            target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+        }
+    }
+}

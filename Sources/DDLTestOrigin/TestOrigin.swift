@@ -3,13 +3,20 @@ import DDLServerSupport
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// An HTTP origin for tests and `ddl demo`: serves generated content with `Range`,
 /// `ETag`/`Last-Modified`, `If-Range`, redirects, and switches for faults.
 ///
 /// Routes: `GET|HEAD /files/{name}` serves the content; `GET|HEAD /redirect/{n}/{name}`
-/// redirects `n` times before landing on `/files/{name}`; `GET /healthz`.
+/// redirects `n` times before landing on `/files/{name}`; `GET|HEAD /signed/{name}`
+/// redirects (`302`) to a fresh presigned-style URL `/s/{token}/{name}` that serves the
+/// content to `GET` for ``Faults/signedURLLifetime`` after it was issued and answers `403`
+/// afterwards (and always to `HEAD`, like a URL signed for `GET` only); `GET /healthz`.
+///
+/// Responses can be held at a file offset until the test lets them go: see
+/// ``pause(atOffset:)``.
 public final class TestOrigin: Sendable {
     /// Fault switches; change them at any time with ``update(_:)``.
     public struct Faults: Sendable {
@@ -19,6 +26,12 @@ public final class TestOrigin: Sendable {
         public var noLength = false
         /// Answer `HEAD` with `405`.
         public var headNotAllowed = false
+        /// Answer `HEAD` with this status (e.g. `403`, as object stores do for URLs presigned
+        /// for `GET`); takes precedence over ``headNotAllowed``.
+        public var headStatus: Int?
+        /// How long a URL issued by `/signed/{name}` stays valid, measured on the origin's
+        /// clock (see ``TestOrigin/init(length:seed:faults:now:)``) from the redirect.
+        public var signedURLLifetime: Duration = .seconds(60)
         /// Throttle every response to this many bytes per second.
         public var bytesPerSecond: Int?
         /// The next this-many `GET` requests fail with ``failStatus``.
@@ -38,20 +51,41 @@ public final class TestOrigin: Sendable {
         public init() {}
     }
 
+    struct SignedURL {
+        var expires: ContinuousClock.Instant
+        var revoked = false
+    }
+
     struct State {
         var faults = Faults()
         var bytesServed: Int64 = 0
         var getRequests = 0
+        var headRequests = 0
+        var activeResponses = 0
+        var abortedResponses = 0
+        /// Gates not yet seen released (pruned as responses look at them).
+        var gates: [GateCore] = []
+        /// Signed-URL tokens and when each expires.
+        var signed: [String: SignedURL] = [:]
+        var signedIssued = 0
     }
 
     /// The content served at every `/files/{name}`.
     public let content: GeneratedContent
     private let state: Mutex<State>
+    private let now: @Sendable () -> ContinuousClock.Instant
 
     /// Creates an origin serving `length` bytes of generated content.
-    public init(length: Int64, seed: UInt64 = 0x5EED_DD1, faults: Faults = Faults()) {
+    ///
+    /// - Parameter now: the origin's clock, read when a signed URL is issued and used; tests
+    ///   can pass one they advance by hand instead of sleeping.
+    public init(
+        length: Int64, seed: UInt64 = 0x5EED_DD1, faults: Faults = Faults(),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.content = GeneratedContent(length: length, seed: seed)
         self.state = Mutex(State(faults: faults))
+        self.now = now
     }
 
     /// Changes the fault switches.
@@ -61,8 +95,43 @@ public final class TestOrigin: Sendable {
 
     /// Body bytes sent by `GET` responses so far.
     public var bytesServed: Int64 { state.withLock { $0.bytesServed } }
-    /// `GET` requests received so far.
+    /// `GET` requests received so far (signed URLs included, redirects not).
     public var getRequests: Int { state.withLock { $0.getRequests } }
+    /// `HEAD` requests received so far (redirects not included).
+    public var headRequests: Int { state.withLock { $0.headRequests } }
+    /// `GET` response bodies being written right now (held ones included).
+    public var activeResponses: Int { state.withLock { $0.activeResponses } }
+    /// `GET` response bodies that ended early because writing failed (the client went
+    /// away) or their task was cancelled; truncations ordered by ``Faults/truncateAfter`` do
+    /// not count.
+    public var abortedResponses: Int { state.withLock { $0.abortedResponses } }
+
+    /// Holds every `GET` response before it sends a byte at or beyond `offset` until the
+    /// returned gate is released; see ``Gate``. Several gates may be set at once.
+    public func pause(atOffset offset: Int64) -> Gate {
+        let core = GateCore(offset: offset)
+        state.withLock { $0.gates.append(core) }
+        return Gate(core: core)
+    }
+
+    /// Releases every gate (it also happens when the origin's service shuts down gracefully).
+    public func releaseAllGates() {
+        let gates = state.withLock { state in
+            defer { state.gates = [] }
+            return state.gates
+        }
+        for gate in gates { gate.release() }
+    }
+
+    /// Makes every signed URL issued so far answer `403`, as if its lifetime had passed.
+    public func expireSignedURLs() {
+        state.withLock { state in
+            for token in state.signed.keys { state.signed[token]?.revoked = true }
+        }
+    }
+
+    /// Signed URLs issued by `/signed/{name}` so far.
+    public var signedURLsIssued: Int { state.withLock { $0.signedIssued } }
 
     /// Builds the HTTP application (a `Service`).
     public func makeApplication(
@@ -84,6 +153,23 @@ public final class TestOrigin: Sendable {
         }
         router.on("/redirect/:n/:name", method: .get, use: redirect)
         router.on("/redirect/:n/:name", method: .head, use: redirect)
+        let sign: @Sendable (Request, DDLRequestContext) async throws -> Response = { _, context in
+            let name = context.parameters.get("name") ?? "file"
+            let token = self.issueSignedURL()
+            var headers = HTTPFields()
+            headers[.location] = "/s/\(token)/\(name)"
+            return Response(status: .found, headers: headers)
+        }
+        router.on("/signed/:name", method: .get, use: sign)
+        router.on("/signed/:name", method: .head, use: sign)
+        router.on("/s/:token/:name", method: .get) { request, context in
+            guard self.signedURLIsValid(context.parameters.get("token")) else { return Self.signatureRefused() }
+            return self.serve(request, head: false)
+        }
+        router.on("/s/:token/:name", method: .head) { _, _ in
+            self.state.withLock { $0.headRequests += 1 }
+            return Self.signatureRefused()
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "ddl-test-origin"),
@@ -92,9 +178,43 @@ public final class TestOrigin: Sendable {
         )
     }
 
+    private func issueSignedURL() -> String {
+        let issued = now()
+        return state.withLock { state in
+            state.signedIssued += 1
+            let token = "sig\(state.signedIssued)"
+            state.signed[token] = SignedURL(expires: issued + state.faults.signedURLLifetime)
+            return token
+        }
+    }
+
+    private func signedURLIsValid(_ token: String?) -> Bool {
+        let time = now()
+        return state.withLock { state in
+            guard let token, let signed = state.signed[token] else { return false }
+            return !signed.revoked && time < signed.expires
+        }
+    }
+
+    /// What an object store answers to an expired URL or a method it was not signed for.
+    private static func signatureRefused() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/xml"
+        let body = "<Error><Code>AccessDenied</Code><Message>Request has expired or was not signed for this method</Message></Error>"
+        return Response(status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The lowest unreleased gate at or before `last`, pruning released ones.
+    private func gate(before last: Int64) -> GateCore? {
+        state.withLock { state in
+            state.gates.removeAll { $0.isReleased }
+            return state.gates.filter { $0.offset <= last }.min { $0.offset < $1.offset }
+        }
+    }
+
     private func serve(_ request: Request, head: Bool) -> Response {
         let faults = state.withLock { state -> Faults? in
-            if !head { state.getRequests += 1 }
+            if head { state.headRequests += 1 } else { state.getRequests += 1 }
             if !head && state.faults.failNextRequests > 0 {
                 state.faults.failNextRequests -= 1
                 return nil
@@ -107,6 +227,7 @@ public final class TestOrigin: Sendable {
             if let retry = current.retryAfter { headers[.retryAfter] = String(retry) }
             return Response(status: .init(code: current.failStatus), headers: headers)
         }
+        if head, let status = faults.headStatus { return Response(status: .init(code: status)) }
         if head && faults.headNotAllowed { return Response(status: .methodNotAllowed) }
 
         var headers = HTTPFields()
@@ -139,32 +260,57 @@ public final class TestOrigin: Sendable {
 
         let body = ResponseBody { [self, range] writer in
             guard let range else { try await writer.finish(nil); return }
-            let chunk: Int64 = 64 * 1024
-            var offset = range.first
-            var sent: Int64 = 0
-            while offset <= range.last {
-                let last = min(offset + chunk, range.last + 1) - 1
-                var piece = self.content.bytes(ByteRange(first: offset, last: last))
-                if let cut = faults.truncateAfter, sent + Int64(piece.readableBytes) > cut {
-                    let keep = Int(cut - sent)
-                    if keep > 0, let slice = piece.readSlice(length: keep) {
-                        try await writer.write(slice)
-                        self.state.withLock { $0.bytesServed += Int64(keep) }
-                    }
-                    throw TruncatedOnPurpose()
-                }
-                let n = Int64(piece.readableBytes)
-                try await writer.write(piece)
-                self.state.withLock { $0.bytesServed += n }
-                sent += n
-                offset = last + 1
-                if let rate = faults.bytesPerSecond, rate > 0 {
-                    try await Task.sleep(for: .nanoseconds(Int64(Double(n) / Double(rate) * 1e9)))
-                }
+            self.state.withLock { $0.activeResponses += 1 }
+            defer { self.state.withLock { $0.activeResponses -= 1 } }
+            do {
+                try await self.writeBody(range, faults: faults, to: &writer)
+            } catch let error as TruncatedOnPurpose {
+                throw error
+            } catch {
+                self.state.withLock { $0.abortedResponses += 1 }
+                throw error
             }
-            try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    private func writeBody(_ range: ByteRange, faults: Faults, to writer: inout any ResponseBodyWriter) async throws {
+        let chunk: Int64 = 64 * 1024
+        var offset = range.first
+        var sent: Int64 = 0
+        while offset <= range.last {
+            var last = min(offset + chunk, range.last + 1) - 1
+            if let gate = gate(before: last) {
+                if gate.offset <= offset {
+                    // Held until released; a graceful shutdown of the origin releases it.
+                    try await withGracefulShutdownHandler {
+                        try await gate.hold()
+                    } onGracefulShutdown: {
+                        self.releaseAllGates()
+                    }
+                    continue
+                }
+                last = gate.offset - 1  // send up to the gate, then stop there
+            }
+            var piece = content.bytes(ByteRange(first: offset, last: last))
+            if let cut = faults.truncateAfter, sent + Int64(piece.readableBytes) > cut {
+                let keep = Int(cut - sent)
+                if keep > 0, let slice = piece.readSlice(length: keep) {
+                    try await writer.write(slice)
+                    state.withLock { $0.bytesServed += Int64(keep) }
+                }
+                throw TruncatedOnPurpose()
+            }
+            let n = Int64(piece.readableBytes)
+            try await writer.write(piece)
+            state.withLock { $0.bytesServed += n }
+            sent += n
+            offset = last + 1
+            if let rate = faults.bytesPerSecond, rate > 0 {
+                try await Task.sleep(for: .nanoseconds(Int64(Double(n) / Double(rate) * 1e9)))
+            }
+        }
+        try await writer.finish(nil)
     }
 }
 

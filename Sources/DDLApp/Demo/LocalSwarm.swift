@@ -89,12 +89,16 @@ public struct LocalSwarm: Sendable {
                         let swarm = LocalSwarm(origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats, token: options.token)
                         try await swarm.waitForPeers(count: ports.count, httpClient: originClient)
                         let value = try await body(swarm)
+                        // A response still held at a pause gate would keep a peer's fetch,
+                        // and so the peers' graceful shutdown, waiting.
+                        origin?.releaseAllGates()
                         await peers.triggerGracefulShutdown()
                         _ = try await tasks.next()  // the peers' group: they deregister while the tracker runs
                         await infrastructure.triggerGracefulShutdown()
                         try await tasks.waitForAll()
                         return value
                     } catch {
+                        origin?.releaseAllGates()
                         await peers.triggerGracefulShutdown()
                         throw error
                     }

@@ -6,6 +6,16 @@ import NIOHTTP1
 
 /// Probes the origin: `HEAD` (falling back to `GET` with `Range: bytes=0-0`), following
 /// redirects and pinning the final URL.
+///
+/// Any `HEAD` answer other than `2xx` — `401`, `403` and `405` included, and `404`/`410`
+/// too — is only a reason to ask again with `GET Range: bytes=0-0` for the URL as given; the
+/// probe fails (with the `GET`'s status, exit code 4) only when that fails as well. Object
+/// stores answer `HEAD` on a URL presigned for `GET` with `403`, servers and proxies refuse
+/// `HEAD` with `405` or `501`, and a router that knows only `GET` may answer it with `404`;
+/// curl, wget and aria2c, which do not send `HEAD` first, download such files. Failing fast
+/// on `404`/`410` would save one request only when the file really is missing, which is not
+/// worth refusing a file that is there: the `GET` speaks for both methods. A `2xx` `HEAD`
+/// without `Accept-Ranges: bytes` and a `Content-Length` is checked the same way.
 public struct OriginProbe: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
@@ -30,9 +40,10 @@ public struct OriginProbe: Sendable {
         if (200..<300).contains(headResponse.status.code) {
             file = describe(headResponse, requested: url)
             if file.acceptsRanges && file.length != nil { return file }
-        } else if [400, 401, 403, 404, 410].contains(headResponse.status.code) {
-            throw originStatusError(Int(headResponse.status.code), url: url)
         } else {
+            // Refused or failed: ask the URL as given again (its redirects may be one-time
+            // links, as presigned ones are), and let the GET's status decide.
+            logger.debug("HEAD answered \(headResponse.status.code); probing with a ranged GET", metadata: ["url": "\(url)"])
             file = RemoteFile(url: url, length: nil, acceptsRanges: false, etag: nil, lastModified: nil, suggestedName: nil)
         }
         // HEAD refused or inconclusive: ask for the first byte.
@@ -54,6 +65,7 @@ public struct OriginProbe: Sendable {
         case 200:
             var described = describe(response, requested: file.url)
             described.acceptsRanges = false
+            if described.suggestedName == nil { described.suggestedName = file.suggestedName }
             file = described
         default:
             throw originStatusError(status, url: url)

@@ -207,25 +207,23 @@ import Testing
 
     @Test func fileChangingOnTheServerStopsTheDownload() async throws {
         try await LocalSwarm.run(swarmOptions(size: 4 << 20, peers: [])) { swarm in
-            swarm.origin!.update { $0.bytesPerSecond = 4 << 20 }
+            let origin = swarm.origin!
             let path = try makeTemporaryDirectory() + "/c.bin"
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = path
             configuration.connections = 2
             configuration.pieceSize = 256 << 10
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(300))
-                    swarm.origin!.update { $0.etag = "\"v2\"" }
-                }
-                do throws(DownloadError) {
-                    _ = try await download(configuration)
-                    Issue.record("expected an integrity failure")
-                } catch {
-                    #expect(error.exitCode == 5)
-                    #expect(error.description.contains("changed on the server"))
-                }
-                try await group.waitForAll()
+            // The file changes while the download is held half way through.
+            let gate = origin.pause(atOffset: 2 << 20)
+            let result = try await download(configuration, pausedAt: gate) {
+                origin.update { $0.etag = "\"v2\"" }
+            }
+            switch result {
+            case .success:
+                Issue.record("expected an integrity failure")
+            case .failure(let error):
+                #expect(error.exitCode == 5)
+                #expect(error.description.contains("changed on the server"))
             }
             #expect(!FileManager.default.fileExists(atPath: path))
         }

@@ -10,10 +10,9 @@ import Testing
 @Suite(.serialized) struct FaultProcessTests {
     typealias Child = ProcessTests.Child
 
-    /// Runs a throttled test origin and passes its file URL.
-    func withOrigin(size: Int64, bytesPerSecond: Int?, _ body: @Sendable @escaping (TestOrigin, String) async throws -> Void) async throws {
+    /// Runs a test origin and passes its file URL.
+    func withOrigin(size: Int64, _ body: @Sendable @escaping (TestOrigin, String) async throws -> Void) async throws {
         let origin = TestOrigin(length: size)
-        origin.update { $0.bytesPerSecond = bytesPerSecond }
         let port = Eventually<Int>()
         try await withServices([origin.makeApplication(logger: testLogger) { await port.set($0) }]) {
             try await body(origin, "http://127.0.0.1:\(try await port.wait())/files/killed.bin")
@@ -22,19 +21,20 @@ import Testing
 
     @Test func killedGetResumesAndTheOriginServesLittleTwice() async throws {
         let size: Int64 = 16 << 20
-        try await withOrigin(size: size, bytesPerSecond: 8 << 20) { origin, url in
+        try await withOrigin(size: size) { origin, url in
             let directory = try makeTemporaryDirectory()
             let target = directory + "/k.bin"
             let arguments = ["get", url, "-o", target, "--connections", "4", "--piece-size", "256KiB", "--quiet"]
+            let gate = origin.pause(atOffset: size / 2)
             let first = try Child(arguments, directory: directory, name: "get1")
-            let halfway = try await eventually(within: 20) { origin.bytesServed >= size / 2 }
-            #expect(halfway)
+            let halfway = await gate.reached(unless: { _ = try? await first.waitForExit(seconds: 60) })
+            #expect(halfway, "ddl get ended before half way: \(first.output)")
             first.signal(SIGKILL)
             _ = try await first.waitForExit()
+            gate.release()
             #expect(FileManager.default.fileExists(atPath: target + ".part"))
             #expect(FileManager.default.fileExists(atPath: target + ".ddl"))
 
-            origin.update { $0.bytesPerSecond = nil }
             let second = try Child(arguments, directory: directory, name: "get2")
             #expect(try await second.waitForExit(seconds: 60) == 0)
             #expect(try sha256(ofFile: target) == origin.content.sha256())
@@ -45,23 +45,28 @@ import Testing
 
     @Test func sigintStopsCleanlyWithExitCode130AndKeepsTheState() async throws {
         let size: Int64 = 16 << 20
-        try await withOrigin(size: size, bytesPerSecond: 4 << 20) { origin, url in
+        try await withOrigin(size: size) { origin, url in
             let directory = try makeTemporaryDirectory()
             let target = directory + "/i.bin"
             let arguments = ["get", url, "-o", target, "--piece-size", "256KiB", "--quiet"]
+            let gate = origin.pause(atOffset: size / 4)
             let first = try Child(arguments, directory: directory, name: "get1")
-            _ = try await eventually(within: 20) { origin.bytesServed >= size / 4 }
+            let quarter = await gate.reached(unless: { _ = try? await first.waitForExit(seconds: 60) })
+            #expect(quarter, "ddl get ended before a quarter: \(first.output)")
             first.signal(SIGINT)
             #expect(try await first.waitForExit() == 130)
             #expect(FileManager.default.fileExists(atPath: target + ".ddl"))
             #expect(!FileManager.default.fileExists(atPath: target))
-            // The origin stops sending: the client's requests were cancelled.
-            try await Task.sleep(for: .milliseconds(500))
-            let after = origin.bytesServed
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(origin.bytesServed - after < 256 << 10)
+            // The origin stops sending: once released, the responses held at the gate end
+            // (each at most finishes its 256 KiB piece into the dead connection's socket
+            // buffer) and no other response is still going.
+            let held = gate.heldResponses
+            let before = origin.bytesServed
+            gate.release()
+            let ended = try await eventually(within: 10) { origin.activeResponses == 0 }
+            #expect(ended)
+            #expect(origin.bytesServed - before <= Int64(held) * (256 << 10))
 
-            origin.update { $0.bytesPerSecond = nil }
             let second = try Child(arguments, directory: directory, name: "get2")
             #expect(try await second.waitForExit(seconds: 60) == 0)
             #expect(try sha256(ofFile: target) == origin.content.sha256())
@@ -70,7 +75,7 @@ import Testing
 
     @Test func killedServerMidDownloadStillGivesAnExactFileAndLeavesTheListWithinItsTTL() async throws {
         let size: Int64 = 24 << 20
-        try await withOrigin(size: size, bytesPerSecond: 24 << 20) { origin, url in
+        try await withOrigin(size: size) { origin, url in
             let directory = try makeTemporaryDirectory()
             try await withHTTPClient { client in
                 let swarm = try await ProcessTests.Swarm.start(directory: directory, ttl: 2, client: client)
@@ -78,10 +83,13 @@ import Testing
                 let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
 
                 let target = directory + "/s.bin"
+                let gate = origin.pause(atOffset: size / 3)
                 let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--token", token, "--piece-size", "512KiB", "--json"],
                                     directory: directory, name: "get")
-                _ = try await eventually(within: 20) { origin.bytesServed >= size / 3 }
+                let third = await gate.reached(unless: { _ = try? await get.waitForExit(seconds: 60) })
+                #expect(third, "ddl get ended before a third: \(get.output)")
                 servers[0].signal(SIGKILL)
+                gate.release()
                 #expect(try await get.waitForExit(seconds: 60) == 0, "ddl get failed: \(get.output)")
                 #expect(try sha256(ofFile: target) == origin.content.sha256())
 

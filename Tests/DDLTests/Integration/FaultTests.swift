@@ -107,22 +107,19 @@ import Testing
 
     @Test func restartOnChangeStartsOver() async throws {
         try await LocalSwarm.run(options(size: 4 << 20)) { swarm in
-            swarm.origin!.update { $0.bytesPerSecond = 8 << 20 }
+            let origin = swarm.origin!
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = try makeTemporaryDirectory() + "/c.bin"
             configuration.pieceSize = 256 << 10
             configuration.connections = 2
             configuration.restartOnChange = true
             let observer = RecordingObserver()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(200))
-                    swarm.origin!.update { $0.etag = "\"v2\"" }
-                }
-                let summary = try await download(configuration, observer: observer)
-                #expect(summary.sha256 == swarm.origin!.content.sha256())
-                try await group.waitForAll()
+            // The file changes while the download is held half way through.
+            let gate = origin.pause(atOffset: 2 << 20)
+            let result = try await download(configuration, observer: observer, pausedAt: gate) {
+                origin.update { $0.etag = "\"v2\"" }
             }
+            #expect(try result.get().sha256 == origin.content.sha256())
             #expect(observer.notices.contains { $0.contains("starting over") })
         }
     }
@@ -130,18 +127,16 @@ import Testing
     @Test func interruptedDownloadResumesAndFetchesLittleAgain() async throws {
         let size: Int64 = 8 << 20
         try await LocalSwarm.run(options(size: size)) { swarm in
-            swarm.origin!.update { $0.bytesPerSecond = 8 << 20 }
             let path = try makeTemporaryDirectory() + "/resume.bin"
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = path
             configuration.pieceSize = 256 << 10
             configuration.connections = 2
-            // Interrupt at about half way.
-            await interruptDownload(configuration) { swarm.origin!.bytesServed >= size / 2 }
+            // Interrupt half way.
+            await interruptDownload(configuration, at: swarm.origin!.pause(atOffset: size / 2))
             #expect(!FileManager.default.fileExists(atPath: path))
             #expect(FileManager.default.fileExists(atPath: path + ".part"))
             #expect(FileManager.default.fileExists(atPath: path + ".ddl"))
-            swarm.origin!.update { $0.bytesPerSecond = nil }
             let observer = RecordingObserver()
             let summary = try await download(configuration, observer: observer)
             #expect(summary.sha256 == swarm.origin!.content.sha256())
@@ -154,16 +149,12 @@ import Testing
     @Test func resumeIsRefusedWhenTheFileChangedAndNoResumeStartsFresh() async throws {
         let size: Int64 = 4 << 20
         try await LocalSwarm.run(options(size: size)) { swarm in
-            swarm.origin!.update { $0.bytesPerSecond = 4 << 20 }
             let path = try makeTemporaryDirectory() + "/changed.bin"
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = path
             configuration.pieceSize = 256 << 10
-            await interruptDownload(configuration) { swarm.origin!.bytesServed >= size / 3 }
-            swarm.origin!.update {
-                $0.bytesPerSecond = nil
-                $0.etag = "\"v2\""
-            }
+            await interruptDownload(configuration, at: swarm.origin!.pause(atOffset: size / 3))
+            swarm.origin!.update { $0.etag = "\"v2\"" }
             do throws(DownloadError) {
                 _ = try await download(configuration)
                 Issue.record("expected a refusal to resume")

@@ -100,23 +100,25 @@ import Testing
 
     @Test func overTheConcurrencyCapIs503WithRetryAfter() async throws {
         try await withPeer(size: 4 << 20, maxFetches: 1) { h in
-            h.origin.update { $0.bytesPerSecond = 1 << 20 }
+            // The first fetch holds the only slot while the origin holds its response.
+            let gate = h.origin.pause(atOffset: 256 << 10)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
+                    defer { gate.release() }
                     let (slow, body) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-524287")
                     #expect(slow.status == .partialContent)
                     #expect(body.readableBytes == 524_288)
                 }
-                // Probe only once the slow fetch holds the only slot.
-                let started = try await eventually(within: 5) { h.origin.bytesServed > 0 }
-                #expect(started)
-                let busy = try await eventually(within: 5) {
-                    let (response, _) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-9")
-                    return response.status == .serviceUnavailable && response.headers.first(name: "Retry-After") == "1"
-                }
-                #expect(busy)
+                #expect(await gate.reached())
+                let (busy, _) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-9")
+                #expect(busy.status == .serviceUnavailable)
+                #expect(busy.headers.first(name: "Retry-After") == "1")
+                gate.release()
                 try await group.waitForAll()
             }
+            // The slot is free again.
+            let (after, _) = try await h.fetch(h.originURL + "/files/a", range: "bytes=0-9")
+            #expect(after.status == .partialContent)
         }
     }
 
@@ -129,14 +131,12 @@ import Testing
             let response = try await h.client.execute(request, timeout: .seconds(10))
             var iterator = response.body.makeAsyncIterator()
             _ = try await iterator.next()
-            try await Task.sleep(for: .milliseconds(200))
             _ = consume iterator
             _ = consume response
-            try await Task.sleep(for: .milliseconds(500))
-            let servedSoon = h.origin.bytesServed
-            try await Task.sleep(for: .seconds(1))
-            // The origin stopped sending long before the 32 MiB were through.
-            #expect(h.origin.bytesServed - servedSoon < 1 << 20)
+            // The peer cancels its request: the origin's response ends early, long before the
+            // 32 MiB were through (8 s at this rate).
+            let ended = try await eventually(within: 10) { h.origin.abortedResponses == 1 && h.origin.activeResponses == 0 }
+            #expect(ended)
             #expect(h.origin.bytesServed < 8 << 20)
         }
     }

@@ -21,8 +21,8 @@ import Testing
 
         init(_ arguments: [String], directory: String, name: String, environment overrides: [String: String?] = [:]) throws {
             outputPath = directory + "/\(name).out"
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
-            FileManager.default.createFile(atPath: directory + "/\(name).err", contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: directory + "/\(name).err", contents: nil)
             process.executableURL = URL(fileURLWithPath: ProcessTests.binary)
             process.arguments = arguments
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))

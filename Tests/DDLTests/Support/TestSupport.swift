@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import DDLClient
 import DDLCore
+import DDLTestOrigin
 import Foundation
 import Logging
 import ServiceLifecycle
+import Testing
 
 /// Runs `services` in a `ServiceGroup` while `body` runs, then shuts them down gracefully.
 func withServices<T: Sendable>(_ services: [any Service], _ body: @Sendable () async throws -> T) async throws -> T {
@@ -79,11 +81,60 @@ func download(_ configuration: ClientConfiguration, observer: RecordingObserver 
     return try result.get()
 }
 
-/// Starts a download and cancels it (like Ctrl-C) once `condition` holds, or after 10 s.
-func interruptDownload(_ configuration: ClientConfiguration, when condition: @escaping @Sendable () -> Bool) async {
+/// Starts a download and cancels it (like Ctrl-C) once one of its responses is held at
+/// `gate` (the origin sent every byte before the gate's offset that was asked for, and none
+/// after it); then releases the gate. Records an issue when the download ended first.
+func interruptDownload(_ configuration: ClientConfiguration, at gate: TestOrigin.Gate) async {
     await withTaskGroup(of: Void.self) { group in
-        group.addTask { _ = try? await download(configuration) }
-        _ = try? await eventually(within: 10) { condition() }
+        group.addTask {
+            _ = try? await download(configuration)
+            gate.release()  // ended by itself: stop waiting
+        }
+        let reached = await gate.reached()
+        #expect(reached, "the download ended before reaching offset \(gate.offset)")
         group.cancelAll()
+    }
+    gate.release()
+}
+
+/// Runs a download; once one of its responses is held at `gate`, runs `atGate` and releases
+/// the gate. Records an issue when the download ended without reaching the gate.
+func download(
+    _ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver(),
+    pausedAt gate: TestOrigin.Gate, _ atGate: @Sendable () async throws -> Void
+) async throws -> Result<DownloadSummary, DownloadError> {
+    try await withThrowingTaskGroup(of: Result<DownloadSummary, DownloadError>.self) { group in
+        defer { gate.release() }
+        group.addTask {
+            defer { gate.release() }  // ended without reaching it: stop waiting
+            do throws(DownloadError) {
+                return .success(try await download(configuration, observer: observer))
+            } catch {
+                return .failure(error)
+            }
+        }
+        if await gate.reached() {
+            try await atGate()
+        } else {
+            Issue.record("the download ended before reaching offset \(gate.offset)")
+        }
+        gate.release()
+        return try await group.next()!
+    }
+}
+
+extension TestOrigin.Gate {
+    /// ``reached()``, but gives up — releasing the gate and answering `false` — when
+    /// `giveUp` returns first (say, once the process that should reach the gate has exited).
+    func reached(unless giveUp: @escaping @Sendable () async -> Void) async -> Bool {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await giveUp()
+                if !Task.isCancelled { self.release() }
+            }
+            let reached = await self.reached()
+            group.cancelAll()
+            return reached
+        }
     }
 }

@@ -1,0 +1,82 @@
+import DDLApp
+import DDLClient
+import DDLCore
+import DDLTestOrigin
+import Foundation
+import Testing
+
+/// The probe when `HEAD` is refused: presigned links (signed for `GET` only, `403` to
+/// `HEAD`), servers answering `HEAD` with `405` or another error, and origins refusing both.
+@Suite struct ProbeFallbackTests {
+    func options(size: Int64, peers: [String] = ["127.0.0.1"]) -> LocalSwarm.Options {
+        var options = LocalSwarm.Options()
+        options.originSize = size
+        options.peerHosts = peers
+        return options
+    }
+
+    func configuration(_ url: String, swarm: LocalSwarm, directory: String) -> ClientConfiguration {
+        var configuration = ClientConfiguration(url: url)
+        configuration.trackerURL = swarm.trackerURL
+        configuration.token = swarm.token
+        configuration.downloadDirectory = directory
+        configuration.pieceSize = 256 << 10
+        return configuration
+    }
+
+    @Test(arguments: [403, 405, 401, 404, 410, 501])
+    func anErrorOnHeadFallsBackToARangedGetAndTheFileIsExact(status: Int) async throws {
+        try await LocalSwarm.run(options(size: 3 << 20 + 17)) { swarm in
+            let origin = swarm.origin!
+            origin.update { $0.headStatus = status }
+            let directory = try makeTemporaryDirectory()
+            let summary = try await download(configuration(swarm.fileURL("head.bin"), swarm: swarm, directory: directory))
+            #expect(summary.path == directory + "/head.bin")
+            #expect(summary.bytes == origin.content.length)
+            #expect(summary.mode == "swarm")
+            #expect(summary.sha256 == origin.content.sha256())
+            #expect(try sha256(ofFile: summary.path) == origin.content.sha256())
+            #expect(origin.headRequests >= 1)
+            #expect(swarm.peerStats[0].bytesServed > 0)
+        }
+    }
+
+    @Test func aPresignedLinkThatRefusesHeadDownloadsThroughItsRedirect() async throws {
+        try await LocalSwarm.run(options(size: 2 << 20 + 5)) { swarm in
+            let origin = swarm.origin!
+            let directory = try makeTemporaryDirectory()
+            let summary = try await download(configuration(swarm.originURL! + "/signed/release.iso", swarm: swarm, directory: directory))
+            // The signed target is pinned (the peers fetch it too), named after its last segment.
+            #expect(summary.url.contains("/s/sig"))
+            #expect(summary.url.hasSuffix("/release.iso"))
+            #expect(summary.path == directory + "/release.iso")
+            #expect(summary.sha256 == origin.content.sha256())
+            #expect(try sha256(ofFile: summary.path) == origin.content.sha256())
+            #expect(swarm.peerStats[0].bytesServed > 0)
+        }
+    }
+
+    @Test func whenTheRangedGetIsRefusedTooTheDownloadFailsWithExitCode4() async throws {
+        try await LocalSwarm.run(options(size: 1 << 20, peers: [])) { swarm in
+            let origin = swarm.origin!
+            origin.update {
+                $0.headStatus = 403
+                $0.failNextRequests = 100
+                $0.failStatus = 403
+            }
+            let directory = try makeTemporaryDirectory()
+            let url = swarm.fileURL("denied.bin")
+            do throws(DownloadError) {
+                _ = try await download(configuration(url, swarm: swarm, directory: directory))
+                Issue.record("expected a failure")
+            } catch {
+                #expect(error.exitCode == 4)
+                #expect(error == .origin("the origin answered HTTP 403 for \(url)", status: 403))
+            }
+            #expect(origin.headRequests == 1)
+            #expect(origin.getRequests >= 1)
+            #expect(!FileManager.default.fileExists(atPath: directory + "/denied.bin"))
+            #expect(!FileManager.default.fileExists(atPath: directory + "/denied.bin.part"))
+        }
+    }
+}

@@ -182,8 +182,18 @@ final class DownloadCoordinator: Sendable {
     /// queued again, or `nil` when there is nothing to do: the source was banned already, or
     /// those bytes were thrown away meanwhile (then the verdict says nothing about them).
     func ban(_ source: SourceID, piece: Int, generation: Int) -> [Int]? {
+        ban(source) { $0.wrote(piece, by: source, generation: generation) }
+    }
+
+    /// Bans `source` for a wrong live answer (as a spot check's referee). Returns the pieces
+    /// queued again, or `nil` when it was banned already.
+    func ban(_ source: SourceID) -> [Int]? {
+        ban(source) { _ in true }
+    }
+
+    private func ban(_ source: SourceID, if applies: (PieceScheduler) -> Bool) -> [Int]? {
         let (requeued, actions) = state.withLock { state -> ([Int]?, Actions) in
-            guard !state.banned.contains(source), state.scheduler.wrote(piece, by: source, generation: generation) else { return (nil, Actions()) }
+            guard !state.banned.contains(source), applies(state.scheduler) else { return (nil, Actions()) }
             state.banned.insert(source)
             let outcome = state.scheduler.banReporting(source)
             var actions = Actions()

@@ -57,6 +57,15 @@ extension Downloader {
         case let .inconclusive(why):
             logger.info("spot check inconclusive", metadata: ["source": "\(source.id)", "piece": "\(check.piece)", "reason": "\(why)"])
             return true
+        case let .refereeLied(expected, got):
+            // The referee's live answer was wrong: ban it (and re-fetch what it wrote).
+            guard let requeued = coordinator.ban(referee.id) else { return true }
+            logger.info("peer banned: wrong bytes as a referee", metadata: ["source": "\(referee.id)", "piece": "\(check.piece)"])
+            observer.handle(.peerBanned(
+                source: referee.id,
+                reason: "as a referee it gave SHA-256 \(got) for bytes \(range), where the bytes on disk and \(tiebreaker?.id ?? "a third source") agree on \(expected)",
+                refetched: requeued.count))
+            return true
         case let .mismatch(expected, got):
             // Nothing to do when another check caught it first, or when the bytes were
             // thrown away meanwhile (a ban of another source reset the piece).

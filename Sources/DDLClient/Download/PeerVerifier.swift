@@ -48,14 +48,18 @@ struct PeerVerifier: Sendable {
     enum Verdict: Equatable {
         case match
         case mismatch(expected: String, got: String)
+        /// The referee (a peer) disagreed with the bytes on disk, and the tiebreaker agreed
+        /// with the bytes on disk: the referee served wrong bytes.
+        case refereeLied(expected: String, got: String)
         /// The referee could not deliver; nothing learned.
         case inconclusive(String)
     }
 
     /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from
     /// `referee`. When the referee is itself a peer and disagrees, a third source
-    /// (`tiebreaker`) must agree with the referee before the verdict is a mismatch; without
-    /// one it is inconclusive.
+    /// (`tiebreaker`) decides: with the referee, the bytes on disk are wrong; with the bytes
+    /// on disk, the referee lied; with neither (or without a third source) it is
+    /// inconclusive.
     func check(
         piece: Int, range: ByteRange, referee: DownloadSource, tiebreaker: DownloadSource?, fetcher: PieceFetcher, partFile: PartFile
     ) async throws -> Verdict {
@@ -68,7 +72,9 @@ struct PeerVerifier: Sendable {
         guard let tiebreaker, let third = try await digest(piece: piece, range: range, from: tiebreaker, fetcher: fetcher) else {
             return .inconclusive("\(referee.id) disagrees and no third source could settle it")
         }
-        return third == reference ? .mismatch(expected: reference, got: onDisk) : .inconclusive("three sources, three answers")
+        if third == reference { return .mismatch(expected: reference, got: onDisk) }
+        if third == onDisk { return .refereeLied(expected: onDisk, got: reference) }
+        return .inconclusive("three sources, three answers")
     }
 
     private func digest(piece: Int, range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> String? {

@@ -21,16 +21,21 @@ public actor PeerRegistry {
     public let capacity: Int
     private var entries: [String: Entry] = [:]
     private var idByEndpoint: [String: String] = [:]
-    private let clock = ContinuousClock()
+    private let now: @Sendable () -> ContinuousClock.Instant
     /// Bumped whenever a peer is added, renamed or removed.
     private var membershipVersion = 0
     /// The encoded list answer, reused for requests in the same second with the same
     /// membership (list requests far outnumber changes; `lastSeen` has 1 s precision).
     private var cachedList: (version: Int, second: Int64, limit: Int, body: ByteBuffer)?
 
-    public init(ttl: Duration = .seconds(30), capacity: Int = 100_000) {
+    /// - Parameter now: the clock that ages entries; tests pass one they advance by hand.
+    public init(
+        ttl: Duration = .seconds(30), capacity: Int = 100_000,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.ttl = ttl
         self.capacity = capacity
+        self.now = now
     }
 
     /// Registration outcome.
@@ -41,7 +46,7 @@ public actor PeerRegistry {
 
     /// Registers `host:port`, reusing the id when that endpoint is already registered.
     public func register(host: String, port: Int, name: String?) -> RegisterResult {
-        let now = clock.now
+        let now = self.now()
         let endpoint = "\(host)|\(port)"
         if let id = idByEndpoint[endpoint], entries[id] != nil {
             entries[id]!.lastSeen = now
@@ -63,7 +68,7 @@ public actor PeerRegistry {
 
     /// Refreshes `id`; returns false when the id is unknown or already expired.
     public func heartbeat(id: String) -> Bool {
-        let now = clock.now
+        let now = self.now()
         guard let entry = entries[id] else { return false }
         if now - entry.lastSeen > ttl {
             remove(id: id)
@@ -85,7 +90,7 @@ public actor PeerRegistry {
 
     /// The live peers, oldest registration first is not guaranteed; sorted by host and port.
     public func list(limit: Int = .max) -> [TrackerAPI.Peer] {
-        expire(now: clock.now)
+        expire(now: now())
         let formatter = ISO8601DateFormatter()
         return entries.values
             .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
@@ -117,7 +122,7 @@ public actor PeerRegistry {
     }
 
     /// Forgets expired peers as of now.
-    public func sweep() { expire(now: clock.now) }
+    public func sweep() { expire(now: now()) }
 
     static func makeID() -> String {
         var rng = SystemRandomNumberGenerator()

@@ -176,8 +176,8 @@ import Testing
     }
 
     @Test func signedURLsRedirectToTargetsThatExpire() async throws {
-        let clock = Box(ContinuousClock.now)
-        let origin = TestOrigin(length: 5000, now: { clock.value.withLock { $0 } })
+        let clock = ManualClock()
+        let origin = TestOrigin(length: 5000, now: clock.now)
         origin.update { $0.signedURLLifetime = .seconds(10) }
         try await withOrigin(origin) { base, client in
             // The redirect itself, not followed.
@@ -201,9 +201,9 @@ import Testing
             // Signed for GET only.
             #expect(try await get(client, target, method: .HEAD).0 == 403)
             // Valid until its lifetime passes on the origin's clock.
-            clock.value.withLock { $0 += .seconds(9) }
+            clock.advance(by: .seconds(9))
             #expect(try await get(client, target, range: "bytes=0-0").0 == 206)
-            clock.value.withLock { $0 += .seconds(1) }
+            clock.advance(by: .seconds(1))
             #expect(try await get(client, target, range: "bytes=0-0").0 == 403)
             // A fresh redirect gives a fresh URL; expireSignedURLs ends it without a clock.
             let (fresh, _, _) = try await get(client, base + "/signed/big.iso", range: "bytes=0-0")

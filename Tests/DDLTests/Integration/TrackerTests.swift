@@ -9,9 +9,10 @@ import Testing
 
 @Suite struct TrackerTests {
     /// Runs a tracker on 127.0.0.1 port 0 and passes its base URL.
-    func withTracker(ttl: Int = 30, port: Int = 0, _ body: @Sendable @escaping (String, HTTPClient) async throws -> Void) async throws {
+    func withTracker(ttl: Int = 30, port: Int = 0, registry: PeerRegistry? = nil, _ body: @Sendable @escaping (String, HTTPClient) async throws -> Void) async throws {
         let bound = Eventually<Int>()
-        let services = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: ttl), logger: testLogger) {
+        let configuration = TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: ttl)
+        let services = Tracker.makeServices(configuration: configuration, registry: registry, logger: testLogger) {
             await bound.set($0)
         }
         try await withServices(services) {
@@ -97,27 +98,40 @@ import Testing
         }
     }
 
+    // The TTL tests age the registry on a clock they move by hand: on a busy machine a real
+    // 300 ms sleep can take longer than the 1 s TTL.
+
     @Test func peerDisappearsAfterItsTTL() async throws {
-        try await withTracker(ttl: 1) { url, client in
+        let clock = ManualClock()
+        let registry = PeerRegistry(ttl: .seconds(1), now: clock.now)
+        try await withTracker(ttl: 1, registry: registry) { url, client in
             let tracker = TrackerClient(baseURL: url, httpClient: client)
             let answer = try await tracker.register(.init(port: 6000, host: "10.0.0.7"))
             #expect(answer.ttl == 1)
-            #expect(try await tracker.peers().count == 1)
-            let gone = try await eventually(within: 5) { try await tracker.peers().isEmpty }
-            #expect(gone)
+            clock.advance(by: .seconds(1))
+            #expect(try await tracker.peers().count == 1)  // not past its TTL yet
+            clock.advance(by: .milliseconds(1))
+            await registry.sweep()  // what the sweeper does every ttl/2
+            #expect(try await tracker.peers().isEmpty)
             #expect(try await tracker.heartbeat(id: answer.id) == .unknown)
         }
     }
 
     @Test func heartbeatsKeepAPeerListed() async throws {
-        try await withTracker(ttl: 1) { url, client in
+        let clock = ManualClock()
+        let registry = PeerRegistry(ttl: .seconds(1), now: clock.now)
+        try await withTracker(ttl: 1, registry: registry) { url, client in
             let tracker = TrackerClient(baseURL: url, httpClient: client)
             let answer = try await tracker.register(.init(port: 6000, host: "10.0.0.8"))
             for _ in 0..<6 {
-                try await Task.sleep(for: .milliseconds(300))
+                clock.advance(by: .milliseconds(900))
                 #expect(try await tracker.heartbeat(id: answer.id) == .ok)
             }
-            #expect(try await tracker.peers().count == 1)
+            await registry.sweep()
+            #expect(try await tracker.peers().count == 1)  // 5.4 s after registering, TTL 1 s
+            // A heartbeat that comes too late finds the peer gone.
+            clock.advance(by: .milliseconds(1001))
+            #expect(try await tracker.heartbeat(id: answer.id) == .unknown)
         }
     }
 }

@@ -5,6 +5,7 @@ import DDLTestOrigin
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Runs `services` in a `ServiceGroup` while `body` runs, then shuts them down gracefully.
@@ -137,4 +138,14 @@ extension TestOrigin.Gate {
             return reached
         }
     }
+}
+
+/// A clock a test moves by hand, for code that takes `now: () -> ContinuousClock.Instant`.
+final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    /// Reads this clock.
+    var now: @Sendable () -> ContinuousClock.Instant { { self.instant.withLock { $0 } } }
+
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }

@@ -56,10 +56,9 @@ import Testing
         }
     }
 
-    /// Passes with main's engine from d025d07 on (an expired signed URL is resolved again
-    /// from the user's URL); this branch's engine stops with exit 4.
-    @Test(.disabled("needs the URL re-resolution of d025d07 (URLRefresher): enable after merging main"))
-    func aSignedURLThatExpiresMidDownloadIsResolvedAgain() async throws {
+    /// An expired signed URL is resolved again from the user's URL, checked, handed to every
+    /// source (this machine and the peers), and the download goes on.
+    @Test func aSignedURLThatExpiresMidDownloadIsResolvedAgain() async throws {
         try await LocalSwarm.run(options(size: 4 << 20 + 3)) { swarm in
             let origin = swarm.origin!
             let directory = try makeTemporaryDirectory()

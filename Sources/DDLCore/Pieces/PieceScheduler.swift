@@ -301,6 +301,7 @@ public struct PieceScheduler: Sendable {
         sources[id]?.completed = 0
         return BanOutcome(requeued: touched.sorted(), cancel: cancel)
     }
+
     /// Whether `source` was banned.
     public func isBanned(_ id: SourceID) -> Bool { sources[id]?.banned ?? false }
 

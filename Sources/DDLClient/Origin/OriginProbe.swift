@@ -16,19 +16,19 @@ import NIOHTTP1
 /// on `404`/`410` would save one request only when the file really is missing, which is not
 /// worth refusing a file that is there: the `GET` speaks for both methods. A `2xx` `HEAD`
 /// without `Accept-Ranges: bytes` and a `Content-Length` is checked the same way.
-public struct OriginProbe: Sendable {
+package struct OriginProbe: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     let timeout: TimeAmount
 
-    public init(httpClient: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(30)) {
+    package init(httpClient: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(30)) {
         self.httpClient = httpClient
         self.logger = logger
         self.timeout = timeout
     }
 
     /// Probes `url`.
-    public func probe(_ url: String) async throws(DownloadError) -> RemoteFile {
+    package func probe(_ url: String) async throws(DownloadError) -> RemoteFile {
         let lowered = url.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
             throw .usage("only http:// and https:// URLs can be downloaded: \(url)")

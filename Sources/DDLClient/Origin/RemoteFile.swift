@@ -1,19 +1,19 @@
 /// What a probe learned about the file on the origin.
-public struct RemoteFile: Sendable, Hashable {
+package struct RemoteFile: Sendable, Hashable {
     /// The URL after redirects; every later request uses it.
-    public var url: String
+    package var url: String
     /// Length in bytes, when the origin said.
-    public var length: Int64?
+    package var length: Int64?
     /// Whether the origin serves byte ranges.
-    public var acceptsRanges: Bool
+    package var acceptsRanges: Bool
     /// The entity tag, when sent.
-    public var etag: String?
+    package var etag: String?
     /// `Last-Modified`, when sent.
-    public var lastModified: String?
+    package var lastModified: String?
     /// File name suggested by `Content-Disposition` or the URL path (unsanitized).
-    public var suggestedName: String?
+    package var suggestedName: String?
 
-    public init(url: String, length: Int64?, acceptsRanges: Bool, etag: String?, lastModified: String?, suggestedName: String?) {
+    package init(url: String, length: Int64?, acceptsRanges: Bool, etag: String?, lastModified: String?, suggestedName: String?) {
         self.url = url
         self.length = length
         self.acceptsRanges = acceptsRanges
@@ -23,19 +23,19 @@ public struct RemoteFile: Sendable, Hashable {
     }
 
     /// The validator for `If-Range`: a strong ETag, else `Last-Modified`.
-    public var ifRangeValidator: String? {
+    package var ifRangeValidator: String? {
         if let etag, !etag.hasPrefix("W/") { return etag }
         return lastModified
     }
 
     /// Whether pieces can be fetched in parallel.
-    public var supportsSegmentedDownload: Bool { acceptsRanges && (length ?? 0) > 0 }
+    package var supportsSegmentedDownload: Bool { acceptsRanges && (length ?? 0) > 0 }
 }
 
 extension RemoteFile {
     /// Why `self` may not be the same file as `other` (another length, `ETag` or, without
     /// one, `Last-Modified`), or `nil` when nothing says so.
-    public func differences(from other: RemoteFile) -> String? {
+    package func differences(from other: RemoteFile) -> String? {
         if length != other.length { return "its length changed from \(other.length.map(String.init) ?? "unknown") to \(length.map(String.init) ?? "unknown") bytes" }
         if let a = other.etag, let b = etag, a != b { return "its ETag changed from \(a) to \(b)" }
         if other.etag == nil || etag == nil, let a = other.lastModified, let b = lastModified, a != b {

@@ -16,15 +16,15 @@ import Darwin
 
 /// The `<file>.part` being filled in place: pieces are written at their offsets as they
 /// stream in (`pwrite`), then the file is synced and renamed to its final name.
-public final class PartFile: Sendable {
+package final class PartFile: Sendable {
     /// Path of the `.part` file.
-    public let path: String
+    package let path: String
     private let descriptor: SystemPackage.FileDescriptor
     private let closed = Atomic<Bool>(false)
 
     /// Creates `path` (truncating it unless `keepContents`, for a resumed download) and sizes
     /// it to `length` when known. Refuses to follow a symbolic link planted at `path`.
-    public init(creating path: String, length: Int64?, keepContents: Bool = false) throws(DownloadError) {
+    package init(creating path: String, length: Int64?, keepContents: Bool = false) throws(DownloadError) {
         self.path = path
         do {
             descriptor = try SystemPackage.FileDescriptor.open(
@@ -43,7 +43,7 @@ public final class PartFile: Sendable {
     }
 
     /// Writes `buffer` at `offset`. Called from tasks, never from an event loop.
-    public func write(_ buffer: ByteBuffer, at offset: Int64) throws(DownloadError) {
+    package func write(_ buffer: ByteBuffer, at offset: Int64) throws(DownloadError) {
         do {
             _ = try buffer.withUnsafeReadableBytes { bytes in
                 try descriptor.writeAll(toAbsoluteOffset: offset, bytes)
@@ -67,7 +67,7 @@ public final class PartFile: Sendable {
 
     /// Flushes to disk, on the blocking thread pool. `dataOnly` (`fdatasync`) skips metadata
     /// that reading the data back does not need, such as the modification time.
-    public func sync(dataOnly: Bool = false) async throws(DownloadError) {
+    package func sync(dataOnly: Bool = false) async throws(DownloadError) {
         let fd = descriptor.rawValue
         let path = self.path
         do {
@@ -89,7 +89,7 @@ public final class PartFile: Sendable {
     }
 
     /// SHA-256 of the bytes in `range`, read back on the blocking thread pool.
-    public func sha256(of range: ByteRange) async throws(DownloadError) -> String {
+    package func sha256(of range: ByteRange) async throws(DownloadError) -> String {
         try await hash(from: range.first, through: range.last, sha256: true, extra: nil).sha256!
     }
 
@@ -136,19 +136,19 @@ public final class PartFile: Sendable {
     }
 
     /// Deletes the `.part` file.
-    public func remove() {
+    package func remove() {
         unlink(path)
     }
 
     /// Closes the file (once; later calls do nothing).
-    public func close() {
+    package func close() {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         try? descriptor.close()
     }
 
     /// Renames the `.part` file to `finalPath`; with `overwrite` false, refuses when
     /// something already exists there.
-    public func moveToFinal(_ finalPath: String, overwrite: Bool) throws(DownloadError) {
+    package func moveToFinal(_ finalPath: String, overwrite: Bool) throws(DownloadError) {
         if !overwrite && FileSystemChecks.exists(finalPath) {
             throw .localIO("\(finalPath) already exists; use --overwrite to replace it (the download is kept at \(path))")
         }
@@ -159,21 +159,21 @@ public final class PartFile: Sendable {
 }
 
 /// Small file-system checks.
-public enum FileSystemChecks {
+package enum FileSystemChecks {
     /// Whether anything (file, directory, link, even a dangling one) exists at `path`.
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
 
     /// Whether `path` is a regular file (not following a final symbolic link).
-    public static func isRegularFile(_ path: String) -> Bool {
+    package static func isRegularFile(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Whether `path` is an existing directory.
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }

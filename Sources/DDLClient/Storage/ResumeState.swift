@@ -4,24 +4,24 @@ import Foundation
 /// What the control file `<file>.ddl` beside `<file>.part` records, so that running the same
 /// `ddl get` again resumes: the file's identity (URL, validators, length), the piece size and
 /// the completed pieces.
-public struct ResumeState: Codable, Sendable, Equatable {
+package struct ResumeState: Codable, Sendable, Equatable {
     /// Format version.
-    public var version = 1
+    package var version = 1
     /// The URL as the user gave it.
-    public var url: String
+    package var url: String
     /// The pinned URL after redirects.
-    public var finalURL: String
-    public var etag: String?
-    public var lastModified: String?
-    public var length: Int64
-    public var pieceSize: Int64
+    package var finalURL: String
+    package var etag: String?
+    package var lastModified: String?
+    package var length: Int64
+    package var pieceSize: Int64
     /// Where the finer tail pieces begin, and their size (absent: no tail).
-    public var tailStart: Int64?
-    public var tailPieceSize: Int64?
+    package var tailStart: Int64?
+    package var tailPieceSize: Int64?
     /// Completed pieces as a bitmap (bit i of byte i/8, LSB first), base64.
-    public var completed: String
+    package var completed: String
 
-    public init(url: String, file: RemoteFile, plan: PiecePlan, completed: Set<Int>) {
+    package init(url: String, file: RemoteFile, plan: PiecePlan, completed: Set<Int>) {
         self.url = url
         self.finalURL = file.url
         self.etag = file.etag
@@ -36,7 +36,7 @@ public struct ResumeState: Codable, Sendable, Equatable {
     }
 
     /// The completed piece indices.
-    public func completedPieces(count: Int) -> Set<Int> {
+    package func completedPieces(count: Int) -> Set<Int> {
         guard let data = Data(base64Encoded: completed) else { return [] }
         var pieces = Set<Int>()
         for (byteIndex, byte) in data.enumerated() where byte != 0 {
@@ -55,7 +55,7 @@ public struct ResumeState: Codable, Sendable, Equatable {
     }
 
     /// Why this state cannot be used for `file`, or `nil` when it matches.
-    public func mismatch(with file: RemoteFile) -> String? {
+    package func mismatch(with file: RemoteFile) -> String? {
         if length != file.length { return "its length changed from \(length) to \(file.length.map(String.init) ?? "unknown") bytes" }
         if let etag, etag != file.etag { return "its ETag changed from \(etag) to \(file.etag ?? "none")" }
         if etag == nil, let lastModified, lastModified != file.lastModified {
@@ -68,7 +68,7 @@ public struct ResumeState: Codable, Sendable, Equatable {
 
 extension ResumeState {
     /// The piece plan recorded, or `nil` when it is inconsistent (a damaged control file).
-    public var plan: PiecePlan? {
+    package var plan: PiecePlan? {
         guard length > 0, pieceSize > 0 else { return nil }
         if let tailStart, let tailPieceSize {
             guard tailStart >= 0, tailStart <= length, tailStart % pieceSize == 0, tailPieceSize > 0 else { return nil }

@@ -1,13 +1,13 @@
 import Foundation
 
 /// The `Retry-After` header (RFC 9110, 10.2.3): seconds, or an HTTP date.
-public enum RetryAfter {
+package enum RetryAfter {
     /// The longest wait honoured.
-    public static let cap: Duration = .seconds(300)
+    package static let cap: Duration = .seconds(300)
 
     /// How long to wait, capped at ``cap``; `nil` when absent or unreadable. A date in the
     /// past means no wait.
-    public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
+    package static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Int(value) {
             guard seconds >= 0 else { return nil }

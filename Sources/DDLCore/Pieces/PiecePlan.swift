@@ -4,27 +4,27 @@
 /// ``pieceSize``; from ``tailStart`` on, into smaller pieces of ``tailPieceSize``, so that
 /// the last round of a download is fine-grained and every source finishes at about the same
 /// time instead of some waiting for others' last big piece.
-public struct PiecePlan: Hashable, Sendable, Codable {
+package struct PiecePlan: Hashable, Sendable, Codable {
     /// Total length of the file in bytes.
-    public let length: Int64
+    package let length: Int64
     /// Size of the bulk pieces.
-    public let pieceSize: Int64
+    package let pieceSize: Int64
     /// Offset where the smaller tail pieces begin (a multiple of ``pieceSize``; equal to
     /// ``length`` when there is no tail).
-    public let tailStart: Int64
+    package let tailStart: Int64
     /// Size of the tail pieces.
-    public let tailPieceSize: Int64
+    package let tailPieceSize: Int64
 
     /// Smallest bulk piece size ``automatic(length:sources:)`` picks for large files.
-    public static let minimumAutomaticPieceSize: Int64 = 4 << 20
+    package static let minimumAutomaticPieceSize: Int64 = 4 << 20
     /// Largest piece size ``automatic(length:sources:)`` picks.
-    public static let maximumAutomaticPieceSize: Int64 = 16 << 20
+    package static let maximumAutomaticPieceSize: Int64 = 16 << 20
     /// Smallest tail piece.
-    public static let minimumTailPieceSize: Int64 = 256 << 10
+    package static let minimumTailPieceSize: Int64 = 256 << 10
     static let granule: Int64 = 64 << 10
 
     /// Creates a plan of equal pieces (the last may be shorter), or with a finer tail.
-    public init(length: Int64, pieceSize: Int64, tailStart: Int64? = nil, tailPieceSize: Int64? = nil) {
+    package init(length: Int64, pieceSize: Int64, tailStart: Int64? = nil, tailPieceSize: Int64? = nil) {
         precondition(length >= 0 && pieceSize > 0)
         self.length = length
         self.pieceSize = pieceSize
@@ -38,7 +38,7 @@ public struct PiecePlan: Hashable, Sendable, Codable {
     /// dynamic queue to balance, clamped to 4–16 MiB (smaller for files too small to give
     /// every source at least two pieces), and cuts the last two rounds (two pieces per
     /// source) eight times finer, down to 256 KiB.
-    public static func automatic(length: Int64, sources: Int) -> PiecePlan {
+    package static func automatic(length: Int64, sources: Int) -> PiecePlan {
         let sources = Int64(max(1, sources))
         var size = length / (sources * 8)
         size = min(max(size, minimumAutomaticPieceSize), maximumAutomaticPieceSize)
@@ -57,14 +57,14 @@ public struct PiecePlan: Hashable, Sendable, Codable {
     static func roundUp(_ size: Int64) -> Int64 { (size + granule - 1) / granule * granule }
 
     /// Number of pieces (0 for an empty file).
-    public var count: Int {
+    package var count: Int {
         guard length > 0 else { return 0 }
         if tailStart == length { return Int((length + pieceSize - 1) / pieceSize) }
         return Int(tailStart / pieceSize) + Int((length - tailStart + tailPieceSize - 1) / tailPieceSize)
     }
 
     /// The byte range of piece `index`.
-    public func range(of index: Int) -> ByteRange {
+    package func range(of index: Int) -> ByteRange {
         precondition(index >= 0 && index < count, "piece \(index) out of range")
         let bulk = tailStart == length ? count : Int(tailStart / pieceSize)
         let first: Int64

@@ -18,25 +18,25 @@
 /// endgame copy: only the bytes still missing are fetched.
 extension PieceScheduler {
     /// One piece's writes.
-    public struct PieceLedger: Sendable, Equatable {
+    package struct PieceLedger: Sendable, Equatable {
         /// Bumped when the piece is reset by a ban.
-        public var generation = 0
+        package var generation = 0
         /// Bytes from the piece's start that are written or reserved.
-        public var frontier: Int64 = 0
+        package var frontier: Int64 = 0
         /// Reserved writes not yet committed.
-        public var outstanding = 0
+        package var outstanding = 0
         /// Who wrote which bytes (piece-relative, half-open), in order.
-        public var segments: [Segment] = []
+        package var segments: [Segment] = []
         /// Spot checks of this generation still running.
-        public var checks = 0
+        package var checks = 0
     }
 
     /// Bytes `start..<end` of a piece (relative to its start), written by `source`.
-    public struct Segment: Sendable, Equatable {
-        public var start: Int64
-        public var end: Int64
-        public var source: SourceID
-        public init(start: Int64, end: Int64, source: SourceID) {
+    package struct Segment: Sendable, Equatable {
+        package var start: Int64
+        package var end: Int64
+        package var source: SourceID
+        package init(start: Int64, end: Int64, source: SourceID) {
             self.start = start
             self.end = end
             self.source = source
@@ -44,25 +44,25 @@ extension PieceScheduler {
     }
 
     /// One copy of a piece at one source.
-    public struct Copy: Sendable, Hashable {
-        public var piece: Int
-        public var source: SourceID
-        public init(piece: Int, source: SourceID) {
+    package struct Copy: Sendable, Hashable {
+        package var piece: Int
+        package var source: SourceID
+        package init(piece: Int, source: SourceID) {
             self.piece = piece
             self.source = source
         }
     }
 
     /// What a ban changed.
-    public struct BanOutcome: Sendable, Equatable {
+    package struct BanOutcome: Sendable, Equatable {
         /// Pieces back in the queue (or draining towards it).
-        public var requeued: [Int]
+        package var requeued: [Int]
         /// Copies to cancel.
-        public var cancel: [Copy]
+        package var cancel: [Copy]
     }
 
     /// The answer to a copy that has `count` bytes at piece offset `at` to write.
-    public enum WriteGrant: Sendable, Equatable {
+    package enum WriteGrant: Sendable, Equatable {
         /// Write `count` bytes starting `skip` bytes into the chunk, then
         /// ``commitWrite(_:by:)``.
         case write(skip: Int64, count: Int64)
@@ -74,13 +74,13 @@ extension PieceScheduler {
     }
 
     /// What a committed write changed.
-    public struct CommitOutcome: Sendable, Equatable {
+    package struct CommitOutcome: Sendable, Equatable {
         /// The piece is now complete: who wrote it, in segments, at which generation.
-        public var completed: (generation: Int, segments: [Segment])?
+        package var completed: (generation: Int, segments: [Segment])?
         /// Copies of the completed piece that lost and should be cancelled.
-        public var cancel: [Copy]
+        package var cancel: [Copy]
 
-        public static func == (a: Self, b: Self) -> Bool {
+        package static func == (a: Self, b: Self) -> Bool {
             a.cancel == b.cancel && a.completed?.generation == b.completed?.generation && a.completed?.segments == b.completed?.segments
         }
     }
@@ -92,14 +92,14 @@ extension PieceScheduler {
     }
 
     /// Where a copy of `piece` starts fetching: its frontier (bytes before it are written).
-    public func frontier(of piece: Int) -> Int64 { ledger[piece].frontier }
+    package func frontier(of piece: Int) -> Int64 { ledger[piece].frontier }
 
     /// The ledger of `piece`.
-    public func ledger(of piece: Int) -> PieceLedger { ledger[piece] }
+    package func ledger(of piece: Int) -> PieceLedger { ledger[piece] }
 
     /// `source` holds `count` bytes at offset `at` of `piece` (relative to its start, streamed
     /// in order from where it started): which of them may it write?
-    public mutating func reserveWrite(_ piece: Int, by id: SourceID, at offset: Int64, count: Int64) -> WriteGrant {
+    package mutating func reserveWrite(_ piece: Int, by id: SourceID, at offset: Int64, count: Int64) -> WriteGrant {
         precondition(sizes != nil, "the write ledger needs piece sizes")
         guard states[piece] == .active, holders[piece]?[id] != nil, sources[id]?.banned != true else { return .stop }
         let end = offset + count
@@ -122,7 +122,7 @@ extension PieceScheduler {
 
     /// The write reserved by ``reserveWrite(_:by:at:count:)`` is on its way to disk (written to
     /// the file). When it was the last one the piece needed, the piece is complete.
-    public mutating func commitWrite(_ piece: Int, by id: SourceID, now: Instant) -> CommitOutcome {
+    package mutating func commitWrite(_ piece: Int, by id: SourceID, now: Instant) -> CommitOutcome {
         ledger[piece].outstanding -= 1
         precondition(ledger[piece].outstanding >= 0)
         if states[piece] == .draining {
@@ -140,7 +140,7 @@ extension PieceScheduler {
 
     /// A reserved write failed (the file could not be written): the piece's bytes can no
     /// longer be trusted, so it starts over once its copies have reported back.
-    public mutating func abortWrite(_ piece: Int, by id: SourceID) -> [Copy] {
+    package mutating func abortWrite(_ piece: Int, by id: SourceID) -> [Copy] {
         ledger[piece].outstanding -= 1
         return reset(piece)
     }
@@ -180,7 +180,7 @@ extension PieceScheduler {
 
     /// A spot check of `piece` (at `generation`) starts; until it ends the piece is not
     /// saved as complete and the download is not settled.
-    public mutating func beginCheck(_ piece: Int, generation: Int) {
+    package mutating func beginCheck(_ piece: Int, generation: Int) {
         guard ledger[piece].generation == generation else { return }
         ledger[piece].checks += 1
         runningChecks += 1
@@ -189,7 +189,7 @@ extension PieceScheduler {
     /// The check started by ``beginCheck(_:generation:)`` ended. Returns whether its verdict
     /// still concerns the piece's bytes (`false` when a reset threw them away meanwhile).
     @discardableResult
-    public mutating func endCheck(_ piece: Int, generation: Int) -> Bool {
+    package mutating func endCheck(_ piece: Int, generation: Int) -> Bool {
         guard ledger[piece].generation == generation else { return false }
         ledger[piece].checks -= 1
         runningChecks -= 1
@@ -197,11 +197,11 @@ extension PieceScheduler {
     }
 
     /// Every piece is complete and no spot check is running that could still re-queue some.
-    public var isSettled: Bool { isComplete && runningChecks == 0 }
+    package var isSettled: Bool { isComplete && runningChecks == 0 }
 
     /// Complete pieces with no spot check running, with their generations: what a control
     /// file may record once the data is on disk.
-    public var persistablePieces: [Int: Int] {
+    package var persistablePieces: [Int: Int] {
         var result: [Int: Int] = [:]
         for piece in states.indices where states[piece] == .done && ledger[piece].checks == 0 {
             result[piece] = ledger[piece].generation
@@ -211,12 +211,12 @@ extension PieceScheduler {
 
     /// Of `snapshot` (from ``persistablePieces``), the pieces that are still complete at the
     /// same generation.
-    public func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> {
+    package func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> {
         Set(snapshot.filter { piece, generation in states[piece] == .done && ledger[piece].generation == generation }.keys)
     }
 
     /// Whether `piece` was written (in whole or part) by `source` at `generation`.
-    public func wrote(_ piece: Int, by source: SourceID, generation: Int) -> Bool {
+    package func wrote(_ piece: Int, by source: SourceID, generation: Int) -> Bool {
         ledger[piece].generation == generation && ledger[piece].segments.contains { $0.source == source }
     }
 }

@@ -20,13 +20,13 @@
 ///   piece, and a ban re-queues every piece the banned source wrote into, whoever completed it.
 ///
 /// Time is passed in as `now` so that tests can drive it.
-public struct PieceScheduler: Sendable {
+package struct PieceScheduler: Sendable {
     /// Identifies a source (the client itself or a peer).
-    public typealias SourceID = String
-    public typealias Instant = ContinuousClock.Instant
+    package typealias SourceID = String
+    package typealias Instant = ContinuousClock.Instant
 
     /// What a source should do next.
-    public enum Assignment: Equatable, Sendable {
+    package enum Assignment: Equatable, Sendable {
         /// Fetch this piece. `duplicate` is true for an endgame copy of an in-flight piece.
         case piece(Int, duplicate: Bool)
         /// Nothing to do now; ask again later (at the earliest at `until`, when given).
@@ -36,28 +36,28 @@ public struct PieceScheduler: Sendable {
     }
 
     /// Scheduling knobs.
-    public struct Policy: Sendable, Hashable {
+    package struct Policy: Sendable, Hashable {
         /// Failures in a row after which a source is dropped from this download.
-        public var maxConsecutiveFailures: Int = 4
+        package var maxConsecutiveFailures: Int = 4
         /// Bench time after the first failure; doubles with each further failure.
-        public var initialBackoff: Duration = .milliseconds(250)
+        package var initialBackoff: Duration = .milliseconds(250)
         /// Upper bound on the bench time.
-        public var maximumBackoff: Duration = .seconds(8)
+        package var maximumBackoff: Duration = .seconds(8)
         /// Whether idle sources duplicate in-flight pieces when the queue is empty.
-        public var endgame: Bool = true
+        package var endgame: Bool = true
         /// Most copies of one piece in flight during the endgame.
-        public var maxCopies: Int = 2
+        package var maxCopies: Int = 2
         /// A piece is duplicated only once it has run this many times the average piece
         /// duration (so that only stragglers are copied, not pieces about to finish).
-        public var endgameStragglerFactor: Double = 1.5
+        package var endgameStragglerFactor: Double = 1.5
         /// And at least this long.
-        public var endgameMinimumAge: Duration = .milliseconds(200)
+        package var endgameMinimumAge: Duration = .milliseconds(200)
         /// Sized plans: an idle source copies a piece only when it would finish it at least
         /// this much sooner than the piece's holder is expected to…
-        public var endgameMinimumGain: Duration = .milliseconds(50)
+        package var endgameMinimumGain: Duration = .milliseconds(50)
         /// …and at least this fraction of the holder's expected remaining time sooner.
-        public var endgameMinimumGainFraction: Double = 0.25
-        public init() {}
+        package var endgameMinimumGainFraction: Double = 0.25
+        package init() {}
     }
 
     enum PieceState: Equatable, Sendable {
@@ -80,8 +80,8 @@ public struct PieceScheduler: Sendable {
         var rate: Double?
     }
 
-    public let pieceCount: Int
-    public let policy: Policy
+    package let pieceCount: Int
+    package let policy: Policy
     /// Byte count of each piece, when known.
     let sizes: [Int64]?
     var states: [PieceState]
@@ -101,19 +101,19 @@ public struct PieceScheduler: Sendable {
     /// Copies of reset pieces that have not reported back yet (their piece is draining).
     var stale: [Int: Set<SourceID>] = [:]
     /// Bytes written into pieces, counting a complete piece whole.
-    public internal(set) var writtenBytes: Int64 = 0
+    package internal(set) var writtenBytes: Int64 = 0
     /// Spot checks running, over all pieces.
-    public internal(set) var runningChecks = 0
+    package internal(set) var runningChecks = 0
 
     /// Creates a scheduler for `pieceCount` pieces, all pending. `completed` marks pieces
     /// that are already done (for a resumed download).
-    public init(pieceCount: Int, completed: Set<Int> = [], policy: Policy = Policy()) {
+    package init(pieceCount: Int, completed: Set<Int> = [], policy: Policy = Policy()) {
         self.init(pieceCount: pieceCount, sizes: nil, completed: completed, policy: policy)
     }
 
     /// Creates a scheduler for pieces of the given byte counts, which plans by time (see the
     /// type's overview). `completed` marks pieces already done.
-    public init(pieceSizes: [Int64], completed: Set<Int> = [], policy: Policy = Policy()) {
+    package init(pieceSizes: [Int64], completed: Set<Int> = [], policy: Policy = Policy()) {
         precondition(pieceSizes.allSatisfy { $0 > 0 }, "pieces have at least one byte")
         self.init(pieceCount: pieceSizes.count, sizes: pieceSizes, completed: completed, policy: policy)
     }
@@ -134,25 +134,25 @@ public struct PieceScheduler: Sendable {
     }
 
     /// True when every piece is done.
-    public var isComplete: Bool { doneCount == pieceCount }
+    package var isComplete: Bool { doneCount == pieceCount }
     /// Number of pieces done.
-    public var completedCount: Int { doneCount }
+    package var completedCount: Int { doneCount }
     /// True when pieces remain but no usable source is left.
-    public var isStuck: Bool { !isComplete && !sources.isEmpty && sources.values.allSatisfy(\.dropped) }
+    package var isStuck: Bool { !isComplete && !sources.isEmpty && sources.values.allSatisfy(\.dropped) }
     /// Whether `piece` is done.
-    public func isDone(_ piece: Int) -> Bool { states[piece] == .done }
+    package func isDone(_ piece: Int) -> Bool { states[piece] == .done }
     /// Pieces completed by `source`.
-    public func completedCount(of source: SourceID) -> Int { sources[source]?.completed ?? 0 }
+    package func completedCount(of source: SourceID) -> Int { sources[source]?.completed ?? 0 }
     /// Whether `source` has been dropped from this download.
-    public func isDropped(_ source: SourceID) -> Bool { sources[source]?.dropped ?? false }
+    package func isDropped(_ source: SourceID) -> Bool { sources[source]?.dropped ?? false }
     /// Pieces currently in flight at `source`.
-    public func inFlight(of source: SourceID) -> Set<Int> { sources[source]?.inFlight ?? [] }
+    package func inFlight(of source: SourceID) -> Set<Int> { sources[source]?.inFlight ?? [] }
     /// Indices of all completed pieces.
-    public var completedPieces: [Int] { states.indices.filter { states[$0] == .done } }
+    package var completedPieces: [Int] { states.indices.filter { states[$0] == .done } }
 
     /// Adds a source that may keep up to `maxInFlight` pieces in flight, dropped after
     /// `maxConsecutiveFailures` failures in a row (default: the policy's).
-    public mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
+    package mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
         precondition(maxInFlight > 0)
         if sources[id] == nil {
             sources[id] = SourceState(maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures ?? policy.maxConsecutiveFailures)
@@ -161,12 +161,12 @@ public struct PieceScheduler: Sendable {
 
     /// Drops a source for the rest of this download (its in-flight pieces stay assigned until
     /// they are reported as failed, completed or cancelled).
-    public mutating func drop(_ id: SourceID) {
+    package mutating func drop(_ id: SourceID) {
         sources[id]?.dropped = true
     }
 
     /// Decides what `source` does next.
-    public mutating func next(for id: SourceID, now: Instant) -> Assignment {
+    package mutating func next(for id: SourceID, now: Instant) -> Assignment {
         guard var source = sources[id] else { return .stop }
         if isComplete || source.dropped { return .stop }
         if let until = source.benchedUntil, until > now { return .wait(until: until) }
@@ -212,7 +212,7 @@ public struct PieceScheduler: Sendable {
     /// A completion from a banned source is not accepted: the piece is released as if
     /// cancelled and an empty list is returned; check ``isBanned(_:)``.
     @discardableResult
-    public mutating func completed(_ piece: Int, by id: SourceID, now: Instant) -> [SourceID] {
+    package mutating func completed(_ piece: Int, by id: SourceID, now: Instant) -> [SourceID] {
         if sources[id]?.banned == true || stale[piece]?.contains(id) == true {
             release(piece, from: id)
             return []
@@ -250,7 +250,7 @@ public struct PieceScheduler: Sendable {
     /// Failures reported while the source is already benched (its other requests failing
     /// for the same reason) do not count again. `retryAfter` (a server's `Retry-After`)
     /// extends the bench; `jitter` (e.g. random in 0.5...1.5) spreads retries out.
-    public mutating func failed(_ piece: Int, by id: SourceID, now: Instant, retryAfter: Duration? = nil, jitter: Double = 1) {
+    package mutating func failed(_ piece: Int, by id: SourceID, now: Instant, retryAfter: Duration? = nil, jitter: Double = 1) {
         release(piece, from: id)
         guard var source = sources[id] else { return }
         if let until = source.benchedUntil, until > now {
@@ -271,7 +271,7 @@ public struct PieceScheduler: Sendable {
 
     /// Records that `source` stopped fetching `piece` without fault (the piece was completed
     /// elsewhere, or the download is stopping). No penalty.
-    public mutating func cancelled(_ piece: Int, by id: SourceID) {
+    package mutating func cancelled(_ piece: Int, by id: SourceID) {
         release(piece, from: id)
     }
 
@@ -280,11 +280,11 @@ public struct PieceScheduler: Sendable {
     /// goes back to the queue (a piece with copies still running once they have reported
     /// back). Returns those pieces, and the copies to cancel.
     @discardableResult
-    public mutating func ban(_ id: SourceID) -> [Int] { banReporting(id).requeued }
+    package mutating func ban(_ id: SourceID) -> [Int] { banReporting(id).requeued }
 
     /// ``ban(_:)``, also returning the copies that must be cancelled: the banned source's own,
     /// and every copy of a piece it wrote into (the piece starts over).
-    public mutating func banReporting(_ id: SourceID) -> BanOutcome {
+    package mutating func banReporting(_ id: SourceID) -> BanOutcome {
         guard sources[id]?.banned != true else { return BanOutcome(requeued: [], cancel: []) }
         sources[id]?.banned = true
         sources[id]?.dropped = true
@@ -303,10 +303,10 @@ public struct PieceScheduler: Sendable {
     }
 
     /// Whether `source` was banned.
-    public func isBanned(_ id: SourceID) -> Bool { sources[id]?.banned ?? false }
+    package func isBanned(_ id: SourceID) -> Bool { sources[id]?.banned ?? false }
 
     /// Bench time after `failures` failures in a row.
-    public func backoff(afterFailures failures: Int) -> Duration {
+    package func backoff(afterFailures failures: Int) -> Duration {
         let exponent = min(max(failures - 1, 0), 16)
         let value = policy.initialBackoff * (1 << exponent)
         return min(value, policy.maximumBackoff)

@@ -1,12 +1,12 @@
 /// Which bytes of a delivered piece to spot-check (`--verify-peers RATE`): a pure function
 /// of the piece, the rate and a random generator, so tests can drive it with a seed.
-public enum SpotCheckSample {
+package enum SpotCheckSample {
     /// Splits `range` into slots of `window` bytes (the last may be shorter) and picks about
     /// `rate` of them at random, none twice: `rate × slots` rounded down, plus one more with
     /// the probability of the fraction left over. So over many pieces about `rate` of the
     /// bytes are checked, in small windows. `rate >= 1` gives the whole range; `rate <= 0`
     /// (or a window that is not positive) gives none. The windows come in ascending order.
-    public static func windows(
+    package static func windows(
         in range: ByteRange, rate: Double, window: Int64, using generator: inout some RandomNumberGenerator
     ) -> [ByteRange] {
         guard rate > 0, window > 0 else { return [] }

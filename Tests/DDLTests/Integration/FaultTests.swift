@@ -294,3 +294,31 @@ import Crypto
 enum SHA512Digest { static func of(_ data: Data) -> SHA512.Digest { SHA512.hash(data: data) } }
 enum MD5Digest { static func of(_ data: Data) -> Insecure.MD5.Digest { Insecure.MD5.hash(data: data) } }
 func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+/// The part file is closed on every path, also when the first save of the control file fails.
+@Suite struct PartFileLifetimeTests {
+    /// Paths the process has open, from /proc/self/fd.
+    static func openPaths() -> Set<String> {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return Set(entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) })
+    }
+
+    @Test func aFailingFirstControlFileSaveClosesThePartFile() async throws {
+        try await LocalSwarm.run(FaultTests().options(size: 1 << 20)) { swarm in
+            let directory = try makeTemporaryDirectory()
+            let path = directory + "/closed.bin"
+            // A directory where the control file's temporary file goes: the save fails.
+            try FileManager.default.createDirectory(atPath: path + ".ddl.tmp", withIntermediateDirectories: false)
+            var configuration = ClientConfiguration(url: swarm.fileURL())
+            configuration.outputFile = path
+            do throws(DownloadError) {
+                _ = try await download(configuration)
+                Issue.record("expected the control file save to fail")
+            } catch {
+                #expect(error.exitCode == 6, "\(error)")
+            }
+            #expect(FileManager.default.fileExists(atPath: path + ".part"))
+            #expect(!Self.openPaths().contains(path + ".part"), "the .part file is still open")
+        }
+    }
+}

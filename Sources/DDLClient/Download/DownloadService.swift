@@ -19,9 +19,7 @@ public final class DownloadService: Service, Sendable {
         let downloader = self.downloader
         let result: Result<DownloadSummary, DownloadError>
         do {
-            result = .success(try await cancelWhenGracefulShutdown {
-                do throws(DownloadError) { return try await downloader.run() } catch { throw error }
-            })
+            result = .success(try await cancelWhenGracefulShutdown { try await downloader.run() })
         } catch let error as DownloadError {
             result = .failure(error)
         } catch {

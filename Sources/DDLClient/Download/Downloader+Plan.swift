@@ -40,25 +40,25 @@ extension Downloader {
     /// its strong `ETag` when both have one; a notice says why any other was left out.
     func probeMirrors(of file: RemoteFile) async -> [RemoteFile] {
         let probe = OriginProbe(httpClient: httpClient, logger: logger)
-        let results = await withTaskGroup(of: (Int, Result<RemoteFile, DownloadError>).self) { group in
-            for (index, url) in configuration.mirrors.enumerated() {
-                group.addTask {
-                    do throws(DownloadError) { return (index, .success(try await probe.probe(url))) } catch { return (index, .failure(error)) }
-                }
+        let mirrors = configuration.mirrors
+        // (A `do throws(DownloadError)` returning a tuple from these child tasks crashed in
+        // release builds with Swift 6.3.1, the index coming back out of range: plain
+        // results, keyed by position, instead.)
+        let probed = await withTaskGroup(of: MirrorProbe.self) { group in
+            for (index, url) in mirrors.enumerated() {
+                group.addTask { await MirrorProbe(index: index, url: url, probe: probe) }
             }
-            var results: [(Int, Result<RemoteFile, DownloadError>)] = []
-            for await result in group { results.append(result) }
-            return results.sorted { $0.0 < $1.0 }
+            var probed: [MirrorProbe] = []
+            for await result in group { probed.append(result) }
+            return probed.sorted { $0.index < $1.index }
         }
         var usable: [RemoteFile] = []
-        for (index, result) in results {
-            let url = configuration.mirrors[index]
-            switch result {
-            case let .failure(error):
-                observer.handle(.notice("mirror \(url) left out: \(error)"))
-            case let .success(mirror):
+        for result in probed {
+            if let error = result.error {
+                observer.handle(.notice("mirror \(result.url) left out: \(error)"))
+            } else if let mirror = result.file {
                 if let why = Self.mirrorMismatch(mirror, origin: file) {
-                    observer.handle(.notice("mirror \(url) left out: \(why)"))
+                    observer.handle(.notice("mirror \(result.url) left out: \(why)"))
                 } else {
                     usable.append(mirror)
                 }
@@ -106,5 +106,23 @@ extension Downloader {
     /// origin and each mirror (each its own server); with peers, a few for every source.
     func slots(for source: DownloadSource, among sources: [DownloadSource]) -> Int {
         sources.contains(where: { $0.kind is PeerSource }) ? configuration.piecesInFlightPerSource : configuration.connections
+    }
+}
+
+/// One mirror's probe: the file it serves, or why not.
+struct MirrorProbe: Sendable {
+    let index: Int
+    let url: String
+    var file: RemoteFile?
+    var error: DownloadError?
+
+    init(index: Int, url: String, probe: OriginProbe) async {
+        self.index = index
+        self.url = url
+        do {
+            file = try await probe.probe(url)
+        } catch {
+            self.error = error
+        }
     }
 }

@@ -51,14 +51,14 @@ actor URLRefresher {
                 running = nil
                 signal.fire()
             }
-            do throws(DownloadError) {
-                let outcome = try await resolve(failedURL, status: status)
-                lastOutcome = .success(outcome)
-                return outcome
+            let result: Result<Outcome, DownloadError>
+            do {
+                result = .success(try await resolve(failedURL, status: status))
             } catch {
-                lastOutcome = .failure(error)
-                throw error
+                result = .failure(error)
             }
+            lastOutcome = result
+            return try result.get()
         }
     }
 

@@ -143,7 +143,8 @@ def mib(nbytes) -> str:
 def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    # a blank line after the table: a text line right below it would render as one more row
+    return "\n".join(lines) + "\n"
 
 
 def skipped_note(rows: list[dict]) -> str:
@@ -191,7 +192,7 @@ def report_markdown(rows: list[dict]) -> str:
         if links:
             parts.append("Link check (curl, 10 MiB, all links at once):\n")
             parts.append(table(["host", "nominal Mbit/s", "curl Mbit/s"],
-                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]) + "\n")
+                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]))
         body = []
         for r in rs:
             if r.get("tool") != "ddl":

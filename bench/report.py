@@ -245,6 +245,47 @@ def report_markdown(rows: list[dict]) -> str:
         bad = [r for r in by["tracker"] if r.get("note")]
         parts.append(skipped_note(by["tracker"]) + "".join(f"\n_{r['note']}_\n" for r in bad) + "\n")
 
+    if by.get("mirror"):
+        rs = [r for r in by["mirror"] if "skipped" not in r]
+        links = [r for r in rs if r.get("tool") == "curl (link check)"]
+        tools = [r for r in rs if r.get("tool") != "curl (link check)"]
+        beff = next((r.get("beff_mbit") for r in tools if r.get("beff_mbit")), None)
+        b = next((r.get("b_mbit") for r in rs if r.get("b_mbit")), None) or next(
+            (r.get("nominal_mbit") for r in links), None)
+        client = next((r.get("client_rate") for r in tools if r.get("client_rate") is not None), None)
+        parts.append(f"## 6. Mirrors (origin and mirror, each uplink B = {fmt(b)} Mbit/s, "
+                     f"B_eff = curl from the origin = {fmt(beff)} Mbit/s, client line {fmt(client)})\n")
+        if links:
+            parts.append("Link check (curl, 10 MiB from each server at once):\n")
+            parts.append(table(["server", "nominal Mbit/s", "curl Mbit/s"],
+                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]))
+        body = []
+        for r in tools:
+            limit = r.get("limit_mbit")
+            eff = (100.0 * r["mbit"] / limit) if limit and r.get("mbit") else None
+            spread = "–"
+            if limit and r.get("mbit_worst") and r.get("mbit_best"):
+                spread = f"{100.0 * r['mbit_worst'] / limit:.0f}–{100.0 * r['mbit_best'] / limit:.0f}% ({r.get('runs')} runs)"
+            served = (r.get("origin_bytes") or 0) + (r.get("mirror_bytes") or 0)
+            share = f"{100.0 * r['mirror_bytes'] / served:.0f}%" if served and r.get("mirror_bytes") is not None else "–"
+            overhead = f"{served / r['bytes']:.3f}" if served and r.get("bytes") else "–"
+            cpu = (r["user"] + r["sys"]) if "user" in r and "sys" in r else None
+            body.append([r["tool"], r.get("sources"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
+                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), spread, share, overhead,
+                         fmt(cpu, 2), fmt(r.get("ok")) + (f" ({r['failed_runs']} of {r.get('runs')} runs failed)"
+                                                          if r.get("failed_runs") else "")])
+        if body:
+            parts.append(table(["tool", "servers", "size", "time s", "Mbit/s", "limit servers·B_eff", "of limit",
+                                "worst–best", "sent by mirror", "sent / size", "client cpu s", "sha256 ok"], body))
+            parts.append("Every row: the median of the runs by wall time (process start-up and the probe included); "
+                         "sha256 ok is for every run (a failed run counts in worst–best). "
+                         "sent by mirror and sent / size come from the two nginx access logs during the median run.\n")
+        both = next((r for r in tools if r.get("tool") == "ddl (origin + mirror)" and r.get("mbit")), None)
+        if both and beff:
+            parts.append(f"**ddl (origin + mirror) = {both['mbit']:.1f} Mbit/s = "
+                         f"{100.0 * both['mbit'] / (2 * beff):.0f}% of 2·B_eff = {2 * beff:.1f} Mbit/s.**\n")
+        parts.append(skipped_note(by["mirror"]) + "\n")
+
     return "\n".join(parts)
 
 

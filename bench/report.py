@@ -213,17 +213,29 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("loopback"):
         rs = [r for r in by["loopback"] if "skipped" not in r]
         parts.append("## 3. Raw efficiency on loopback (no shaping)\n")
-        body = [[r["tool"], mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
-                 fmt(r.get("cpu"), 2), fmt(r.get("peers_cpu"), 2), fmt(r.get("rss_kb", 0) / 1024, 1),
-                 fmt(r.get("ok"))] for r in rs]
-        parts.append(table(["tool", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "peers' cpu s",
-                            "max RSS MiB", "sha256 ok"], body))
+        # rows without "proto" come from runs before the https rows existed: plain http
+        http_cpu = {r["tool"]: r["cpu"] for r in rs if r.get("proto", "http") == "http" and r.get("cpu") is not None}
+        body = []
+        for r in rs:
+            proto = r.get("proto", "http")
+            tls_cost = "–"
+            if proto == "https" and r.get("cpu") is not None and r["tool"] in http_cpu:
+                tls_cost = f"{r['cpu'] - http_cpu[r['tool']]:+.2f}"
+            body.append([r["tool"], proto, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
+                         fmt(r.get("cpu"), 2), tls_cost, fmt(r.get("peers_cpu"), 2),
+                         fmt(r.get("rss_kb", 0) / 1024, 1), fmt(r.get("ok"))])
+        parts.append(table(["tool", "proto", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "cpu s vs http",
+                            "peers' cpu s", "max RSS MiB", "sha256 ok"], body))
         if any(r.get("runs") for r in rs):
             parts.append(f"Single tools: the median wall time and the median CPU time of "
                          f"{max(r.get('runs', 1) for r in rs)} runs each (every run in `results.jsonl`). "
                          "ddl computes the file's SHA-256 by default (about 0.6 CPU s per GiB here); "
                          "plain aria2c, curl and axel compute no hash: compare them with `ddl --no-sha256`, "
                          "and ddl's default with `aria2c --checksum=sha-256`.\n")
+        if any(r.get("proto") == "https" for r in rs):
+            parts.append("https rows: the same nginx over TLS 1.3 (TLS_AES_128_GCM_SHA256, HTTP/1.1, test CA); "
+                         "cpu s vs http is the client's extra CPU time over the same tool's http row, "
+                         "the cost of decrypting (nginx's encryption is not in it).\n")
         parts.append(skipped_note(by["loopback"]) + "\n")
 
     if by.get("memory"):

@@ -143,7 +143,8 @@ def mib(nbytes) -> str:
 def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    # a blank line after the table: a text line right below it would render as one more row
+    return "\n".join(lines) + "\n"
 
 
 def skipped_note(rows: list[dict]) -> str:
@@ -191,7 +192,7 @@ def report_markdown(rows: list[dict]) -> str:
         if links:
             parts.append("Link check (curl, 10 MiB, all links at once):\n")
             parts.append(table(["host", "nominal Mbit/s", "curl Mbit/s"],
-                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]) + "\n")
+                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]))
         body = []
         for r in rs:
             if r.get("tool") != "ddl":
@@ -212,17 +213,29 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("loopback"):
         rs = [r for r in by["loopback"] if "skipped" not in r]
         parts.append("## 3. Raw efficiency on loopback (no shaping)\n")
-        body = [[r["tool"], mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
-                 fmt(r.get("cpu"), 2), fmt(r.get("peers_cpu"), 2), fmt(r.get("rss_kb", 0) / 1024, 1),
-                 fmt(r.get("ok"))] for r in rs]
-        parts.append(table(["tool", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "peers' cpu s",
-                            "max RSS MiB", "sha256 ok"], body))
+        # rows without "proto" come from runs before the https rows existed: plain http
+        http_cpu = {r["tool"]: r["cpu"] for r in rs if r.get("proto", "http") == "http" and r.get("cpu") is not None}
+        body = []
+        for r in rs:
+            proto = r.get("proto", "http")
+            tls_cost = "–"
+            if proto == "https" and r.get("cpu") is not None and r["tool"] in http_cpu:
+                tls_cost = f"{r['cpu'] - http_cpu[r['tool']]:+.2f}"
+            body.append([r["tool"], proto, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
+                         fmt(r.get("cpu"), 2), tls_cost, fmt(r.get("peers_cpu"), 2),
+                         fmt(r.get("rss_kb", 0) / 1024, 1), fmt(r.get("ok"))])
+        parts.append(table(["tool", "proto", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "cpu s vs http",
+                            "peers' cpu s", "max RSS MiB", "sha256 ok"], body))
         if any(r.get("runs") for r in rs):
             parts.append(f"Single tools: the median wall time and the median CPU time of "
                          f"{max(r.get('runs', 1) for r in rs)} runs each (every run in `results.jsonl`). "
                          "ddl computes the file's SHA-256 by default (about 0.6 CPU s per GiB here); "
                          "plain aria2c, curl and axel compute no hash: compare them with `ddl --no-sha256`, "
                          "and ddl's default with `aria2c --checksum=sha-256`.\n")
+        if any(r.get("proto") == "https" for r in rs):
+            parts.append("https rows: the same nginx over TLS 1.3 (TLS_AES_128_GCM_SHA256, HTTP/1.1, test CA); "
+                         "cpu s vs http is the client's extra CPU time over the same tool's http row, "
+                         "the cost of decrypting (nginx's encryption is not in it).\n")
         parts.append(skipped_note(by["loopback"]) + "\n")
 
     if by.get("memory"):
@@ -243,6 +256,47 @@ def report_markdown(rows: list[dict]) -> str:
                             "socket errors", "ok"], body))
         bad = [r for r in by["tracker"] if r.get("note")]
         parts.append(skipped_note(by["tracker"]) + "".join(f"\n_{r['note']}_\n" for r in bad) + "\n")
+
+    if by.get("mirror"):
+        rs = [r for r in by["mirror"] if "skipped" not in r]
+        links = [r for r in rs if r.get("tool") == "curl (link check)"]
+        tools = [r for r in rs if r.get("tool") != "curl (link check)"]
+        beff = next((r.get("beff_mbit") for r in tools if r.get("beff_mbit")), None)
+        b = next((r.get("b_mbit") for r in rs if r.get("b_mbit")), None) or next(
+            (r.get("nominal_mbit") for r in links), None)
+        client = next((r.get("client_rate") for r in tools if r.get("client_rate") is not None), None)
+        parts.append(f"## 6. Mirrors (origin and mirror, each uplink B = {fmt(b)} Mbit/s, "
+                     f"B_eff = curl from the origin = {fmt(beff)} Mbit/s, client line {fmt(client)})\n")
+        if links:
+            parts.append("Link check (curl, 10 MiB from each server at once):\n")
+            parts.append(table(["server", "nominal Mbit/s", "curl Mbit/s"],
+                               [[r["host"], r.get("nominal_mbit"), fmt(r.get("mbit"))] for r in links]))
+        body = []
+        for r in tools:
+            limit = r.get("limit_mbit")
+            eff = (100.0 * r["mbit"] / limit) if limit and r.get("mbit") else None
+            spread = "–"
+            if limit and r.get("mbit_worst") and r.get("mbit_best"):
+                spread = f"{100.0 * r['mbit_worst'] / limit:.0f}–{100.0 * r['mbit_best'] / limit:.0f}% ({r.get('runs')} runs)"
+            served = (r.get("origin_bytes") or 0) + (r.get("mirror_bytes") or 0)
+            share = f"{100.0 * r['mirror_bytes'] / served:.0f}%" if served and r.get("mirror_bytes") is not None else "–"
+            overhead = f"{served / r['bytes']:.3f}" if served and r.get("bytes") else "–"
+            cpu = (r["user"] + r["sys"]) if "user" in r and "sys" in r else None
+            body.append([r["tool"], r.get("sources"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
+                         fmt(limit), fmt(eff, 0) + ("%" if eff is not None else ""), spread, share, overhead,
+                         fmt(cpu, 2), fmt(r.get("ok")) + (f" ({r['failed_runs']} of {r.get('runs')} runs failed)"
+                                                          if r.get("failed_runs") else "")])
+        if body:
+            parts.append(table(["tool", "servers", "size", "time s", "Mbit/s", "limit servers·B_eff", "of limit",
+                                "worst–best", "sent by mirror", "sent / size", "client cpu s", "sha256 ok"], body))
+            parts.append("Every row: the median of the runs by wall time (process start-up and the probe included); "
+                         "sha256 ok is for every run (a failed run counts in worst–best). "
+                         "sent by mirror and sent / size come from the two nginx access logs during the median run.\n")
+        both = next((r for r in tools if r.get("tool") == "ddl (origin + mirror)" and r.get("mbit")), None)
+        if both and beff:
+            parts.append(f"**ddl (origin + mirror) = {both['mbit']:.1f} Mbit/s = "
+                         f"{100.0 * both['mbit'] / (2 * beff):.0f}% of 2·B_eff = {2 * beff:.1f} Mbit/s.**\n")
+        parts.append(skipped_note(by["mirror"]) + "\n")
 
     return "\n".join(parts)
 

@@ -282,3 +282,23 @@ extension AdversaryTests {
         }
     }
 }
+
+extension AdversaryTests {
+    /// Two peers that send one byte every 100 ms (never idle long enough for the read
+    /// timeout). This machine overtakes a trickling copy in the endgame, unless both copies
+    /// a piece may have are the two tricklers'.
+    @Test(.disabled("bug ADV-5: both endgame copies (maxCopies = 2) can be tricklers'; nothing overtakes them and no timeout fires"), .timeLimit(.minutes(1)))
+    func twoTricklingPeersDoNotHoldAPieceForever() async throws {
+        try await LocalSwarm.run(options(size: 2 << 20, peers: 0)) { swarm in
+            // This machine takes half a second a piece: the tricklers are idle in time to
+            // copy each other's pieces.
+            swarm.origin!.update { $0.bytesPerSecond = 512 << 10 }
+            try await withFaultyPeers([.trickle, .trickle], swarm: swarm) { _ in
+                var configuration = try configuration(swarm, pieceSize: 256 << 10, useSelf: true, rate: 0)
+                configuration.readTimeoutSeconds = 1
+                let summary = try await download(configuration)
+                try expectExact(summary, configuration, swarm)
+            }
+        }
+    }
+}

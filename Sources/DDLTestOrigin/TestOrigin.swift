@@ -42,6 +42,9 @@ public final class TestOrigin: Sendable {
         public var retryAfter: Int?
         /// Close the connection after this many body bytes of each `GET` response.
         public var truncateAfter: Int64?
+        /// Serve wrong bytes (each XORed with `0x5A`) at and after this file offset, with the
+        /// same headers: a mirror that claims to be the same file and lies.
+        public var corruptFrom: Int64?
         /// `Content-Disposition` header to send, if any.
         public var contentDisposition: String?
         /// The strong entity tag; change it to simulate a new version of the file.
@@ -293,6 +296,12 @@ public final class TestOrigin: Sendable {
                 last = gate.offset - 1  // send up to the gate, then stop there
             }
             var piece = content.bytes(ByteRange(first: offset, last: last))
+            if let from = faults.corruptFrom, last >= from {
+                let skip = Int(max(0, from - offset))
+                piece.withUnsafeMutableReadableBytes { raw in
+                    for i in skip..<raw.count { raw[i] ^= 0x5A }
+                }
+            }
             if let cut = faults.truncateAfter, sent + Int64(piece.readableBytes) > cut {
                 let keep = Int(cut - sent)
                 if keep > 0, let slice = piece.readSlice(length: keep) {

@@ -133,6 +133,7 @@ extension PieceScheduler {
             return CommitOutcome(completed: nil, cancel: [])
         }
         let losers = completed(piece, by: id, now: now)
+        if states[piece] == .done && deliveredBy[piece] == id { finishing[piece] = id }
         return CommitOutcome(
             completed: (ledger[piece].generation, ledger[piece].segments),
             cancel: losers.map { Copy(piece: piece, source: $0) })
@@ -158,7 +159,9 @@ extension PieceScheduler {
         ledger[piece].frontier = 0
         ledger[piece].segments = []
         ledger[piece].checks = 0
-        let copies = (holders.removeValue(forKey: piece) ?? [:]).keys.sorted()
+        var running = Set((holders.removeValue(forKey: piece) ?? [:]).keys)
+        if let completer = finishing.removeValue(forKey: piece) { running.insert(completer) }
+        let copies = running.sorted()
         if !copies.isEmpty || states[piece] == .draining {
             stale[piece, default: []].formUnion(copies)
         }

@@ -100,6 +100,10 @@ package struct PieceScheduler: Sendable {
     var ledger: [PieceLedger]
     /// Copies of reset pieces that have not reported back yet (their piece is draining).
     var stale: [Int: Set<SourceID>] = [:]
+    /// The copy whose write completed each piece, until it reports back: its stream may go
+    /// on past that write (another copy wrote the rest), so a reset of the piece must wait
+    /// for it like for any other copy.
+    var finishing: [Int: SourceID] = [:]
     /// Bytes written into pieces, counting a complete piece whole.
     package internal(set) var writtenBytes: Int64 = 0
     /// Spot checks running, over all pieces.
@@ -314,6 +318,7 @@ package struct PieceScheduler: Sendable {
 
     mutating func release(_ piece: Int, from id: SourceID) {
         sources[id]?.inFlight.remove(piece)
+        if finishing[piece] == id { finishing[piece] = nil }
         if stale[piece]?.remove(id) != nil {
             finishDraining(piece)
             return

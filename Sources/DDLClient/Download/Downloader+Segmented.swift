@@ -142,7 +142,7 @@ extension Downloader {
                     coordinator.released(job.piece, by: id)
                     // The next copy uses the new URL. An expiry that resolving again does not
                     // cure is the origin's verdict; a peer's claim of one is its own failure.
-                    guard try await transfer.refresher.refresh(after: url, status: status) == .unchanged else { continue }
+                    guard try await transfer.refresher.refresh(after: url, status: status, claimedBy: source.trust) == .unchanged else { continue }
                     if source.trust == .authoritative {
                         throw DownloadError.origin("the origin answered HTTP \(status) for \(url)", status: status)
                     }

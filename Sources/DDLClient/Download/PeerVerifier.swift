@@ -77,13 +77,30 @@ struct PeerVerifier: Sendable {
         return .inconclusive("three sources, three answers")
     }
 
+    /// The SHA-256 of `range` from `source`, or `nil` when it cannot deliver it in time: the
+    /// whole fetch gets the time a piece's answer may take to start (connect and read
+    /// timeouts), so a referee that trickles cannot hold the check, and with it the end of
+    /// the download, for long.
     private func digest(piece: Int, range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> String? {
         let box = DigestBox()
-        do {
-            try await fetcher.fetch(range: range, from: source, into: .digest(box))
-        } catch is PieceFailure {
-            return nil
+        let deadline = Duration.nanoseconds(fetcher.headTimeout.nanoseconds)
+        let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await fetcher.fetch(range: range, from: source, into: .digest(box))
+                    return true
+                } catch is PieceFailure {
+                    return false
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return false
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
         }
-        return box.hex
+        return delivered ? box.hex : nil
     }
 }

@@ -75,6 +75,17 @@ package struct OriginProbe: Sendable {
         return file
     }
 
+    /// The status `url` answers to `GET Range: bytes=0-0` (following no redirect), or `nil`
+    /// when it cannot be reached: how this machine checks a peer's claim about the origin.
+    package func rangedStatus(of url: String) async -> Int? {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Range", value: "bytes=0-0")
+        request.headers.add(name: "User-Agent", value: "ddl")
+        guard let response = try? await execute(request) else { return nil }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+    }
+
     private func execute(_ request: HTTPClientRequest) async throws(DownloadError) -> HTTPClientResponse {
         do {
             return try await httpClient.execute(request, timeout: timeout, logger: logger)

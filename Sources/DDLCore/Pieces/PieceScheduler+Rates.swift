@@ -46,11 +46,17 @@ extension PieceScheduler {
     /// whose rate is unknown, or that is already past the time its rate promised, is expected
     /// to finish never once it has run longer than `id` would need for the whole piece, and
     /// any moment before that.
+    ///
+    /// A copy that has run longer than ``Policy/endgameHopelessFactor`` times what `id` would
+    /// need for the whole piece no longer counts towards ``Policy/maxCopies``: two stalled or
+    /// trickling copies cannot keep a piece from everyone else.
     func endgamePiece(for id: SourceID, rate: Double, now: Instant) -> Int? {
         guard let sizes else { return nil }
         var best: (piece: Int, gain: Double)?
-        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && !isFullyReserved(piece) {
             let mine = Double(sizes[piece]) / rate
+            let live = pieceHolders.values.filter { (now - $0).seconds <= mine * policy.endgameHopelessFactor }.count
+            guard live < policy.maxCopies else { continue }
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
                 let age = (now - started).seconds
@@ -71,19 +77,19 @@ extension PieceScheduler {
 
 extension PieceScheduler {
     /// When ``endgamePiece(for:rate:now:)`` could next change its mind for the idle source
-    /// `id`: the earliest moment after `now` at which a holder becomes overdue or has run
-    /// longer than `id` would need for the whole piece. Between such moments the gain of a
+    /// `id`: the earliest moment after `now` at which a holder becomes overdue, has run
+    /// longer than `id` would need for the whole piece, or stops counting as a live copy. Between such moments the gain of a
     /// copy only shrinks, so an idle source can sleep until then (or until something
     /// happens). `nil` when no piece could ever be worth copying.
     func endgameRecheck(for id: SourceID, rate: Double, now: Instant) -> Instant? {
         guard let sizes else { return nil }
         var earliest: Instant?
-        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && !isFullyReserved(piece) {
             let mine = Double(sizes[piece]) / rate
             for (holder, started) in pieceHolders {
-                var moments = [started + .seconds(mine)]
+                var moments = [started + .seconds(mine), started + .seconds(mine * policy.endgameHopelessFactor)]
                 if let holderRate = sources[holder]?.rate { moments.append(started + .seconds(Double(sizes[piece]) / holderRate)) }
-                for moment in moments where moment > now {
+                for moment in moments where moment >= now {
                     let later = moment + .milliseconds(1)
                     if earliest == nil || later < earliest! { earliest = later }
                 }

@@ -45,8 +45,13 @@ package struct PieceScheduler: Sendable {
         package var maximumBackoff: Duration = .seconds(8)
         /// Whether idle sources duplicate in-flight pieces when the queue is empty.
         package var endgame: Bool = true
-        /// Most copies of one piece in flight during the endgame.
+        /// Most copies of one piece in flight during the endgame (not counting hopeless ones:
+        /// see ``endgameHopelessFactor``).
         package var maxCopies: Int = 2
+        /// Sized plans: a copy that has run this many times longer than an idle source would
+        /// need for the whole piece is hopeless (stalled, trickling) and no longer counts
+        /// towards ``maxCopies``.
+        package var endgameHopelessFactor: Double = 4
         /// A piece is duplicated only once it has run this many times the average piece
         /// duration (so that only stragglers are copied, not pieces about to finish).
         package var endgameStragglerFactor: Double = 1.5

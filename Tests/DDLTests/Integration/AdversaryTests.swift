@@ -203,7 +203,7 @@ extension AdversaryTests {
     /// (a range that does not end where a piece ends), sends one byte every 100 ms: never
     /// idle long enough for the read timeout. Without the origin it referees the honest
     /// peer's bytes; the download must still end in reasonable time.
-    @Test(.disabled("bug ADV-2: a spot check's fetch has no deadline; a trickling referee holds the download for hours"), .timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(1)))
     func aRefereeThatTricklesDoesNotHoldTheDownloadForever() async throws {
         let pieceSize: Int64 = 1 << 20
         let size: Int64 = 4 << 20
@@ -225,7 +225,7 @@ extension AdversaryTests {
     /// A peer that answers every request with "the origin's signed URL expired" (a `502`
     /// whose problem names the origin's `403`). Each claim sends the download to resolve the
     /// user's URL again; the claims must not end the download.
-    @Test(.disabled("bug ADV-3: every claim costs one of the download's 100 resolutions, unpenalised; the download fails with exit 4"))
+    @Test
     func aPeerClaimingEverySignedURLExpiredDoesNotEndTheDownload() async throws {
         try await LocalSwarm.run(options(size: 8 << 20, peers: 0)) { swarm in
             // The honest download takes a while (about 4 s).
@@ -294,7 +294,7 @@ extension AdversaryTests {
     /// Two peers that send one byte every 100 ms (never idle long enough for the read
     /// timeout). This machine overtakes a trickling copy in the endgame, unless both copies
     /// a piece may have are the two tricklers'.
-    @Test(.disabled("bug ADV-5: both endgame copies (maxCopies = 2) can be tricklers'; nothing overtakes them and no timeout fires"), .timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(1)))
     func twoTricklingPeersDoNotHoldAPieceForever() async throws {
         try await LocalSwarm.run(options(size: 2 << 20, peers: 0)) { swarm in
             // This machine takes half a second a piece: the tricklers are idle in time to

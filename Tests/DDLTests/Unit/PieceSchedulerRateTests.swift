@@ -108,7 +108,8 @@ import Testing
         #expect(s.next(for: "fast", now: t0) == .piece(0, duplicate: false))
         #expect(s.next(for: "mute", now: t0) == .piece(1, duplicate: false))
         s.completed(0, by: "fast", now: at(0.1))  // 10 MiB/s; "mute" has delivered nothing yet
-        #expect(s.next(for: "fast", now: at(0.1)) == .wait(until: nil))
+        // Not yet: "mute" has run exactly as long as "fast" needs; look again just after.
+        expectWait(s.next(for: "fast", now: at(0.1)), near: 0.1)
         #expect(s.next(for: "fast", now: at(0.2)) == .piece(1, duplicate: true))
     }
 
@@ -117,9 +118,27 @@ import Testing
         var (s, first) = twoSources([mib, mib, mib], "fast", doneAt: 0.1, "slowed", doneAt: 0.5)
         #expect(first == [.piece(0, duplicate: false), .piece(1, duplicate: false)])
         #expect(s.next(for: "slowed", now: at(0.5)) == .piece(2, duplicate: false))  // due at 1.0 s
-        expectWait(s.next(for: "fast", now: at(0.9)), near: 1.0)  // 0.1 s to go: leave it, look again when due
+        // At 0.9 s "slowed" has run 4 times what "fast" needs (it stops counting as a live
+        // copy) but has 0.1 s to go: leave it, and look again when it is due.
+        expectWait(s.next(for: "fast", now: at(0.89)), near: 0.9)
+        expectWait(s.next(for: "fast", now: at(0.9011)), near: 1.0)
         // At 1.2 s it is overdue by more than the 0.1 s "fast" needs for the whole piece.
         #expect(s.next(for: "fast", now: at(1.2)) == .piece(2, duplicate: true))
+    }
+
+    @Test func twoStalledCopiesDoNotKeepAPieceFromAFastSource() {
+        var s = PieceScheduler(pieceSizes: [mib, mib])
+        for id in ["fast", "stuck1", "stuck2"] { s.addSource(id, maxInFlight: 1) }
+        #expect(s.next(for: "fast", now: t0) == .piece(0, duplicate: false))
+        #expect(s.next(for: "stuck1", now: t0) == .piece(1, duplicate: false))
+        s.completed(0, by: "fast", now: at(0.1))  // 10 MiB/s
+        #expect(s.next(for: "stuck2", now: at(0.2)) == .piece(1, duplicate: true))  // no rate known: a straggler copy
+        // Two copies (the most), neither delivering: "fast" waits until the older one counts
+        // as hopeless (it ran 4 times the 0.1 s "fast" needs for the piece)...
+        expectWait(s.next(for: "fast", now: at(0.3)), near: 0.3)
+        expectWait(s.next(for: "fast", now: at(0.302)), near: 0.4)
+        // ...and then takes a third copy.
+        #expect(s.next(for: "fast", now: at(0.402)) == .piece(1, duplicate: true))
     }
 
     @Test func everyPieceIsDeliveredOnceWithRandomRates() {

@@ -94,7 +94,9 @@ import Testing
     @Test(arguments: [true, false])
     func aPeerLyingOnlyWhenAskedFromInsideAPieceIsCaught(useSelf: Bool) async throws {
         let pieceSize: Int64 = 256 << 10
-        try await LocalSwarm.run(options(size: 2 << 20, peers: useSelf ? 0 : 2)) { swarm in
+        // Many more pieces than workers: the pieces the flaky peer fails go back to the front
+        // of a queue the liar is still taking pieces from.
+        try await LocalSwarm.run(options(size: 8 << 20, peers: useSelf ? 0 : 2)) { swarm in
             let origin = swarm.origin!
             let flakyRequests = RequestLog()
             let flaky: FaultyPeer.Fault = .scripted { range in

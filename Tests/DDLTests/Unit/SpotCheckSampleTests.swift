@@ -4,10 +4,16 @@ import Testing
 @Suite struct SpotCheckSampleTests {
     let window: Int64 = 256 << 10
 
-    @Test func rateOneChecksTheWholePieceAndZeroNothing() {
+    @Test func rateOneChecksTheWholePieceInWindowsAndZeroNothing() {
         var generator = SeededGenerator(seed: 1)
         let piece = ByteRange(first: 4 << 20, last: (8 << 20) - 1)
-        #expect(SpotCheckSample.windows(in: piece, rate: 1, window: window, using: &generator) == [piece])
+        let all = SpotCheckSample.windows(in: piece, rate: 1, window: window, using: &generator)
+        #expect(all.count == 16 && all.allSatisfy { $0.count == window })
+        #expect(all.first?.first == piece.first && all.last?.last == piece.last)
+        for (a, b) in zip(all, all.dropFirst()) { #expect(a.last + 1 == b.first) }
+        // A short range is one short window.
+        let short = ByteRange(first: 10, last: 1009)
+        #expect(SpotCheckSample.windows(in: short, rate: 2, window: window, using: &generator) == [short])
         #expect(SpotCheckSample.windows(in: piece, rate: 0, window: window, using: &generator).isEmpty)
         #expect(SpotCheckSample.windows(in: piece, rate: -1, window: window, using: &generator).isEmpty)
     }

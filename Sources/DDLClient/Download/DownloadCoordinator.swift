@@ -37,6 +37,8 @@ final class DownloadCoordinator: Sendable {
         var changed = OneShot()
         var copies: [PieceScheduler.Copy: OneShot] = [:]
         var banned: Set<SourceID> = []
+        /// Sources that did not deliver a spot check's window in time.
+        var unresponsive: Set<SourceID> = []
     }
 
     /// Actions to carry out once the lock is released.
@@ -226,6 +228,10 @@ final class DownloadCoordinator: Sendable {
     func completedCount(of source: SourceID) -> Int { state.withLock { $0.scheduler.completedCount(of: source) } }
     func isDone(_ piece: Int) -> Bool { state.withLock { $0.scheduler.isDone(piece) } }
     var banned: Set<SourceID> { state.withLock { $0.banned } }
+    /// Sources not to ask as referees: banned, or too slow to deliver a window before.
+    var noReferees: Set<SourceID> { state.withLock { $0.banned.union($0.unresponsive) } }
+    /// `source` did not deliver a spot check's window in time.
+    func unresponsiveReferee(_ source: SourceID) { state.withLock { _ = $0.unresponsive.insert(source) } }
     /// Bytes written into the file (complete pieces whole): the download's progress.
     var writtenBytes: Int64 { state.withLock { $0.scheduler.writtenBytes } }
     /// What the control file may record once the data is synced: see

@@ -41,7 +41,7 @@ extension Downloader {
     private func spotCheck(_ check: SpotCheck, window range: ByteRange, _ transfer: Transfer) async throws -> Bool {
         let coordinator = transfer.coordinator
         let source = check.source
-        guard let (referee, tiebreaker) = transfer.verifier.referees(for: source, among: transfer.sources, excluding: coordinator.banned) else {
+        guard let (referee, tiebreaker) = transfer.verifier.referees(for: source, among: transfer.sources, excluding: coordinator.noReferees) else {
             return true
         }
         let started = ContinuousClock.now
@@ -56,6 +56,12 @@ extension Downloader {
             return true
         case let .inconclusive(why):
             logger.info("spot check inconclusive", metadata: ["source": "\(source.id)", "piece": "\(check.piece)", "reason": "\(why)"])
+            if case let .undelivered(by) = why {
+                // Not asked to referee again in this download.
+                coordinator.unresponsiveReferee(by.id)
+                // Without the authority there is no one else to ask for this check.
+                if by.trust == .authoritative { return false }
+            }
             return true
         case let .refereeLied(expected, got):
             // The referee's live answer was wrong: ban it (and re-fetch what it wrote).

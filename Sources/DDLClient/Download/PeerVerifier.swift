@@ -51,8 +51,26 @@ struct PeerVerifier: Sendable {
         /// The referee (a peer) disagreed with the bytes on disk, and the tiebreaker agreed
         /// with the bytes on disk: the referee served wrong bytes.
         case refereeLied(expected: String, got: String)
-        /// The referee could not deliver; nothing learned.
-        case inconclusive(String)
+        /// Nothing learned.
+        case inconclusive(Inconclusive)
+    }
+
+    /// Why a check learned nothing.
+    enum Inconclusive: Equatable, CustomStringConvertible {
+        /// This source (the referee or the tiebreaker) could not deliver the window in time.
+        case undelivered(by: DownloadSource)
+        /// The referee disagrees and there is no third source.
+        case noTiebreaker(referee: DownloadSource)
+        /// Three sources, three answers.
+        case threeAnswers
+
+        var description: String {
+            switch self {
+            case let .undelivered(by): "\(by.id) could not deliver the window in time"
+            case let .noTiebreaker(referee): "\(referee.id) disagrees and no third source could settle it"
+            case .threeAnswers: "three sources, three answers"
+            }
+        }
     }
 
     /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from
@@ -65,16 +83,17 @@ struct PeerVerifier: Sendable {
     ) async throws -> Verdict {
         let onDisk = try await partFile.sha256(of: range)
         guard let reference = try await digest(piece: piece, range: range, from: referee, fetcher: fetcher) else {
-            return .inconclusive("\(referee.id) could not deliver piece \(piece)")
+            return .inconclusive(.undelivered(by: referee))
         }
         if reference == onDisk { return .match }
         if referee.trust == .authoritative { return .mismatch(expected: reference, got: onDisk) }
-        guard let tiebreaker, let third = try await digest(piece: piece, range: range, from: tiebreaker, fetcher: fetcher) else {
-            return .inconclusive("\(referee.id) disagrees and no third source could settle it")
+        guard let tiebreaker else { return .inconclusive(.noTiebreaker(referee: referee)) }
+        guard let third = try await digest(piece: piece, range: range, from: tiebreaker, fetcher: fetcher) else {
+            return .inconclusive(.undelivered(by: tiebreaker))
         }
         if third == reference { return .mismatch(expected: reference, got: onDisk) }
         if third == onDisk { return .refereeLied(expected: onDisk, got: reference) }
-        return .inconclusive("three sources, three answers")
+        return .inconclusive(.threeAnswers)
     }
 
     /// The SHA-256 of `range` from `source`, or `nil` when it cannot deliver it in time: the

@@ -48,9 +48,9 @@ package struct PieceScheduler: Sendable {
         /// Most copies of one piece in flight during the endgame (not counting hopeless ones:
         /// see ``endgameHopelessFactor``).
         package var maxCopies: Int = 2
-        /// Sized plans: a copy that has run this many times longer than an idle source would
-        /// need for the whole piece is hopeless (stalled, trickling) and no longer counts
-        /// towards ``maxCopies``.
+        /// A copy that has run this many times longer than an idle source would need for the
+        /// whole piece (without a rate: than the straggler age) is hopeless (stalled,
+        /// trickling) and no longer counts towards ``maxCopies``.
         package var endgameHopelessFactor: Double = 4
         /// A piece is duplicated only once it has run this many times the average piece
         /// duration (so that only stragglers are copied, not pieces about to finish).
@@ -196,18 +196,26 @@ package struct PieceScheduler: Sendable {
             source.inFlight.insert(piece)
             return .piece(piece, duplicate: true)
         }
-        // Endgame: duplicate the straggler whose oldest copy started first.
+        // Endgame: duplicate the straggler whose oldest copy started first. A copy older than
+        // `endgameHopelessFactor` straggler ages no longer counts towards `maxCopies`.
+        var minimumAge = policy.endgameMinimumAge
+        if let average = averagePieceDuration { minimumAge = max(minimumAge, average * policy.endgameStragglerFactor) }
+        let hopelessAge = minimumAge * policy.endgameHopelessFactor
         var best: (piece: Int, started: Instant)?
-        for (piece, pieceHolders) in holders
-        where pieceHolders[id] == nil && pieceHolders.count < policy.maxCopies && !isFullyReserved(piece) {
+        var nextHopeless: Instant?
+        for (piece, pieceHolders) in holders where pieceHolders[id] == nil && !isFullyReserved(piece) {
             guard let started = pieceHolders.values.min() else { continue }
+            let live = pieceHolders.values.filter { now - $0 <= hopelessAge }
+            if live.count >= policy.maxCopies {
+                let moment = live.min()! + hopelessAge + .milliseconds(1)
+                if nextHopeless == nil || moment < nextHopeless! { nextHopeless = moment }
+                continue
+            }
             if best == nil || started < best!.started || (started == best!.started && piece < best!.piece) {
                 best = (piece, started)
             }
         }
-        guard let best else { return .wait(until: nil) }
-        var minimumAge = policy.endgameMinimumAge
-        if let average = averagePieceDuration { minimumAge = max(minimumAge, average * policy.endgameStragglerFactor) }
+        guard let best else { return .wait(until: nextHopeless) }
         if now - best.started < minimumAge { return .wait(until: best.started + minimumAge) }
         holders[best.piece, default: [:]][id] = now
         source.inFlight.insert(best.piece)

@@ -319,7 +319,7 @@ extension AdversaryTests {
     /// machine's first requests, so two trickling peers hold both copies of the only piece by
     /// the time it may copy it; without a rate of its own it takes the endgame path that still
     /// counts every copy, however hopeless, towards the two.
-    @Test(.disabled("bug ADV-7: the hopeless-copy rule of ADV-5 applies only to idle sources with a rate; this one hangs"), .timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(1)))
     func twoTricklersCannotHoldAPieceFromASourceWithoutARateYet() async throws {
         try await LocalSwarm.run(options(size: 256 << 10, peers: 0)) { swarm in
             swarm.origin!.update {
@@ -338,7 +338,7 @@ extension AdversaryTests {
     /// ADV-2 at scale: each spot check of a trickling referee now ends at a deadline, but the
     /// trickler is asked again for every window, so the time it holds the end of the download
     /// grows with the number of windows. After it missed a deadline it should not referee again.
-    @Test(.disabled("bug ADV-8: a referee that missed its deadline is chosen again for every window"), .timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2)))
     func aTricklingRefereeIsNotAskedAgainAfterMissingADeadline() async throws {
         let pieceSize: Int64 = 1 << 20
         let size: Int64 = 16 << 20

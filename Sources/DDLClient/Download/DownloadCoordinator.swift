@@ -38,7 +38,7 @@ final class DownloadCoordinator: Sendable {
         var copies: [PieceScheduler.Copy: OneShot] = [:]
         var banned: Set<SourceID> = []
         /// Sources that did not deliver a spot check's window in time.
-        var unresponsive: Set<SourceID> = []
+        var slowReferees: Set<SourceID> = []
     }
 
     /// Actions to carry out once the lock is released.
@@ -187,10 +187,12 @@ final class DownloadCoordinator: Sendable {
         ban(source) { $0.wrote(piece, by: source, generation: generation) }
     }
 
-    /// Bans `source` for a wrong live answer (as a spot check's referee). Returns the pieces
-    /// queued again, or `nil` when it was banned already.
-    func ban(_ source: SourceID) -> [Int]? {
-        ban(source) { _ in true }
+    /// Bans `source` for a wrong live answer as the referee of a check of `piece` at
+    /// `generation`, whose bytes on disk and tiebreaker agreed against it. Returns the pieces
+    /// queued again, or `nil` when it was banned already or the piece's bytes were thrown
+    /// away meanwhile (then the bytes it contradicted may have been half rewritten).
+    func banReferee(_ source: SourceID, piece: Int, generation: Int) -> [Int]? {
+        ban(source) { $0.ledger(of: piece).generation == generation && $0.isDone(piece) }
     }
 
     private func ban(_ source: SourceID, if applies: (PieceScheduler) -> Bool) -> [Int]? {
@@ -228,10 +230,11 @@ final class DownloadCoordinator: Sendable {
     func completedCount(of source: SourceID) -> Int { state.withLock { $0.scheduler.completedCount(of: source) } }
     func isDone(_ piece: Int) -> Bool { state.withLock { $0.scheduler.isDone(piece) } }
     var banned: Set<SourceID> { state.withLock { $0.banned } }
-    /// Sources not to ask as referees: banned, or too slow to deliver a window before.
-    var noReferees: Set<SourceID> { state.withLock { $0.banned.union($0.unresponsive) } }
+    /// Sources that did not deliver a spot check's window in time: avoided as referees while
+    /// others are left.
+    var slowReferees: Set<SourceID> { state.withLock { $0.slowReferees } }
     /// `source` did not deliver a spot check's window in time.
-    func unresponsiveReferee(_ source: SourceID) { state.withLock { _ = $0.unresponsive.insert(source) } }
+    func slowReferee(_ source: SourceID) { state.withLock { _ = $0.slowReferees.insert(source) } }
     /// Bytes written into the file (complete pieces whole): the download's progress.
     var writtenBytes: Int64 { state.withLock { $0.scheduler.writtenBytes } }
     /// What the control file may record once the data is synced: see

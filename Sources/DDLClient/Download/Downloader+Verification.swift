@@ -41,7 +41,9 @@ extension Downloader {
     private func spotCheck(_ check: SpotCheck, window range: ByteRange, _ transfer: Transfer) async throws -> Bool {
         let coordinator = transfer.coordinator
         let source = check.source
-        guard let (referee, tiebreaker) = transfer.verifier.referees(for: source, among: transfer.sources, excluding: coordinator.noReferees) else {
+        guard let (referee, tiebreaker) = transfer.verifier.referees(
+            for: source, among: transfer.sources, excluding: coordinator.banned, avoiding: coordinator.slowReferees)
+        else {
             return true
         }
         let started = ContinuousClock.now
@@ -56,16 +58,16 @@ extension Downloader {
             return true
         case let .inconclusive(why):
             logger.info("spot check inconclusive", metadata: ["source": "\(source.id)", "piece": "\(check.piece)", "reason": "\(why)"])
-            if case let .undelivered(by) = why {
-                // Not asked to referee again in this download.
-                coordinator.unresponsiveReferee(by.id)
+            if case let .undelivered(by, timedOut) = why, timedOut {
+                // Avoided as a referee while others are left.
+                coordinator.slowReferee(by.id)
                 // Without the authority there is no one else to ask for this check.
                 if by.trust == .authoritative { return false }
             }
             return true
         case let .refereeLied(expected, got):
             // The referee's live answer was wrong: ban it (and re-fetch what it wrote).
-            guard let requeued = coordinator.ban(referee.id) else { return true }
+            guard let requeued = coordinator.banReferee(referee.id, piece: check.piece, generation: check.generation) else { return true }
             logger.info("peer banned: wrong bytes as a referee", metadata: ["source": "\(referee.id)", "piece": "\(check.piece)"])
             observer.handle(.peerBanned(
                 source: referee.id,

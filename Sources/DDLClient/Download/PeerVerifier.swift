@@ -37,11 +37,16 @@ struct PeerVerifier: Sendable {
 
     /// The source to compare against (and, for a peer referee, a third one to break a
     /// tie), or `nil` when there is none.
-    func referees(for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>) -> (DownloadSource, DownloadSource?)? {
+    /// A source that missed a window's deadline (`slow`) is never the referee again, so it
+    /// cannot hold every check for its deadline; it may still break a tie.
+    func referees(
+        for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>, avoiding slow: Set<String> = []
+    ) -> (DownloadSource, DownloadSource?)? {
         if let authority { return (authority, nil) }
-        let others = sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) }.shuffled()
-        guard let first = others.first else { return nil }
-        return (first, others.dropFirst().first)
+        let candidates = sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) }
+        let ordered = candidates.filter { !slow.contains($0.id) }.shuffled() + candidates.filter { slow.contains($0.id) }.shuffled()
+        guard let first = ordered.first, !slow.contains(first.id) else { return nil }
+        return (first, ordered.dropFirst().first)
     }
 
     /// Outcome of one spot check.
@@ -57,8 +62,9 @@ struct PeerVerifier: Sendable {
 
     /// Why a check learned nothing.
     enum Inconclusive: Equatable, CustomStringConvertible {
-        /// This source (the referee or the tiebreaker) could not deliver the window in time.
-        case undelivered(by: DownloadSource)
+        /// This source (the referee or the tiebreaker) could not deliver the window: it
+        /// failed, or (`timedOut`) missed the deadline.
+        case undelivered(by: DownloadSource, timedOut: Bool)
         /// The referee disagrees and there is no third source.
         case noTiebreaker(referee: DownloadSource)
         /// Three sources, three answers.
@@ -66,7 +72,7 @@ struct PeerVerifier: Sendable {
 
         var description: String {
             switch self {
-            case let .undelivered(by): "\(by.id) could not deliver the window in time"
+            case let .undelivered(by, timedOut): "\(by.id) could not deliver the window\(timedOut ? " in time" : "")"
             case let .noTiebreaker(referee): "\(referee.id) disagrees and no third source could settle it"
             case .threeAnswers: "three sources, three answers"
             }
@@ -82,44 +88,53 @@ struct PeerVerifier: Sendable {
         piece: Int, range: ByteRange, referee: DownloadSource, tiebreaker: DownloadSource?, fetcher: PieceFetcher, partFile: PartFile
     ) async throws -> Verdict {
         let onDisk = try await partFile.sha256(of: range)
-        guard let reference = try await digest(piece: piece, range: range, from: referee, fetcher: fetcher) else {
-            return .inconclusive(.undelivered(by: referee))
+        let reference: String
+        switch try await digest(range: range, from: referee, fetcher: fetcher) {
+        case let .delivered(digest): reference = digest
+        case let .undelivered(timedOut): return .inconclusive(.undelivered(by: referee, timedOut: timedOut))
         }
         if reference == onDisk { return .match }
         if referee.trust == .authoritative { return .mismatch(expected: reference, got: onDisk) }
         guard let tiebreaker else { return .inconclusive(.noTiebreaker(referee: referee)) }
-        guard let third = try await digest(piece: piece, range: range, from: tiebreaker, fetcher: fetcher) else {
-            return .inconclusive(.undelivered(by: tiebreaker))
+        let third: String
+        switch try await digest(range: range, from: tiebreaker, fetcher: fetcher) {
+        case let .delivered(digest): third = digest
+        case let .undelivered(timedOut): return .inconclusive(.undelivered(by: tiebreaker, timedOut: timedOut))
         }
         if third == reference { return .mismatch(expected: reference, got: onDisk) }
         if third == onDisk { return .refereeLied(expected: onDisk, got: reference) }
         return .inconclusive(.threeAnswers)
     }
 
-    /// The SHA-256 of `range` from `source`, or `nil` when it cannot deliver it in time: the
-    /// whole fetch gets the time a piece's answer may take to start (connect and read
-    /// timeouts), so a referee that trickles cannot hold the check, and with it the end of
-    /// the download, for long.
-    private func digest(piece: Int, range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> String? {
+    /// What a source answered for a window.
+    enum Answer {
+        case delivered(String)
+        /// It failed, or (`timedOut`) missed the deadline.
+        case undelivered(timedOut: Bool)
+    }
+
+    /// The SHA-256 of `range` from `source`: the whole fetch gets the time a piece's answer
+    /// may take to start (connect and read timeouts), so a referee that trickles cannot hold
+    /// the check, and with it the end of the download, for long.
+    private func digest(range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> Answer {
         let box = DigestBox()
         let deadline = Duration.nanoseconds(fetcher.headTimeout.nanoseconds)
-        let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+        return try await withThrowingTaskGroup(of: Answer.self) { group in
             group.addTask {
                 do {
                     try await fetcher.fetch(range: range, from: source, into: .digest(box))
-                    return true
+                    return .delivered(box.hex)
                 } catch is PieceFailure {
-                    return false
+                    return .undelivered(timedOut: false)
                 }
             }
             group.addTask {
                 try await Task.sleep(for: deadline)
-                return false
+                return .undelivered(timedOut: true)
             }
             let first = try await group.next()!
             group.cancelAll()
             return first
         }
-        return delivered ? box.hex : nil
     }
 }

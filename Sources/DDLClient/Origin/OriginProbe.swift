@@ -27,8 +27,25 @@ package struct OriginProbe: Sendable {
         self.timeout = timeout
     }
 
-    /// Probes `url`.
+    /// Pauses before the second and third try of a probe that could not reach the origin.
+    static let retryDelays: [Duration] = [.milliseconds(500), .seconds(2)]
+
+    /// Probes `url`; a probe that cannot reach the origin (connection refused or reset, a
+    /// timeout) is tried again twice, after ``retryDelays``, as curl `--retry` and wget do.
     package func probe(_ url: String) async throws(DownloadError) -> RemoteFile {
+        var delays = Self.retryDelays[...]
+        while true {
+            do throws(DownloadError) {
+                return try await probeOnce(url)
+            } catch {
+                guard case .network = error, let delay = delays.popFirst() else { throw error }
+                logger.info("probe failed, trying again", metadata: ["url": "\(url)", "error": "\(error)", "in": "\(delay)"])
+                do { try await Task.sleep(for: delay) } catch { throw .interrupted }
+            }
+        }
+    }
+
+    private func probeOnce(_ url: String) async throws(DownloadError) -> RemoteFile {
         let lowered = url.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
             throw .usage("only http:// and https:// URLs can be downloaded: \(url)")

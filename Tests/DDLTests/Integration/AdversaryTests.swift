@@ -118,7 +118,9 @@ import Testing
                 }
                 let summary = try result.get()
                 try expectExact(summary, configuration, swarm)
-                #expect(summary.banned == [ids[1]])
+                // Its lie may lose the race for those bytes to another copy (then nothing of
+                // it is in the file); when it landed, the liar is banned and no one else is.
+                #expect(summary.banned.isEmpty || summary.banned == [ids[1]], "banned \(summary.banned)")
             }
         }
     }
@@ -351,7 +353,6 @@ extension AdversaryTests {
             }
             try await withFaultyPeers([trickler], swarm: swarm) { _ in
                 var configuration = try configuration(swarm, pieceSize: pieceSize, useSelf: false, rate: 0.5)
-                configuration.connectTimeoutSeconds = 1
                 configuration.readTimeoutSeconds = 1
                 let summary = try await download(configuration)
                 try expectExact(summary, configuration, swarm)
@@ -392,7 +393,7 @@ extension AdversaryTests {
     /// still caught, and the file is exact. (Since the fix of ADV-8 one miss excludes a
     /// referee for good; with both honest peers excluded the liar's pieces have no referee
     /// and pass unchecked.)
-    @Test(.disabled("bug ADV-9: one undelivered window excludes a referee for the whole download (since aa70c0d); exit 0 with the liar's pieces in about 3 runs of 5"))
+    @Test
     func honestRefereesThatFailOnceStillCatchALiar() async throws {
         let pieceSize: Int64 = 1 << 20
         let size: Int64 = 4 << 20

@@ -65,7 +65,9 @@ import Testing
             gate.release()
             let ended = try await eventually(within: 10) { origin.activeResponses == 0 }
             #expect(ended)
-            #expect(origin.bytesServed - before <= Int64(held) * (256 << 10))
+            // A request that reached the origin just before the client died but not the gate
+            // yet is not counted as held: the bound is the client's 4 connections.
+            #expect(origin.bytesServed - before <= Int64(max(held, 4)) * (256 << 10))
 
             let second = try Child(arguments, directory: directory, name: "get2")
             #expect(try await second.waitForExit(seconds: 60) == 0)

@@ -59,6 +59,23 @@ struct FaultyPeer {
     let content: GeneratedContent
     let fault: Fault
 
+    /// Sends `bytes` one byte every 100 ms: never idle long enough for a read timeout.
+    static func trickle(_ bytes: ByteBuffer, into writer: inout any ResponseBodyWriter) async throws {
+        var offset = bytes.readerIndex
+        while offset < bytes.writerIndex {
+            try await writer.write(bytes.getSlice(at: offset, length: 1)!)
+            offset += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await writer.finish(nil)
+    }
+
+    /// Sends the first `n` of `bytes`, then closes the connection.
+    static func die(after n: Int, of bytes: ByteBuffer, into writer: inout any ResponseBodyWriter) async throws -> Never {
+        try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
+        throw CancellationError()
+    }
+
     func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router(context: DDLRequestContext.self)
         router.get("/v1/fetch") { request, _ -> Response in
@@ -90,24 +107,11 @@ struct FaultyPeer {
             }
             if let corrupt = answer.corrupt { bytes = Self.corrupted(bytes, corrupt) }
             return Response(status: .partialContent, headers: headers, body: ResponseBody { [bytes, answer] writer in
-                if answer.trickle {
-                    var offset = bytes.readerIndex
-                    while offset < bytes.writerIndex {
-                        try await writer.write(bytes.getSlice(at: offset, length: 1)!)
-                        offset += 1
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                    try await writer.finish(nil)
-                    return
-                }
-                if let n = answer.dieAfter {
-                    try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
-                    throw CancellationError()
-                }
+                if answer.trickle { return try await Self.trickle(bytes, into: &writer) }
+                if let n = answer.dieAfter { try await Self.die(after: n, of: bytes, into: &writer) }
                 switch fault {
                 case let .dieAfter(n):
-                    try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
-                    throw CancellationError()
+                    try await Self.die(after: n, of: bytes, into: &writer)
                 case let .stallAfter(n):
                     try await writer.write(bytes.getSlice(at: bytes.readerIndex, length: min(n, bytes.readableBytes))!)
                     try await Task.sleep(for: .seconds(3))
@@ -116,13 +120,7 @@ struct FaultyPeer {
                     try await writer.write(bytes)
                     try await writer.finish(nil)
                 case .trickle:
-                    var offset = bytes.readerIndex
-                    while offset < bytes.writerIndex {
-                        try await writer.write(bytes.getSlice(at: offset, length: 1)!)
-                        offset += 1
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                    try await writer.finish(nil)
+                    try await Self.trickle(bytes, into: &writer)
                 }
             })
         }

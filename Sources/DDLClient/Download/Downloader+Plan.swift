@@ -9,13 +9,24 @@ extension Downloader {
         let direct = "downloading directly with \(configuration.connections) connection\(configuration.connections == 1 ? "" : "s")"
         var listed: [TrackerAPI.Peer] = []
         if let trackerURL = configuration.trackerURL {
-            do {
-                listed = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
-                if listed.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                observer.handle(.notice("tracker unreachable (\(error)): \(direct)"))
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
+            // An unreachable tracker is asked again twice, like the origin's probe.
+            var delays = OriginProbe.retryDelays[...]
+            while true {
+                do {
+                    listed = try await tracker.peers()
+                    if listed.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch let TrackerClient.Failure.unreachable(url, underlying) where !delays.isEmpty {
+                    let delay = delays.removeFirst()
+                    logger.info("tracker unreachable, asking again", metadata: ["url": "\(url)", "error": "\(underlying)", "in": "\(delay)"])
+                    try await Task.sleep(for: delay)
+                    continue
+                } catch {
+                    observer.handle(.notice("tracker unreachable (\(error)): \(direct)"))
+                }
+                break
             }
         } else {
             observer.handle(.notice("no tracker configured: \(direct)"))

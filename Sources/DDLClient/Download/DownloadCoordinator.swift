@@ -241,8 +241,6 @@ final class DownloadCoordinator: Sendable {
     /// ``PieceScheduler/persistablePieces``.
     var persistablePieces: [Int: Int] { state.withLock { $0.scheduler.persistablePieces } }
     func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> { state.withLock { $0.scheduler.stillPersistable(snapshot) } }
-    /// Ledger of a piece (tests and logs).
-    func ledger(of piece: Int) -> PieceScheduler.PieceLedger { state.withLock { $0.scheduler.ledger(of: piece) } }
 
     // MARK: Helpers
 

@@ -16,9 +16,6 @@ final class OneShot: Sendable {
 
     init() {}
 
-    /// Whether it has fired.
-    var hasFired: Bool { state.withLock { $0.fired } }
-
     /// Fires: every waiter, present and future, goes on.
     func fire() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in

@@ -31,9 +31,6 @@ actor ControlFile {
         return try? JSONDecoder().decode(ResumeState.self, from: data)
     }
 
-    /// The pieces the file records now.
-    var completed: Set<Int> { state.completedPieces(count: pieceCount) }
-
     /// Records exactly `completed` as the complete pieces and saves durably. Does nothing
     /// when that is what the file already says.
     func save(completed: Set<Int>) throws(DownloadError) {

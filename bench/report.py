@@ -9,6 +9,12 @@
       connection (POST /v1/peers) and writes their ids, one a line, to FILE.
   report.py wrkparse WRK_OUTPUT --endpoint NAME [--peers N]
       One JSON line (requests/s, latency percentiles, errors) from wrk --latency output.
+  report.py liarevents EVENTS.ndjson --source "peer HOST:PORT" [--before A.json --after B.json]
+      For the liar scenario: reads one `ddl get --json` output and prints one line,
+      "BANNED KEPT FAILS LIED LIED_BYTES ANSWERS": whether ddl's events name SOURCE banned
+      (true/false), the bytes of SOURCE's that ddl kept (finished.sources), SOURCE's
+      pieceFailed events, and the differences of bench/liar-peer's counters (--stats files
+      before and after the download): answers that lied, bytes that lied, answers.
 """
 
 from __future__ import annotations
@@ -298,7 +304,136 @@ def report_markdown(rows: list[dict]) -> str:
                          f"{100.0 * both['mbit'] / (2 * beff):.0f}% of 2·B_eff = {2 * beff:.1f} Mbit/s.**\n")
         parts.append(skipped_note(by["mirror"]) + "\n")
 
+    if by.get("liar"):
+        parts.append(report_liar(by["liar"]) + skipped_note(by["liar"]) + "\n")
+
     return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- liar
+
+
+def liar_events(lines, source: str) -> dict:
+    """What one `ddl get --json` output says about SOURCE (a peer's name in the events)."""
+    out = {"banned": False, "kept": 0, "fails": 0}
+
+    def is_source(name) -> bool:
+        return isinstance(name, str) and (name == source or name.startswith(source + " "))
+
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        kind = ev.get("event")
+        if kind == "peerBanned" and is_source(ev.get("source")):
+            out["banned"] = True
+        elif kind == "pieceFailed" and is_source(ev.get("source")):
+            out["fails"] += 1
+        elif kind == "finished":
+            if any(is_source(b) for b in ev.get("banned") or []):
+                out["banned"] = True
+            out["kept"] = sum(s.get("bytes", 0) for s in ev.get("sources") or [] if is_source(s.get("source")))
+    return out
+
+
+def _counters(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def cmd_liarevents(args: argparse.Namespace) -> int:
+    try:
+        with open(args.events, errors="replace") as f:
+            ev = liar_events(f, args.source)
+    except OSError:
+        ev = {"banned": False, "kept": 0, "fails": 0}
+    before, after = _counters(args.before), _counters(args.after)
+
+    def delta(key: str) -> int:
+        return max(0, int(after.get(key, 0)) - int(before.get(key, 0)))
+
+    print(f"{'true' if ev['banned'] else 'false'} {ev['kept']} {ev['fails']} "
+          f"{delta('lied_answers')} {delta('lied_bytes')} {delta('answers')}")
+    return 0
+
+
+def report_liar(rows: list[dict]) -> str:
+    """Section 7: the liar scenario (issue 11's targets), from the rows bench/run computed."""
+    rs = [r for r in rows if "skipped" not in r]
+    parts = []
+    beff = next((r.get("mbit") for r in rs if r.get("kind") == "beff"), None)
+    parts.append(f"## 7. A lying peer (2 honest peers + bench/liar-peer, every link B; "
+                 f"B_eff = {fmt(beff)} Mbit/s)\n")
+    summaries = [r for r in rs if r.get("kind") == "summary"]
+    args = sorted({r.get("args") for r in summaries if r.get("args")})
+    parts.append("Every download is `ddl get URL --tracker … --json` with ddl's defaults"
+                 + (f" plus `{'`, `'.join(args)}`" if args else "") + ".\n")
+
+    swarm = [r for r in summaries if r.get("phase") == "swarm"]
+    if swarm:
+        body = []
+        for r in swarm:
+            if r.get("ok") is False:
+                body.append([r.get("mode"), "–", r.get("note", "failed"), "", "", "", "", ""])
+                continue
+            n = r.get("runs", 0)
+            corrupt = r.get("corrupt_final", 0)
+            body.append([r.get("mode"), f"{n} ({r.get('sizes')} MiB)",
+                         f"{corrupt} {'✓' if corrupt == 0 else '✗'}",
+                         f"{r.get('banned')} / {n} = {100.0 * r.get('banned', 0) / n:.0f}%" if n else "–",
+                         f"{r.get('banned_when_lied')} / {r.get('lied_in')}",
+                         r.get("exact"), r.get("rc0_wrong"), r.get("exit_codes")])
+        parts.append("Downloads through the client, 2 honest peers and the liar:\n")
+        parts.append(table(["liar mode", "downloads (sizes)", "corrupt under final name (target 0)",
+                            "liar banned / downloads", "banned / downloads it lied in",
+                            "exit 0 and byte-exact", "exit 0, wrong file", "exit codes (code:count)"], body))
+        flip = next((r for r in swarm if r.get("mode") == "flip" and r.get("runs")), None)
+        if flip:
+            parts.append(f"**flip (one byte per MiB): caught (liar banned) in {flip.get('banned')} of "
+                         f"{flip.get('runs')} downloads = {100.0 * flip.get('banned', 0) / flip['runs']:.0f}%; "
+                         f"it lied in {flip.get('lied_in')} of them.**\n")
+
+    ratios = [r for r in rs if r.get("kind") == "ratio"]
+    if ratios:
+        body = []
+        for r in ratios:
+            tput = next((t for t in summaries if t.get("phase") == "tput" and t.get("mode") == r.get("mode")), {})
+            ratio = r.get("ratio")
+            mark = "" if ratio is None else (" ✓" if ratio >= 0.8 else " ✗")
+            body.append([r.get("mode"), mib(r.get("bytes")), r.get("runs"), fmt(r.get("clean_mbit")), fmt(r.get("liar_mbit")),
+                         fmt(ratio, 2) + mark, fmt(r.get("limit_mbit")), f"{tput.get('exact', '–')} / {tput.get('runs', '–')}",
+                         f"{tput.get('banned', '–')} / {tput.get('runs', '–')}"])
+        parts.append("Throughput, the same swarm with and without the liar (median run; "
+                     "a download that did not leave the right file under its name counts as 0 Mbit/s):\n")
+        parts.append(table(["liar mode", "file", "runs", "without liar Mbit/s", "with liar Mbit/s",
+                            "ratio (target ≥ 0.8)", "limit 3·B_eff", "byte-exact with liar", "liar banned"], body))
+
+    noself = [r for r in summaries if r.get("phase") == "noself"]
+    if noself:
+        body = []
+        for r in noself:
+            if r.get("ok") is False:
+                body.append([r.get("mode"), "–", r.get("note", "failed"), "", "", "", ""])
+                continue
+            wrong = r.get("rc0_wrong", 0)
+            body.append([r.get("mode"), f"{r.get('runs')} ({r.get('sizes')} MiB)", f"{wrong} {'✓' if wrong == 0 else '✗'}",
+                         r.get("exact"), r.get("rc_nonzero"), r.get("exit_codes"),
+                         f"{r.get('banned')} / {r.get('runs')}"])
+        parts.append("`--no-self`, 1 honest peer + the liar (the client fetches nothing itself):\n")
+        parts.append(table(["liar mode", "downloads (sizes)", "exit 0 with a wrong file (target 0)",
+                            "exit 0 and byte-exact", "exit ≠ 0", "exit codes (code:count)", "liar banned"], body))
+    parts.append("Every download is a row in `results.jsonl` (`kind: download`): exit code, file under the final name, "
+                 "sha256, liar banned, time, and the liar's own counters.\n")
+    return "\n".join(parts) + "\n"
 
 
 def chart(rows: list[dict], png: str) -> str | None:
@@ -403,8 +538,14 @@ def main() -> int:
     w.add_argument("file")
     w.add_argument("--endpoint", required=True)
     w.add_argument("--peers", type=int, default=0)
+    e = sub.add_parser("liarevents")
+    e.add_argument("events")
+    e.add_argument("--source", required=True)
+    e.add_argument("--before")
+    e.add_argument("--after")
     args = p.parse_args()
-    return {"report": cmd_report, "register": cmd_register, "wrkparse": cmd_wrkparse}[args.cmd](args)
+    return {"report": cmd_report, "register": cmd_register, "wrkparse": cmd_wrkparse,
+            "liarevents": cmd_liarevents}[args.cmd](args)
 
 
 if __name__ == "__main__":

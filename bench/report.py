@@ -12,7 +12,7 @@
   report.py liarevents EVENTS.ndjson --source "peer HOST:PORT" [--before A.json --after B.json]
       For the liar scenario: reads one `ddl get --json` output and prints one line,
       "BANNED KEPT FAILS LIED LIED_BYTES ANSWERS": whether ddl's events name SOURCE banned
-      (true/false), the bytes of SOURCE's that ddl kept (finished.sources), SOURCE's
+      (true/false), the bytes ddl credits SOURCE with (finished.sources), SOURCE's
       pieceFailed events, and the differences of bench/liar-peer's counters (--stats files
       before and after the download): answers that lied, bytes that lied, answers.
 """

@@ -40,6 +40,9 @@ public final class TestOrigin: Sendable {
         public var failStatus = 503
         /// `Retry-After` seconds sent with injected failures.
         public var retryAfter: Int?
+        /// Ranged `GET`s this returns a status for are refused with it (e.g. spot-check
+        /// windows, which do not end where a piece does).
+        public var refuseRange: (@Sendable (ByteRange) -> Int?)?
         /// Close the connection after this many body bytes of each `GET` response.
         public var truncateAfter: Int64?
         /// Serve wrong bytes (each XORed with `0x5A`) at and after this file offset, with the
@@ -256,6 +259,9 @@ public final class TestOrigin: Sendable {
                 status = .partialContent
                 headers[.contentRange] = parsed.contentRangeHeader(total: length)
             }
+        }
+        if status == .partialContent, let range, let refused = faults.refuseRange?(range) {
+            return Response(status: .init(code: refused))
         }
         let count = range?.count ?? 0
         if !faults.noLength { headers[.contentLength] = String(count) }

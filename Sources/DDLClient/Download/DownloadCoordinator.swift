@@ -39,6 +39,15 @@ final class DownloadCoordinator: Sendable {
         var banned: Set<SourceID> = []
         /// Sources that did not deliver a spot check's window in time.
         var slowReferees: Set<SourceID> = []
+        /// Which delivered bytes are spot-checked.
+        var planner: SpotCheckPlanner
+        /// Pieces that had endgame copies since they were last queued.
+        var raced: Set<Int> = []
+        /// Spot-check windows no source could settle, by piece, with the generation of the
+        /// bytes they concern.
+        var unverified: [Int: (generation: Int, ranges: [UnverifiedRange])] = [:]
+        /// Spot-check outcomes per checked source.
+        var outcomes: [SourceID: CheckOutcomes] = [:]
     }
 
     /// Actions to carry out once the lock is released.
@@ -53,7 +62,6 @@ final class DownloadCoordinator: Sendable {
     private let state: Mutex<State>
     private let clock = ContinuousClock()
     let plan: PiecePlan
-    private let verifier: PeerVerifier
     private let sources: [SourceID: DownloadSource]
     /// Where completed pieces' spot checks go.
     private let checks: AsyncStream<SpotCheck>.Continuation
@@ -70,14 +78,13 @@ final class DownloadCoordinator: Sendable {
         persistable: AsyncStream<Void>.Continuation, onReset: @escaping @Sendable () -> Void
     ) {
         self.plan = plan
-        self.verifier = verifier
         self.sources = Dictionary(sources.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.checks = checks
         self.pieceCompleted = pieceCompleted
         self.persistable = persistable
         self.onReset = onReset
         let scheduler = PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed)
-        self.state = Mutex(State(scheduler: scheduler))
+        self.state = Mutex(State(scheduler: scheduler, planner: SpotCheckPlanner(rate: verifier.rate, window: PeerVerifier.window)))
     }
 
     func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
@@ -91,6 +98,7 @@ final class DownloadCoordinator: Sendable {
         state.withLock { state in
             switch state.scheduler.next(for: source, now: clock.now) {
             case let .piece(piece, duplicate):
+                if duplicate { state.raced.insert(piece) }
                 let cancel = OneShot()
                 state.copies[PieceScheduler.Copy(piece: piece, source: source)] = cancel
                 return .job(Job(piece: piece, duplicate: duplicate, start: state.scheduler.frontier(of: piece), cancel: cancel))
@@ -135,7 +143,7 @@ final class DownloadCoordinator: Sendable {
             var actions = Actions()
             if let completed = outcome.completed {
                 actions.completed = true
-                actions.checks = spotChecks(piece: piece, generation: completed.generation, segments: completed.segments)
+                actions.checks = spotChecks(piece: piece, generation: completed.generation, segments: completed.segments, in: &state)
                 for check in actions.checks { state.scheduler.beginCheck(piece, generation: check.generation) }
                 actions.cancel = cancelSignals(outcome.cancel, in: &state)
                 actions.changed = bump(&state)
@@ -223,6 +231,31 @@ final class DownloadCoordinator: Sendable {
         return current
     }
 
+    /// Records how a window's check came out. A window nobody could settle keeps its piece
+    /// out of the control file, and is reported at the end unless the piece's bytes were
+    /// thrown away meanwhile.
+    func record(_ report: SpotCheckReport, generation: Int) {
+        state.withLock { state in
+            state.outcomes[report.source, default: CheckOutcomes()].checked += 1
+            switch report.outcome {
+            case .confirmed:
+                state.outcomes[report.source, default: CheckOutcomes()].confirmed += 1
+            case .caught:
+                state.outcomes[report.source, default: CheckOutcomes()].caught += 1
+            case .refereeCaught:
+                state.outcomes[report.source, default: CheckOutcomes()].confirmed += 1
+                if let referee = report.referee { state.outcomes[referee, default: CheckOutcomes()].caught += 1 }
+            case .inconclusive:
+                state.outcomes[report.source, default: CheckOutcomes()].inconclusive += 1
+                guard state.scheduler.ledger(of: report.piece).generation == generation else { return }
+                let range = UnverifiedRange(
+                    source: report.source, piece: report.piece, first: report.first, last: report.last, reason: report.reason ?? "unknown")
+                if state.unverified[report.piece]?.generation != generation { state.unverified[report.piece] = (generation, []) }
+                state.unverified[report.piece]!.ranges.append(range)
+            }
+        }
+    }
+
     // MARK: Queries
 
     var isComplete: Bool { state.withLock { $0.scheduler.isComplete } }
@@ -239,19 +272,37 @@ final class DownloadCoordinator: Sendable {
     var writtenBytes: Int64 { state.withLock { $0.scheduler.writtenBytes } }
     /// What the control file may record once the data is synced: see
     /// ``PieceScheduler/persistablePieces``.
-    var persistablePieces: [Int: Int] { state.withLock { $0.scheduler.persistablePieces } }
+    /// Pieces with bytes no check could settle are left out: a resume fetches them again.
+    var persistablePieces: [Int: Int] {
+        state.withLock { state in
+            state.scheduler.persistablePieces.filter { piece, generation in state.unverified[piece]?.generation != generation }
+        }
+    }
+    /// Windows no check could settle, of bytes still in the file.
+    var unverifiedRanges: [UnverifiedRange] {
+        state.withLock { state in
+            state.unverified.sorted { $0.key < $1.key }.flatMap { piece, entry in
+                state.scheduler.ledger(of: piece).generation == entry.generation && state.scheduler.isDone(piece) ? entry.ranges : []
+            }
+        }
+    }
+    /// How the spot checks came out, per source.
+    var checkOutcomes: [SourceID: CheckOutcomes] { state.withLock { $0.outcomes } }
     func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> { state.withLock { $0.scheduler.stillPersistable(snapshot) } }
 
     // MARK: Helpers
 
-    /// The spot checks of a completed piece: windows of the bytes each peer wrote.
-    private func spotChecks(piece: Int, generation: Int, segments: [PieceScheduler.Segment]) -> [SpotCheck] {
+    /// The spot checks of a completed piece: windows of the bytes each untrusted source wrote
+    /// (see ``SpotCheckPlanner``).
+    private func spotChecks(piece: Int, generation: Int, segments: [PieceScheduler.Segment], in state: inout State) -> [SpotCheck] {
         let first = plan.range(of: piece).first
+        let raced = state.raced.remove(piece) != nil
+        var generator = SystemRandomNumberGenerator()
         var bySource: [SourceID: [ByteRange]] = [:]
         for segment in segments {
-            guard let source = sources[segment.source] else { continue }
+            guard let source = sources[segment.source], source.trust == .checked else { continue }
             let range = ByteRange(first: first + segment.start, last: first + segment.end - 1)
-            bySource[segment.source, default: []] += verifier.windows(for: source, in: range)
+            bySource[segment.source, default: []] += state.planner.windows(of: range, by: segment.source, raced: raced, using: &generator)
         }
         return bySource.keys.sorted().compactMap { id in
             guard let windows = bySource[id], !windows.isEmpty, let source = sources[id] else { return nil }

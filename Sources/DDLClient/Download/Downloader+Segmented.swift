@@ -22,18 +22,21 @@ extension Downloader {
             origin: origin, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters, started: started)
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
-            traffic: counters.bySource, pieces: result.pieces, banned: result.banned, digests: result.digests))
+            traffic: counters.bySource, pieces: result.pieces, banned: result.banned, checks: result.checks, unverified: result.unverified,
+            digests: result.digests))
     }
 
     private func transferPieces(
         origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, started: ContinuousClock.Instant
-    ) async throws -> (pieces: [String: Int], banned: [String], digests: Digests) {
+    ) async throws -> TransferResult {
         let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
         let (completions, pieceCompleted) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: sources.first { $0.trust == .authoritative })
+        // The origin referees every spot check, also when this machine fetches no piece.
+        let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority)
         let coordinator = DownloadCoordinator(
             plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
             persistable: persistable, onReset: { hasher.reset() })
@@ -84,9 +87,25 @@ extension Downloader {
             try? await persist(coordinator, partFile: partFile, control: control)
             throw DownloadError.network("every source failed; \(coordinator.completedCount) of \(plan.count) pieces were downloaded (run again to retry)")
         }
+        let unverified = coordinator.unverifiedRanges
+        if !unverified.isEmpty {
+            // The download may fail for them: record everything else for a resume.
+            try? await persist(coordinator, partFile: partFile, control: control)
+        }
         var pieces: [String: Int] = [:]
         for source in sources { pieces[source.id] = coordinator.completedCount(of: source.id) }
-        return (pieces, coordinator.banned.sorted(), try await hasher.finish(isDone: isDone))
+        return TransferResult(
+            pieces: pieces, banned: coordinator.banned.sorted(), checks: coordinator.checkOutcomes, unverified: unverified,
+            digests: try await hasher.finish(isDone: isDone))
+    }
+
+    /// What ``transferPieces`` hands to ``finish(_:)``.
+    private struct TransferResult {
+        let pieces: [String: Int]
+        let banned: [String]
+        let checks: [String: CheckOutcomes]
+        let unverified: [UnverifiedRange]
+        let digests: Digests
     }
 
     /// Records in the control file the pieces whose bytes are on disk: syncs the part file's

@@ -38,43 +38,50 @@ extension Downloader {
         }
     }
 
+    /// Checks one window; returns whether the rest of the check's windows still matter.
     private func spotCheck(_ check: SpotCheck, window range: ByteRange, _ transfer: Transfer) async throws -> Bool {
         let coordinator = transfer.coordinator
         let source = check.source
-        guard let (referee, tiebreaker) = transfer.verifier.referees(
+        let fallback = transfer.verifier.fallbackReferees(
             for: source, among: transfer.sources, excluding: coordinator.banned, avoiding: coordinator.slowReferees)
-        else {
-            return true
-        }
         let started = ContinuousClock.now
+        var slow: [DownloadSource] = []
         let verdict = try await transfer.verifier.check(
-            piece: check.piece, range: range, referee: referee, tiebreaker: tiebreaker, fetcher: transfer.fetcher, partFile: transfer.partFile)
+            range: range, fallback: fallback, fetcher: transfer.fetcher, partFile: transfer.partFile, slow: &slow)
+        // Avoided as referees while others are left.
+        for peer in slow { coordinator.slowReferee(peer.id) }
         logger.debug("spot check", metadata: [
-            "source": "\(source.id)", "piece": "\(check.piece)", "range": "\(range)", "referee": "\(referee.id)",
-            "verdict": "\(verdict)", "seconds": "\((ContinuousClock.now - started).seconds)",
+            "source": "\(source.id)", "piece": "\(check.piece)", "range": "\(range)", "verdict": "\(verdict)",
+            "seconds": "\((ContinuousClock.now - started).seconds)",
         ])
+        var report = SpotCheckReport(source: source.id, piece: check.piece, first: range.first, last: range.last, outcome: .confirmed)
+        defer {
+            coordinator.record(report, generation: check.generation)
+            observer.handle(.spotCheck(report))
+        }
         switch verdict {
-        case .match:
+        case let .match(referee):
+            report.referee = referee.id
             return true
         case let .inconclusive(why):
-            logger.info("spot check inconclusive", metadata: ["source": "\(source.id)", "piece": "\(check.piece)", "reason": "\(why)"])
-            if case let .undelivered(by, timedOut) = why, timedOut {
-                // Avoided as a referee while others are left.
-                coordinator.slowReferee(by.id)
-                // Without the authority there is no one else to ask for this check.
-                if by.trust == .authoritative { return false }
-            }
+            report.outcome = .inconclusive
+            report.reason = why.description
+            logger.warning("spot check inconclusive", metadata: ["source": "\(source.id)", "piece": "\(check.piece)", "range": "\(range)", "reason": "\(why)"])
             return true
-        case let .refereeLied(expected, got):
+        case let .refereeLied(referee, tiebreaker, expected, got):
+            report.referee = referee.id
+            report.outcome = .refereeCaught
             // The referee's live answer was wrong: ban it (and re-fetch what it wrote).
             guard let requeued = coordinator.banReferee(referee.id, piece: check.piece, generation: check.generation) else { return true }
             logger.info("peer banned: wrong bytes as a referee", metadata: ["source": "\(referee.id)", "piece": "\(check.piece)"])
             observer.handle(.peerBanned(
                 source: referee.id,
-                reason: "as a referee it gave SHA-256 \(got) for bytes \(range), where the bytes on disk and \(tiebreaker?.id ?? "a third source") agree on \(expected)",
+                reason: "as a referee it gave SHA-256 \(got) for bytes \(range), where the bytes on disk and \(tiebreaker.id) agree on \(expected)",
                 refetched: requeued.count))
             return true
-        case let .mismatch(expected, got):
+        case let .mismatch(expected, got, referee):
+            report.referee = referee.id
+            report.outcome = .caught
             // Nothing to do when another check caught it first, or when the bytes were
             // thrown away meanwhile (a ban of another source reset the piece).
             guard let requeued = coordinator.ban(source.id, piece: check.piece, generation: check.generation) else { return false }

@@ -12,109 +12,140 @@ final class DigestBox: Sendable {
     var hex: String { hasher.withLock { $0.finalize().hexString } }
 }
 
-/// `--verify-peers RATE`: spot-checks a random sample of the bytes each peer delivered
-/// against a second source by SHA-256, without any publisher hash.
+/// `--verify-peers RATE`: compares windows of the bytes untrusted sources (peers, mirrors)
+/// wrote with the origin's, by SHA-256, without any publisher hash. Which windows is the
+/// ``SpotCheckPlanner``'s choice.
 ///
-/// The sample is made of windows of ``window`` bytes at random places in the pieces, about
-/// `RATE` of each peer's bytes: many small checks rather than a few whole pieces, so a peer
-/// that lies in many places is caught sooner for the same traffic, and a check that lands at
-/// the very end of a download holds it up for one short window, not a whole piece.
-/// The second source is the origin when this machine downloads too, else another peer.
+/// The referee is the origin, fetched by this machine, always: also with `--no-self` (a
+/// window is 256 KiB), because a vote among peers is won by peers that lie together. An
+/// origin that refuses (`429`, `503`) is asked again, as its `Retry-After` says. Only when the
+/// origin cannot deliver the window at all do peers referee it, a vote: a second peer, and a
+/// third one when the second disagrees. A window nobody can settle is *not* a pass: it is
+/// reported, and the download fails unless a publisher's digest vouches for the file.
 struct PeerVerifier: Sendable {
-    /// Fraction of each peer's bytes to check (0 disables, 1 or more checks everything).
+    /// Fraction of each source's bytes in the stratified sample (0 disables, 1 checks all).
     let rate: Double
-    /// The origin fetched by this machine, when it downloads too: the referee of every check.
-    let authority: DownloadSource?
+    /// The origin fetched by this machine: the referee of every check.
+    let authority: DownloadSource
     /// Size of one checked window.
     static let window: Int64 = 256 << 10
+    /// Requests for one window at the origin before it counts as unable to deliver.
+    static let originAttempts = 3
+    /// Peers asked for one window at most, when the origin cannot deliver it.
+    static let fallbackAttempts = 3
+    /// The longest wait between them, whatever `Retry-After` says.
+    static let longestRetryWait: Duration = .seconds(5)
 
-    /// The windows of `range` (a piece `source` delivered) to check; empty for none.
-    func windows(for source: DownloadSource, in range: ByteRange) -> [ByteRange] {
-        guard source.trust == .checked else { return [] }
-        var generator = SystemRandomNumberGenerator()
-        return SpotCheckSample.windows(in: range, rate: rate, window: Self.window, using: &generator)
-    }
-
-    /// The source to compare against (and, for a peer referee, a third one to break a
-    /// tie), or `nil` when there is none.
-    /// A source that missed a window's deadline (`slow`) is never the referee again, so it
-    /// cannot hold every check for its deadline; it may still break a tie.
-    func referees(
+    /// Peers that may referee when the origin cannot: not `source`, not banned, and the slow
+    /// ones last (one that missed a window's deadline referees only when nobody else can).
+    func fallbackReferees(
         for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>, avoiding slow: Set<String> = []
-    ) -> (DownloadSource, DownloadSource?)? {
-        if let authority { return (authority, nil) }
+    ) -> [DownloadSource] {
         let candidates = sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) }
-        let ordered = candidates.filter { !slow.contains($0.id) }.shuffled() + candidates.filter { slow.contains($0.id) }.shuffled()
-        guard let first = ordered.first, !slow.contains(first.id) else { return nil }
-        return (first, ordered.dropFirst().first)
+        return candidates.filter { !slow.contains($0.id) }.shuffled() + candidates.filter { slow.contains($0.id) }.shuffled()
     }
 
-    /// Outcome of one spot check.
+    /// Outcome of one window's check.
     enum Verdict: Equatable {
-        case match
-        case mismatch(expected: String, got: String)
+        /// `referee` served the same bytes.
+        case match(referee: DownloadSource)
+        /// The bytes on disk are wrong: `referee` (the origin, or two peers agreeing) says so.
+        case mismatch(expected: String, got: String, referee: DownloadSource)
         /// The referee (a peer) disagreed with the bytes on disk, and the tiebreaker agreed
         /// with the bytes on disk: the referee served wrong bytes.
-        case refereeLied(expected: String, got: String)
-        /// Nothing learned.
+        case refereeLied(referee: DownloadSource, tiebreaker: DownloadSource, expected: String, got: String)
+        /// Nothing settled.
         case inconclusive(Inconclusive)
     }
 
-    /// Why a check learned nothing.
+    /// Why a check settled nothing.
     enum Inconclusive: Equatable, CustomStringConvertible {
-        /// This source (the referee or the tiebreaker) could not deliver the window: it
+        /// The origin could not deliver the window (`reason`) and no peer could referee.
+        case noReferee(origin: String)
+        /// This peer (a fallback referee or tiebreaker) could not deliver the window: it
         /// failed, or (`timedOut`) missed the deadline.
-        case undelivered(by: DownloadSource, timedOut: Bool)
-        /// The referee disagrees and there is no third source.
-        case noTiebreaker(referee: DownloadSource)
+        case undelivered(by: DownloadSource, timedOut: Bool, origin: String)
+        /// The fallback referee disagrees and there is no third source.
+        case noTiebreaker(referee: DownloadSource, origin: String)
         /// Three sources, three answers.
-        case threeAnswers
+        case threeAnswers(origin: String)
 
         var description: String {
             switch self {
-            case let .undelivered(by, timedOut): "\(by.id) could not deliver the window\(timedOut ? " in time" : "")"
-            case let .noTiebreaker(referee): "\(referee.id) disagrees and no third source could settle it"
-            case .threeAnswers: "three sources, three answers"
+            case let .noReferee(origin): "the origin could not deliver it (\(origin)) and no other source was left to compare with"
+            case let .undelivered(by, timedOut, origin):
+                "the origin could not deliver it (\(origin)), nor could \(by.id)\(timedOut ? " in time" : "")"
+            case let .noTiebreaker(referee, origin):
+                "the origin could not deliver it (\(origin)); \(referee.id) disagrees and no third source could settle it"
+            case let .threeAnswers(origin): "the origin could not deliver it (\(origin)); three other sources gave three answers"
             }
         }
     }
 
-    /// Compares `range` (a window of `piece`) as written on disk with a fresh copy from
-    /// `referee`. When the referee is itself a peer and disagrees, a third source
-    /// (`tiebreaker`) decides: with the referee, the bytes on disk are wrong; with the bytes
-    /// on disk, the referee lied; with neither (or without a third source) it is
-    /// inconclusive.
+    /// Compares `range` as written on disk with the origin's bytes, or, when the origin
+    /// cannot deliver them, with the peers' in `fallback`, in order: the first that delivers
+    /// referees, and when it disagrees, the next that delivers breaks the tie (at most
+    /// ``fallbackAttempts`` peers are asked). Peers that missed the deadline are added to
+    /// `slow`.
     func check(
-        piece: Int, range: ByteRange, referee: DownloadSource, tiebreaker: DownloadSource?, fetcher: PieceFetcher, partFile: PartFile
+        range: ByteRange, fallback: [DownloadSource], fetcher: PieceFetcher, partFile: PartFile, slow: inout [DownloadSource]
     ) async throws -> Verdict {
         let onDisk = try await partFile.sha256(of: range)
-        let reference: String
-        switch try await digest(range: range, from: referee, fetcher: fetcher) {
-        case let .delivered(digest): reference = digest
-        case let .undelivered(timedOut): return .inconclusive(.undelivered(by: referee, timedOut: timedOut))
+        let originFailure: String
+        switch try await originDigest(range: range, fetcher: fetcher) {
+        case let .delivered(reference):
+            return reference == onDisk ? .match(referee: authority) : .mismatch(expected: reference, got: onDisk, referee: authority)
+        case let .undelivered(why, _, _):
+            originFailure = why
         }
-        if reference == onDisk { return .match }
-        if referee.trust == .authoritative { return .mismatch(expected: reference, got: onDisk) }
-        guard let tiebreaker else { return .inconclusive(.noTiebreaker(referee: referee)) }
-        let third: String
-        switch try await digest(range: range, from: tiebreaker, fetcher: fetcher) {
-        case let .delivered(digest): third = digest
-        case let .undelivered(timedOut): return .inconclusive(.undelivered(by: tiebreaker, timedOut: timedOut))
+        var candidates = fallback.prefix(Self.fallbackAttempts)[...]
+        var failure: Inconclusive = .noReferee(origin: originFailure)
+        func nextAnswer() async throws -> (DownloadSource, String)? {
+            while let peer = candidates.popFirst() {
+                switch try await digest(range: range, from: peer, fetcher: fetcher) {
+                case let .delivered(digest): return (peer, digest)
+                case let .undelivered(_, timedOut, _):
+                    if timedOut { slow.append(peer) }
+                    failure = .undelivered(by: peer, timedOut: timedOut, origin: originFailure)
+                }
+            }
+            return nil
         }
-        if third == reference { return .mismatch(expected: reference, got: onDisk) }
-        if third == onDisk { return .refereeLied(expected: onDisk, got: reference) }
-        return .inconclusive(.threeAnswers)
+        guard let (referee, reference) = try await nextAnswer() else { return .inconclusive(failure) }
+        if reference == onDisk { return .match(referee: referee) }
+        failure = .noTiebreaker(referee: referee, origin: originFailure)
+        guard let (tiebreaker, third) = try await nextAnswer() else { return .inconclusive(failure) }
+        if third == reference { return .mismatch(expected: reference, got: onDisk, referee: referee) }
+        if third == onDisk { return .refereeLied(referee: referee, tiebreaker: tiebreaker, expected: onDisk, got: reference) }
+        return .inconclusive(.threeAnswers(origin: originFailure))
     }
 
     /// What a source answered for a window.
     enum Answer {
         case delivered(String)
-        /// It failed, or (`timedOut`) missed the deadline.
-        case undelivered(timedOut: Bool)
+        /// It failed (`why`), or (`timedOut`) missed the deadline.
+        case undelivered(String, timedOut: Bool, retryAfter: Duration? = nil)
+
+        static func failed(_ why: String, retryAfter: Duration? = nil) -> Answer {
+            .undelivered(why, timedOut: false, retryAfter: retryAfter)
+        }
+    }
+
+    /// The origin's SHA-256 of `range`, asked up to ``originAttempts`` times when it refuses
+    /// or fails (a rate limit, a dropped connection), waiting what its `Retry-After` says (at
+    /// most ``longestRetryWait``). A deadline missed is not retried: it was spent already.
+    private func originDigest(range: ByteRange, fetcher: PieceFetcher) async throws -> Answer {
+        var answer = Answer.failed("not asked")
+        for attempt in 1...Self.originAttempts {
+            answer = try await digest(range: range, from: authority, fetcher: fetcher)
+            guard case let .undelivered(_, timedOut, retryAfter) = answer, !timedOut, attempt < Self.originAttempts else { return answer }
+            try await Task.sleep(for: min(retryAfter ?? .milliseconds(500 * attempt), Self.longestRetryWait))
+        }
+        return answer
     }
 
     /// The SHA-256 of `range` from `source`: the whole fetch gets the time a piece's answer
-    /// may take to start (connect and read timeouts), so a referee that trickles cannot hold
+    /// may take to start (connect and read timeouts), so a source that trickles cannot hold
     /// the check, and with it the end of the download, for long.
     private func digest(range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> Answer {
         let box = DigestBox()
@@ -124,13 +155,14 @@ struct PeerVerifier: Sendable {
                 do {
                     try await fetcher.fetch(range: range, from: source, into: .digest(box))
                     return .delivered(box.hex)
-                } catch is PieceFailure {
-                    return .undelivered(timedOut: false)
+                } catch let failure as PieceFailure {
+                    if case let .status(_, _, retryAfter) = failure { return .failed(failure.description, retryAfter: retryAfter) }
+                    return .failed(failure.description)
                 }
             }
             group.addTask {
                 try await Task.sleep(for: deadline)
-                return .undelivered(timedOut: true)
+                return .undelivered("no answer within \(deadline.seconds.formatted(decimals: 0)) s", timedOut: true)
             }
             let first = try await group.next()!
             group.cancelAll()

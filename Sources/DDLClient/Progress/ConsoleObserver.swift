@@ -25,6 +25,8 @@ public final class ConsoleObserver: DownloadObserver {
     struct State {
         var lastPlain: Double = -1
         var barVisible = false
+        /// Whether a spot-check window nobody could settle was reported already.
+        var warnedUnsettled = false
     }
 
     /// Picks the style from the configured mode and whether standard error is a terminal.
@@ -74,6 +76,11 @@ public final class ConsoleObserver: DownloadObserver {
             write("ddl: \(source) dropped after repeated failures")
         case let .peerBanned(source, reason, refetched):
             write("ddl: \(source) BANNED: it served wrong bytes (\(reason)); re-fetching the \(refetched) piece\(refetched == 1 ? "" : "s") it delivered")
+        case let .spotCheck(report):
+            // The first window nobody could settle is worth a line now; the summary counts them all.
+            guard report.outcome == .inconclusive, state.withLock({ state in defer { state.warnedUnsettled = true }; return !state.warnedUnsettled })
+            else { return }
+            write("ddl: could not check bytes \(report.first)-\(report.last) from \(report.source): \(report.reason ?? "no referee")")
         case let .finished(summary):
             for line in Self.summaryLines(summary) { write(line) }
         }
@@ -110,13 +117,23 @@ public final class ConsoleObserver: DownloadObserver {
             "  mode     \(summary.mode)",
         ]
         for share in summary.sources {
-            lines.append("  source   \(share.source): \(ByteSize.format(share.bytes)), \(share.pieces) piece\(share.pieces == 1 ? "" : "s")")
+            var line = "  source   \(share.source): \(ByteSize.format(share.bytes)), \(share.pieces) piece\(share.pieces == 1 ? "" : "s")"
+            if let checks = share.checks { line += "; " + describe(checks) }
+            lines.append(line)
         }
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
         }
         if let sha256 = summary.sha256 { lines.append("  sha256   \(sha256)") }
         return lines
+    }
+
+    /// `12 windows checked: 12 confirmed` and so on.
+    static func describe(_ checks: CheckOutcomes) -> String {
+        var parts = ["\(checks.confirmed) confirmed"]
+        if checks.caught > 0 { parts.append("\(checks.caught) caught") }
+        if checks.inconclusive > 0 { parts.append("\(checks.inconclusive) unsettled") }
+        return "\(checks.checked) window\(checks.checked == 1 ? "" : "s") checked: " + parts.joined(separator: ", ")
     }
 
     static func formatDuration(_ seconds: Double) -> String {
@@ -153,10 +170,20 @@ public final class ConsoleObserver: DownloadObserver {
             object = ["event": "sourceDropped", "source": source]
         case let .peerBanned(source, reason, refetched):
             object = ["event": "peerBanned", "source": source, "reason": reason, "refetched": refetched]
+        case let .spotCheck(report):
+            object = ["event": "spotCheck", "source": report.source, "piece": report.piece, "first": report.first, "last": report.last,
+                      "referee": report.referee as Any, "outcome": report.outcome.rawValue, "reason": report.reason as Any]
         case let .finished(summary):
             object = ["event": "finished", "url": summary.url, "path": summary.path, "bytes": summary.bytes, "seconds": summary.seconds,
                       "rate": summary.averageRate, "sha256": summary.sha256 as Any, "mode": summary.mode, "banned": summary.banned,
-                      "sources": summary.sources.map { ["source": $0.source, "bytes": $0.bytes, "pieces": $0.pieces] }]
+                      "sources": summary.sources.map { share -> [String: Any] in
+                          var source: [String: Any] = ["source": share.source, "bytes": share.bytes, "pieces": share.pieces]
+                          if let checks = share.checks {
+                              source["checks"] = ["checked": checks.checked, "confirmed": checks.confirmed, "caught": checks.caught,
+                                                  "inconclusive": checks.inconclusive]
+                          }
+                          return source
+                      }]
         }
         object = object.mapValues { value in
             if case Optional<Any>.none = value { return NSNull() }

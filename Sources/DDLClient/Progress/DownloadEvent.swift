@@ -12,6 +12,8 @@ public enum DownloadEvent: Sendable {
     case sourceDropped(source: String)
     /// A peer was caught serving wrong bytes: banned, and the pieces it delivered re-fetched.
     case peerBanned(source: String, reason: String, refetched: Int)
+    /// A window of a source's bytes was spot-checked (`--verify-peers`).
+    case spotCheck(SpotCheckReport)
     /// The download finished.
     case finished(DownloadSummary)
 }
@@ -52,6 +54,9 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
         public var source: String
         public var bytes: Int64
         public var pieces: Int
+        /// How the spot checks of its bytes came out; `nil` for a source that is not checked
+        /// (the origin) and was never asked to referee by a fallback vote.
+        public var checks: CheckOutcomes?
     }
 
     public var url: String

@@ -186,7 +186,7 @@ extension AdversaryTests {
     /// The origin is up but refuses this machine's requests (a rate limit: `429`), while a
     /// lying peer serves every piece. With `--verify-peers 1` every byte of the peer is to be
     /// checked against the origin, and none can be: the download must not end with exit 0.
-    @Test(.disabled("bug ADV-1: an inconclusive spot check counts as passed; the liar's bytes end in the file with exit 0"))
+    @Test(.timeLimit(.minutes(1)))
     func aLiarIsNotTrustedWhenTheOriginCannotRefereeItsBytes() async throws {
         try await LocalSwarm.run(options(size: 1 << 20, peers: 0)) { swarm in
             swarm.origin!.update {
@@ -392,23 +392,28 @@ extension AdversaryTests {
 extension AdversaryTests {
     // MARK: Attacks on the fix of ADV-8
 
-    /// Without the origin, two honest peers referee a liar. Each honest peer fails the first
-    /// window it is asked to referee (its own link hiccups once: `503`). A referee that could
-    /// not deliver a window must not lose its vote for the rest of the download: the liar is
-    /// still caught, and the file is exact. (Since the fix of ADV-8 one miss excludes a
-    /// referee for good; with both honest peers excluded the liar's pieces have no referee
-    /// and pass unchecked.)
+    /// The origin refuses every spot-check window this machine asks for (`429`), so two
+    /// honest peers referee a liar, a vote. Each honest peer fails the first window it is
+    /// asked to referee (its own link hiccups once: `503`). A referee that could not deliver
+    /// a window must not lose its vote for the rest of the download: the liar is still
+    /// caught, and the file is exact. (Since the fix of ADV-8 one miss excludes a referee for
+    /// good; with both honest peers excluded the liar's pieces had no referee.)
     @Test
     func honestRefereesThatFailOnceStillCatchALiar() async throws {
         let pieceSize: Int64 = 1 << 20
-        let size: Int64 = 4 << 20
+        // Six pieces for six slots (two per peer): every peer is asked for two at once.
+        let size: Int64 = 6 << 20
+        let isWindow: @Sendable (ByteRange) -> Bool = { range in (range.last + 1) % pieceSize != 0 && range.last != size - 1 }
         try await LocalSwarm.run(options(size: size, peers: 0)) { swarm in
+            swarm.origin!.update { $0.refuseRange = { isWindow($0) ? 429 : nil } }
+            // The honest peers serve pieces only once the liar was asked for one, so that it
+            // delivers some.
+            let liarAsked = Eventually<Void>()
             func hiccupsOnce() -> FaultyPeer.Fault {
                 let windows = RequestLog()
                 return .scripted { range in
-                    guard (range.last + 1) % pieceSize != 0 && range.last != size - 1 else {
-                        // Slower than the liar at pieces, so that the liar delivers most.
-                        try? await Task.sleep(for: .milliseconds(200))
+                    guard isWindow(range) else {
+                        _ = try? await liarAsked.wait()
                         return .honest
                     }
                     windows.record(range)
@@ -418,15 +423,21 @@ extension AdversaryTests {
             // The liar lies in the pieces it serves, and answers spot-check windows honestly
             // (so it is never caught as a referee).
             let liar: FaultyPeer.Fault = .scripted { range in
-                (range.last + 1) % pieceSize != 0 && range.last != size - 1 ? .honest : .lie()
+                if isWindow(range) { return .honest }
+                await liarAsked.set(())
+                return .lie()
             }
             try await withFaultyPeers([hiccupsOnce(), hiccupsOnce(), liar], swarm: swarm) { ids in
                 let configuration = try configuration(swarm, pieceSize: pieceSize, useSelf: false)
+                let observer = RecordingObserver()
                 let result: Result<DownloadSummary, DownloadError>
-                do throws(DownloadError) { result = .success(try await download(configuration)) } catch { result = .failure(error) }
+                do throws(DownloadError) { result = .success(try await download(configuration, observer: observer)) } catch { result = .failure(error) }
                 let summary = try result.get()
                 try expectExact(summary, configuration, swarm)
-                #expect(summary.banned == [ids[2]])
+                #expect(summary.banned == [ids[2]], "\(summary.sources) \(observer.all.filter { if case .progress = $0 { false } else { true } })")
+                // Every verdict came from the peers: the origin refused each window.
+                let liarChecks = summary.sources.first { $0.source == ids[2] }?.checks
+                #expect((liarChecks?.caught ?? 0) >= 1, "\(summary.sources)")
             }
         }
     }

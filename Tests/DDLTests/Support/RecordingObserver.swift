@@ -27,6 +27,9 @@ final class RecordingObserver: DownloadObserver {
         events.withLock { Set($0.compactMap { if case let .pieceFailed(_, source, _) = $0 { source } else { nil } }) }
     }
 
+    /// Every event, for a failure message.
+    var all: [DownloadEvent] { events.withLock { $0 } }
+
     var failedPieces: Int {
         events.withLock { $0.filter { if case .pieceFailed = $0 { true } else { false } }.count }
     }

@@ -1,0 +1,95 @@
+/// Which bytes that untrusted sources (peers, mirrors) delivered are spot-checked against the
+/// origin (`--verify-peers RATE`): a pure state machine, fed every segment a source wrote, in
+/// the order the pieces complete, and driven by a random generator tests can seed.
+///
+/// Not luck but a floor, plus chance on top of it:
+/// - **First delivery.** The first segment each source delivers is checked at its head and
+///   at its tail: a source that lies about everything, or about the start or end of every
+///   answer, is caught in every download, however small the file.
+/// - **Stratified sample.** Each source's delivered bytes, taken as one stream, are cut into
+///   blocks of `window / rate` bytes, and one window is checked at a uniformly random place in
+///   every block. Every byte a source delivers is in a checked window with probability about
+///   `rate`, as with a plain random sample, but no stretch of `window / rate` bytes goes
+///   unchecked, so the number of checks grows with what a source delivered and cannot come
+///   out at zero by chance.
+/// - **Endgame races.** A piece that was raced by endgame copies gets one more window in
+///   each segment of it, so a source that lies only when it wins a race is checked where
+///   it does.
+///
+/// `rate >= 1` checks every window of every segment; `rate <= 0` checks nothing.
+package struct SpotCheckPlanner: Sendable {
+    /// Fraction of each source's bytes in the stratified sample.
+    package let rate: Double
+    /// Size of one checked window.
+    package let window: Int64
+    /// One window at a random place in every `block` bytes of a source's data.
+    package let block: Int64
+
+    private struct Stream: Sendable {
+        /// Bytes of the source seen so far.
+        var delivered: Int64 = 0
+        /// Stream offset of the next sample point.
+        var nextPoint: Int64
+    }
+
+    private var streams: [String: Stream] = [:]
+
+    package init(rate: Double, window: Int64 = 256 << 10) {
+        precondition(window > 0, "the window must hold at least one byte")
+        self.rate = rate
+        self.window = window
+        self.block = rate > 0 && rate < 1 ? max(window, Int64((Double(window) / rate).rounded())) : window
+    }
+
+    /// The windows to check of `segment`, bytes `source` wrote into one piece, ascending and
+    /// none inside another. Call it once per segment, in the order pieces complete.
+    /// - Parameter raced: the piece had endgame copies.
+    package mutating func windows(
+        of segment: ByteRange, by source: String, raced: Bool, using generator: inout some RandomNumberGenerator
+    ) -> [ByteRange] {
+        guard rate > 0 else { return [] }
+        if rate >= 1 { return slots(of: segment) }
+        var chosen: [ByteRange] = []
+        var stream = streams[source] ?? Stream(nextPoint: Int64.random(in: 0..<block, using: &generator))
+        if stream.delivered == 0 {
+            chosen.append(self.window(at: segment.first, in: segment))
+            chosen.append(self.window(at: segment.last - window + 1, in: segment))
+        }
+        let end = stream.delivered + segment.count
+        while stream.nextPoint < end {
+            chosen.append(self.window(at: segment.first + (stream.nextPoint - stream.delivered), in: segment))
+            let nextBlock = stream.nextPoint / block + 1
+            stream.nextPoint = nextBlock * block + Int64.random(in: 0..<block, using: &generator)
+        }
+        stream.delivered = end
+        streams[source] = stream
+        if raced {
+            chosen.append(self.window(at: Int64.random(in: segment.first...segment.last, using: &generator), in: segment))
+        }
+        return Self.pruned(chosen)
+    }
+
+    /// The window of `window` bytes that starts at `start`, moved inside `segment` (and cut
+    /// to it when the segment is shorter).
+    private func window(at start: Int64, in segment: ByteRange) -> ByteRange {
+        let first = max(segment.first, min(start, segment.last - window + 1))
+        return ByteRange(first: first, last: min(first + window - 1, segment.last))
+    }
+
+    /// Every window of `segment`, back to back (the last may be shorter).
+    private func slots(of segment: ByteRange) -> [ByteRange] {
+        stride(from: segment.first, through: segment.last, by: Int(window)).map {
+            ByteRange(first: $0, last: min($0 + window - 1, segment.last))
+        }
+    }
+
+    /// Sorted, without duplicates and without windows inside another.
+    private static func pruned(_ windows: [ByteRange]) -> [ByteRange] {
+        var result: [ByteRange] = []
+        for range in windows.sorted(by: { ($0.first, -$0.last) < ($1.first, -$1.last) }) {
+            if let previous = result.last, previous.first <= range.first, range.last <= previous.last { continue }
+            result.append(range)
+        }
+        return result
+    }
+}

@@ -48,9 +48,10 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// summary (`--no-sha256` turns it off: about 0.6 CPU seconds per GiB saved on a CPU with
     /// SHA instructions, more without). ``checksum`` is verified either way.
     public var computeSHA256: Bool = true
-    /// Fraction of each peer's bytes spot-checked, in 256 KiB windows at random places,
-    /// against a second source by SHA-256 (`--verify-peers`); 0 disables, 1 checks all. The
-    /// default, 0.02, costs about 2% extra traffic for the bytes peers deliver.
+    /// Fraction of each peer's bytes spot-checked against the origin by SHA-256
+    /// (`--verify-peers`), in 256 KiB windows, on top of each peer's first delivery (see
+    /// `SpotCheckPlanner`); 0 disables, 1 checks all. The default, 0.02, costs about 2 %
+    /// extra traffic for the bytes peers deliver.
     public var verifyPeersRate: Double = 0.02
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10

@@ -442,3 +442,31 @@ extension AdversaryTests {
         }
     }
 }
+
+extension AdversaryTests {
+    // MARK: Liars that work together
+
+    /// Two peers that serve the same wrong bytes (a scripted liar's wrong byte is the right
+    /// one XOR 0x5A, the same in every answer) and one honest peer, with `--no-self` and the
+    /// defaults. A vote among peers would let the two liars confirm each other; the origin
+    /// referees every check instead, so both are caught and the file is exact.
+    @Test func twoLiarsThatAgreeCannotOutvoteTheOrigin() async throws {
+        try await LocalSwarm.run(options(size: 6 << 20, peers: 1)) { swarm in
+            // The honest peer takes a while per piece, so that the (instant) liars get work.
+            swarm.origin!.update { $0.bytesPerSecond = 8 << 20 }
+            let liar: FaultyPeer.Fault = .scripted { _ in .lie() }
+            try await withFaultyPeers([liar, liar], swarm: swarm) { ids in
+                var configuration = try configuration(swarm, pieceSize: 512 << 10, useSelf: false)
+                configuration.verifyPeersRate = ClientConfiguration(url: configuration.url).verifyPeersRate
+                let summary = try await download(configuration)
+                try expectExact(summary, configuration, swarm)
+                for id in ids {
+                    let checks = summary.sources.first { $0.source == id }?.checks
+                    #expect(checks == nil || summary.banned.contains(id), "\(id): \(summary.sources)")
+                }
+                #expect(Set(summary.banned).isSubset(of: Set(ids)), "banned \(summary.banned)")
+                #expect(!summary.banned.isEmpty, "neither liar wrote a byte: \(summary.sources)")
+            }
+        }
+    }
+}

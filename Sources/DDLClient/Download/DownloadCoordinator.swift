@@ -286,6 +286,24 @@ final class DownloadCoordinator: Sendable {
             }
         }
     }
+    /// The bytes an end check that failed may blame: every segment an untrusted source wrote
+    /// into a complete piece, and whole pieces taken from an earlier run (who wrote them is
+    /// not known).
+    var suspects: [Downloader.Suspect] {
+        state.withLock { state in
+            (0..<plan.count).flatMap { piece -> [Downloader.Suspect] in
+                guard state.scheduler.isDone(piece) else { return [] }
+                let range = plan.range(of: piece)
+                let segments = state.scheduler.ledger(of: piece).segments
+                if segments.isEmpty { return [Downloader.Suspect(piece: piece, range: range, source: nil)] }
+                return segments.compactMap { segment in
+                    guard sources[segment.source]?.trust == .checked else { return nil }
+                    return Downloader.Suspect(
+                        piece: piece, range: ByteRange(first: range.first + segment.start, last: range.first + segment.end - 1), source: segment.source)
+                }
+            }
+        }
+    }
     /// How the spot checks came out, per source.
     var checkOutcomes: [SourceID: CheckOutcomes] { state.withLock { $0.outcomes } }
     func stillPersistable(_ snapshot: [Int: Int]) -> Set<Int> { state.withLock { $0.scheduler.stillPersistable(snapshot) } }

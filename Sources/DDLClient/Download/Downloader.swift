@@ -69,9 +69,11 @@ public struct Downloader: Sendable {
         let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
         let path = try OutputPath.resolve(configuration: configuration, suggestedName: file.suggestedName)
         logger.info("probed origin", metadata: ["url": "\(file.url)", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
-        if file.supportsSegmentedDownload, let length = file.length {
-            return try await segmentedDownload(file: file, length: length, path: path, startOver: startOver, started: started)
+        return try await withDigestLookup(for: file) { digests in
+            if file.supportsSegmentedDownload, let length = file.length {
+                return try await segmentedDownload(file: file, length: length, path: path, startOver: startOver, digests: digests, started: started)
+            }
+            return try await singleStreamDownload(file: file, path: path, digests: digests, started: started)
         }
-        return try await singleStreamDownload(file: file, path: path, started: started)
     }
 }

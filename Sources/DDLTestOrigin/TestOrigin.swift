@@ -104,6 +104,8 @@ public final class TestOrigin: Sendable {
         var signed: [String: SignedURL] = [:]
         var signedIssued = 0
         var checksumFileRequests: [ChecksumFileRequest] = []
+        /// Gates holding answers for checksum files (see ``pauseChecksumFiles()``).
+        var checksumGates: [GateCore] = []
     }
 
     /// The content served at every `/files/{name}`.
@@ -150,11 +152,22 @@ public final class TestOrigin: Sendable {
         return Gate(core: core)
     }
 
+    /// Holds every answer for a checksum file, before its status line, until the returned
+    /// gate is released (its ``Gate/offset`` means nothing).
+    public func pauseChecksumFiles() -> Gate {
+        let core = GateCore(offset: 0)
+        state.withLock { $0.checksumGates.append(core) }
+        return Gate(core: core)
+    }
+
     /// Releases every gate (it also happens when the origin's service shuts down gracefully).
     public func releaseAllGates() {
         let gates = state.withLock { state in
-            defer { state.gates = [] }
-            return state.gates
+            defer {
+                state.gates = []
+                state.checksumGates = []
+            }
+            return state.gates + state.checksumGates
         }
         for gate in gates { gate.release() }
     }
@@ -199,10 +212,10 @@ public final class TestOrigin: Sendable {
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.on("/files/:name", method: .get) { request, context in
-            self.checksumFile(request, context, published: true) ?? self.serve(request, head: false)
+            try await self.checksumFile(request, context, published: true) ?? self.serve(request, head: false)
         }
         router.on("/files/:name", method: .head) { request, context in
-            self.checksumFile(request, context, published: true) ?? self.serve(request, head: true)
+            try await self.checksumFile(request, context, published: true) ?? self.serve(request, head: true)
         }
         let redirect: @Sendable (Request, DDLRequestContext) async throws -> Response = { _, context in
             let n = Int(context.parameters.get("n") ?? "0") ?? 0
@@ -214,7 +227,7 @@ public final class TestOrigin: Sendable {
         router.on("/redirect/:n/:name", method: .get, use: redirect)
         router.on("/redirect/:n/:name", method: .head, use: redirect)
         let sign: @Sendable (Request, DDLRequestContext) async throws -> Response = { request, context in
-            if let refused = self.checksumFile(request, context, published: false) { return refused }
+            if let refused = try await self.checksumFile(request, context, published: false) { return refused }
             let name = context.parameters.get("name") ?? "file"
             let token = self.issueSignedURL()
             var headers = HTTPFields()
@@ -224,7 +237,7 @@ public final class TestOrigin: Sendable {
         router.on("/signed/:name", method: .get, use: sign)
         router.on("/signed/:name", method: .head, use: sign)
         router.on("/s/:token/:name", method: .get) { request, context in
-            if let refused = self.checksumFile(request, context, published: false) { return refused }
+            if let refused = try await self.checksumFile(request, context, published: false) { return refused }
             guard self.signedURLIsValid(context.parameters.get("token")) else { return Self.signatureRefused() }
             return self.serve(request, head: false)
         }
@@ -260,14 +273,23 @@ public final class TestOrigin: Sendable {
 
     /// The answer for a checksum file, or `nil` when `request` is for the content. With
     /// `published`, the file listed in ``Faults/checksumFiles`` (or `404`); without, `403`.
-    private func checksumFile(_ request: Request, _ context: DDLRequestContext, published: Bool) -> Response? {
+    private func checksumFile(_ request: Request, _ context: DDLRequestContext, published: Bool) async throws -> Response? {
         guard let name = context.parameters.get("name"), isChecksumFileName(name) else { return nil }
         let head = request.method == .head
-        let faults = state.withLock { state in
+        let gates = state.withLock { state in
             state.checksumFileRequests.append(.init(
                 uri: request.uri.description, method: head ? "HEAD" : "GET", authorized: request.headers[.authorization] != nil))
-            return state.faults
+            state.checksumGates.removeAll { $0.isReleased }
+            return state.checksumGates
         }
+        for gate in gates {
+            try await withGracefulShutdownHandler {
+                try await gate.hold()
+            } onGracefulShutdown: {
+                self.releaseAllGates()
+            }
+        }
+        let faults = state.withLock { $0.faults }
         if let status = faults.checksumFileStatus { return Response(status: .init(code: status)) }
         guard published else { return Self.signatureRefused() }
         guard let body = faults.checksumFiles[name] else { return Response(status: .notFound) }

@@ -12,7 +12,7 @@
 /// an HTML page a server sends instead of a 404) are skipped. A name matches when it is the
 /// file's name, also after a leading `./`; a single file may also name it with a directory
 /// in front. The signature of a signed listing is not checked.
-enum ChecksumFile {
+package enum ChecksumFile {
     /// One line that parsed: the algorithm (BSD lines name theirs), hex and name (`nil` for a
     /// bare digest).
     struct Entry: Equatable {
@@ -30,7 +30,7 @@ enum ChecksumFile {
     ///   - single: a file for one download (`FILE.sha256`): a bare digest counts, and a name
     ///     with a directory in front matches.
     ///   - source: the checksum file's name, reported as where the digest came from.
-    static func digest(
+    package static func digest(
         for fileName: String, in text: String, algorithm: ExpectedChecksum.Algorithm, single: Bool, source: String
     ) -> PublishedDigest? {
         guard !fileName.isEmpty, !text.contains("\0") else { return nil }

@@ -13,16 +13,16 @@
 /// Every other digest whose algorithm was computed is compared with the file too, and every
 /// disagreement is reported as a conflict; it does not fail the download (the digest chosen
 /// decides), but it is shown loudly.
-struct DigestChoice: Sendable {
+package struct DigestChoice: Sendable {
     /// The digest the file is checked against, if any was found.
-    let expected: PublishedDigest?
+    package let expected: PublishedDigest?
     /// The other digests found, distinct from `expected` and from each other.
-    let others: [PublishedDigest]
+    package let others: [PublishedDigest]
 
     /// - Parameters:
     ///   - found: every digest found.
     ///   - computed: the algorithms computed during the transfer.
-    init(_ found: [PublishedDigest], computed: Set<ExpectedChecksum.Algorithm>) {
+    package init(_ found: [PublishedDigest], computed: Set<ExpectedChecksum.Algorithm>) {
         var distinct: [PublishedDigest] = []
         for digest in found.sorted(by: { $0.source.rank < $1.source.rank })
         where !distinct.contains(where: { $0.algorithm == digest.algorithm && $0.hex == digest.hex }) {
@@ -44,7 +44,7 @@ struct DigestChoice: Sendable {
 
     /// What contradicts the file's `digests` or each other among the digests not chosen: one
     /// sentence each.
-    func conflicts(with digests: Digests) -> [String] {
+    package func conflicts(with digests: Digests) -> [String] {
         var sentences: [String] = []
         var unchecked: [ExpectedChecksum.Algorithm: [PublishedDigest]] = [:]
         for other in others {
@@ -65,7 +65,7 @@ struct DigestChoice: Sendable {
     }
 
     /// The digests among the others that the file matches (for a mismatch's message).
-    func othersMatching(_ digests: Digests) -> [PublishedDigest] {
+    package func othersMatching(_ digests: Digests) -> [PublishedDigest] {
         others.filter { digests[$0.algorithm] == $0.hex }
     }
 

@@ -9,8 +9,9 @@ import RawStructuredFieldValues
 ///   `Content-Encoding` is other than `identity`: it is then the digest of the encoded bytes,
 ///   which another request may not get.
 /// - `Content-Digest` (RFC 9530): the digest of the message content, so only on a `200`
-///   answer (or the `HEAD` of one) without a content coding; on a `206` it is the digest of
-///   the part.
+///   answer to a `GET` without a content coding. On a `206` it is the digest of the part, and
+///   on a `HEAD` the digest of no content at all (RFC 9530, appendix B.2: the empty
+///   content's SHA-256, `47DEQpj8…`), not of the file.
 /// - `x-amz-checksum-sha256` (S3 and compatible stores): the stored object's checksum, trusted
 ///   like `Repr-Digest`, unless it is a multipart composite (`x-amz-checksum-type: COMPOSITE`,
 ///   or a value ending in `-N`): a checksum of the parts' checksums, not of the file.
@@ -22,16 +23,17 @@ import RawStructuredFieldValues
 /// Algorithms: `sha-512`, `sha-256` and `md5`; anything else (`sha`, `unixsum`, CRCs…) is
 /// skipped. A field that does not parse is ignored as a whole, as RFC 8941 asks; a value of
 /// the wrong length for its algorithm is skipped.
-enum DigestHeaders {
-    /// The digests of the whole file stated by `headers` of an answer with `status`.
-    static func digests(in headers: HTTPHeaders, status: Int) -> [PublishedDigest] {
+package enum DigestHeaders {
+    /// The digests of the whole file stated by `headers` of an answer with `status` to a
+    /// `HEAD` (`head`) or a `GET`.
+    package static func digests(in headers: HTTPHeaders, status: Int, head: Bool) -> [PublishedDigest] {
         guard status == 200 || status == 206, isIdentity(headers) else { return [] }
         let whole = status == 200
         var found: [PublishedDigest] = []
         if let value = joined(headers, "Repr-Digest") {
             found += structuredField(value, source: "Repr-Digest")
         }
-        if whole, let value = joined(headers, "Content-Digest") {
+        if whole, !head, let value = joined(headers, "Content-Digest") {
             found += structuredField(value, source: "Content-Digest")
         }
         if let value = joined(headers, "x-amz-checksum-sha256") {
@@ -45,7 +47,7 @@ enum DigestHeaders {
     }
 
     /// Whether the answer has no content coding (`Content-Encoding` absent or `identity`).
-    static func isIdentity(_ headers: HTTPHeaders) -> Bool {
+    package static func isIdentity(_ headers: HTTPHeaders) -> Bool {
         headers["Content-Encoding"]
             .flatMap { $0.split(separator: ",") }
             .allSatisfy { ["", "identity"].contains($0.trimmingCharacters(in: .whitespaces).lowercased()) }

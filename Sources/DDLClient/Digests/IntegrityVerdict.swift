@@ -13,7 +13,7 @@ package enum IntegrityVerdict: Sendable, Hashable {
 
     /// Compares `digests` (of the file; they must include `expected`'s algorithm) with
     /// `expected`.
-    static func check(_ expected: PublishedDigest?, against digests: Digests) -> IntegrityVerdict {
+    package static func check(_ expected: PublishedDigest?, against digests: Digests) -> IntegrityVerdict {
         guard let expected else { return .none }
         let got = digests[expected.algorithm] ?? "(not computed)"
         return got == expected.hex ? .match(expected) : .mismatch(expected: expected, got: got)

@@ -17,18 +17,18 @@ import NIOCore
 /// Any failure just means no digest from that file.
 package struct SidecarLookup: Sendable {
     /// A checksum file to look for.
-    struct Sidecar: Sendable, Hashable {
+    package struct Sidecar: Sendable, Hashable {
         /// Where to ask for it.
-        var url: String
+        package var url: String
         /// Its name, reported as the source of a digest found in it.
-        var name: String
+        package var name: String
         /// The algorithm of the lines that do not name theirs.
-        var algorithm: ExpectedChecksum.Algorithm
+        package var algorithm: ExpectedChecksum.Algorithm
         /// A file for this download alone (`FILE.sha256`), not a listing (`SHA256SUMS`).
-        var single: Bool
+        package var single: Bool
 
         /// The most bytes read from it.
-        var maxBytes: Int { single ? 4 << 10 : 1 << 20 }
+        package var maxBytes: Int { single ? 4 << 10 : 1 << 20 }
     }
 
     let httpClient: HTTPClient
@@ -45,7 +45,7 @@ package struct SidecarLookup: Sendable {
     /// The name of the file at `url` (the last path segment, percent-decoded) and the checksum
     /// files to look for beside it; `nil` when the URL names no file (it ends in `/`, or is
     /// not `http`/`https`).
-    static func sidecars(nextTo url: String) -> (fileName: String, sidecars: [Sidecar])? {
+    package static func sidecars(nextTo url: String) -> (fileName: String, sidecars: [Sidecar])? {
         guard var components = URLComponents(string: url),
               let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
               components.host?.isEmpty == false
@@ -117,7 +117,7 @@ package struct SidecarLookup: Sendable {
     }
 
     /// Whether a chain of requests (the first, then each redirect's) went from `https` to `http`.
-    static func downgraded(_ urls: [String]) -> Bool {
+    package static func downgraded(_ urls: [String]) -> Bool {
         var secure = false
         for url in urls {
             let lowered = url.lowercased()

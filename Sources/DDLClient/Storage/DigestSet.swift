@@ -38,13 +38,17 @@ struct DigestSet: Sendable {
 
 /// A file's digests as lowercase hex, by algorithm: the SHA-256 (unless turned off) and the
 /// algorithm of an expected digest.
-struct Digests: Sendable, Equatable {
-    var values: [ExpectedChecksum.Algorithm: String] = [:]
+package struct Digests: Sendable, Equatable {
+    package var values: [ExpectedChecksum.Algorithm: String]
+
+    package init(values: [ExpectedChecksum.Algorithm: String] = [:]) {
+        self.values = values
+    }
 
     /// The SHA-256, when computed.
-    var sha256: String? { values[.sha256] }
+    package var sha256: String? { values[.sha256] }
 
-    subscript(algorithm: ExpectedChecksum.Algorithm) -> String? { values[algorithm] }
+    package subscript(algorithm: ExpectedChecksum.Algorithm) -> String? { values[algorithm] }
 
     /// These digests and `other`'s (computed over the same bytes).
     func merging(_ other: Digests) -> Digests {

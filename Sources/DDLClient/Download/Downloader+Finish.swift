@@ -43,6 +43,8 @@ extension Downloader {
         let integrity: IntegrityReport
         switch verdict {
         case let .mismatch(expected, got):
+            // Every byte is on disk (synced above): a run with --checksum none keeps them.
+            try? await done.control?.saveAllComplete()
             throw DownloadError.integrity(mismatchMessage(expected: expected, got: got, choice: choice, digests: digests, partPath: done.partFile.path))
         case let .match(expected):
             logger.info("digest verified", metadata: ["digest": "\(expected.summary)"])

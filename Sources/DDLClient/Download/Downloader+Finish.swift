@@ -43,8 +43,9 @@ extension Downloader {
         let integrity: IntegrityReport
         switch verdict {
         case let .mismatch(expected, got):
-            // Every byte is on disk (synced above): a run with --checksum none keeps them.
-            try? await done.control?.saveAllComplete()
+            // Every byte is on disk (synced above): a run with --checksum none keeps them, but
+            // for the pieces no spot check could settle, which a run fetches again.
+            try? await done.control?.saveAllComplete(except: Set(done.unverified.map(\.piece)))
             throw DownloadError.integrity(mismatchMessage(expected: expected, got: got, choice: choice, digests: digests, partPath: done.partFile.path))
         case let .match(expected):
             logger.info("digest verified", metadata: ["digest": "\(expected.summary)"])

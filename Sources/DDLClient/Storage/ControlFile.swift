@@ -40,11 +40,11 @@ actor ControlFile {
         try save()
     }
 
-    /// Records every piece as complete and saves durably: for a transfer that ended with the
-    /// whole part file synced, but that is not renamed (its digest did not match), so that a
-    /// later run resumes with nothing left to fetch.
-    func saveAllComplete() throws(DownloadError) {
-        try save(completed: Set(0..<pieceCount))
+    /// Records every piece but `excluded` as complete and saves durably: for a transfer that
+    /// ended with the whole part file synced, but that is not renamed (its digest did not
+    /// match), so that a later run resumes with only `excluded` to fetch.
+    func saveAllComplete(except excluded: Set<Int> = []) throws(DownloadError) {
+        try save(completed: Set(0..<pieceCount).subtracting(excluded))
     }
 
     /// Writes the current state durably.

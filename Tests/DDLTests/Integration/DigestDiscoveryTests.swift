@@ -354,6 +354,40 @@ import Testing
         }
     }
 
+    /// Bytes from a peer that no spot check could settle (the origin refuses every `GET`,
+    /// `429`, so it referees nothing) are vouched for by a published digest that matches, as
+    /// by a `--checksum`; a wrong one fails the download.
+    @Test(.timeLimit(.minutes(1)), arguments: [Variant.right, .wrong])
+    func aPublishedDigestVouchesForBytesNoSpotCheckSettled(variant: Variant) async throws {
+        try await LocalSwarm.run(options()) { swarm in
+            let origin = swarm.origin!
+            origin.update {
+                $0.failNextRequests = 1_000_000
+                $0.failStatus = 429
+                $0.digestHeaders = ["Repr-Digest": Header.reprSHA256.value(variant, origin: origin)]
+            }
+            // A peer that serves the right bytes without asking the origin.
+            try await AdversaryTests().withFaultyPeers([.scripted { _ in .honest }], swarm: swarm) { _ in
+                var configuration = configuration(swarm.fileURL(), directory: try makeTemporaryDirectory())
+                configuration.trackerURL = swarm.trackerURL
+                configuration.token = swarm.token
+                configuration.verifyPeersRate = 1
+                configuration.readTimeoutSeconds = 2
+                let observer = RecordingObserver()
+                do throws(DownloadError) {
+                    let summary = try await download(configuration, observer: observer)
+                    #expect(variant == .right)
+                    #expect(summary.integrity == .verified(algorithm: "sha-256", source: "Repr-Digest"))
+                    #expect(observer.notices.contains { $0.contains("could not be settled, but the file matches sha-256 from Repr-Digest") },
+                            "notices: \(observer.notices)")
+                } catch {
+                    #expect(variant == .wrong, "\(error)")
+                    #expect(error.exitCode == 5 && error.description.contains("checksum mismatch"), "\(error)")
+                }
+            }
+        }
+    }
+
     // MARK: Where checksum files are asked for
 
     /// A presigned link (`/signed/…`): the checksum files next to it are not signed, so the

@@ -1,5 +1,5 @@
 import Crypto
-import DDLClient
+@testable import DDLClient
 import Foundation
 import NIOHTTP1
 import Testing
@@ -257,5 +257,24 @@ import Testing
         #expect(IntegrityVerdict.check(right, against: Self.file) == .match(right))
         #expect(IntegrityVerdict.check(wrong, against: Self.file) == .mismatch(expected: wrong, got: Self.fileSHA256))
         #expect(IntegrityVerdict.check(nil, against: Self.file) == .none)
+    }
+}
+
+/// How the summary reports what was verified.
+@Suite struct IntegritySummaryTests {
+    func lines(_ integrity: IntegrityReport, conflicts: [String] = []) -> [String] {
+        var summary = DownloadSummary(url: "http://x/f", path: "/tmp/f", bytes: 1, seconds: 1, sha256: "ab", mode: "direct", sources: [])
+        summary.integrity = integrity
+        summary.digestConflicts = conflicts
+        return ConsoleObserver.summaryLines(summary)
+    }
+
+    @Test func theSummarySaysWhereTheDigestCameFromOrThatThereWasNone() {
+        #expect(lines(.verified(algorithm: "sha-256", source: "SHA256SUMS")).suffix(2) == ["  verified sha-256 from SHA256SUMS", "  sha256   ab"])
+        #expect(lines(.notPublished).suffix(2) == ["  digest   none published: the file could not be verified", "  sha256   ab"])
+        #expect(lines(.notChecked).suffix(2) == ["  digest   not looked for (--checksum none)", "  sha256   ab"])
+        #expect(lines(.verified(algorithm: "sha-512", source: "Repr-Digest"), conflicts: ["SHA512SUMS states …"]).suffix(3) == [
+            "  verified sha-512 from Repr-Digest", "  WARNING  SHA512SUMS states …", "  sha256   ab",
+        ])
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOHTTP1
 import RawStructuredFieldValues
@@ -16,17 +17,20 @@ import RawStructuredFieldValues
 ///   like `Repr-Digest`, unless it is a multipart composite (`x-amz-checksum-type: COMPOSITE`,
 ///   or a value ending in `-N`): a checksum of the parts' checksums, not of the file.
 /// - `Digest` (RFC 3230, obsoleted by RFC 9530, still sent by MirrorBrain and other
-///   Metalink/HTTP servers): in theory the whole instance's digest on a `206` as well, but
-///   servers have computed it over the part sent, so it is read only on a `200` without a
-///   content coding, as `Content-Digest` is.
+///   Metalink/HTTP servers): meant as the whole file's digest on a `206` as well, but
+///   implementations have computed it over the content sent (RFC 9530, section 1.3), the
+///   part, so it is read only on a `200` without a content coding.
+///
+/// A digest of empty content stated for a file that is not empty is dropped: a server
+/// digested the empty body of its answer to `HEAD`, which is no statement about the file.
 ///
 /// Algorithms: `sha-512`, `sha-256` and `md5`; anything else (`sha`, `unixsum`, CRCs…) is
 /// skipped. A field that does not parse is ignored as a whole, as RFC 8941 asks; a value of
 /// the wrong length for its algorithm is skipped.
 package enum DigestHeaders {
     /// The digests of the whole file stated by `headers` of an answer with `status` to a
-    /// `HEAD` (`head`) or a `GET`.
-    package static func digests(in headers: HTTPHeaders, status: Int, head: Bool) -> [PublishedDigest] {
+    /// `HEAD` (`head`) or a `GET`, for a file of `length` bytes (when known).
+    package static func digests(in headers: HTTPHeaders, status: Int, head: Bool, length: Int64? = nil) -> [PublishedDigest] {
         guard status == 200 || status == 206, isIdentity(headers) else { return [] }
         let whole = status == 200
         var found: [PublishedDigest] = []
@@ -43,8 +47,15 @@ package enum DigestHeaders {
         if whole, let value = joined(headers, "Digest") {
             found += instanceDigests(value)
         }
-        return found
+        return length == 0 ? found : found.filter { $0.hex != emptyContent[$0.algorithm] }
     }
+
+    /// The digests of no bytes at all, by algorithm.
+    static let emptyContent: [ExpectedChecksum.Algorithm: String] = [
+        .sha256: SHA256.hash(data: [UInt8]()).hexString,
+        .sha512: SHA512.hash(data: [UInt8]()).hexString,
+        .md5: Insecure.MD5.hash(data: [UInt8]()).hexString,
+    ]
 
     /// Whether the answer has no content coding (`Content-Encoding` absent or `identity`).
     package static func isIdentity(_ headers: HTTPHeaders) -> Bool {

@@ -129,7 +129,7 @@ package struct OriginProbe: Sendable {
             url: finalURL, length: length, acceptsRanges: ranges,
             etag: headers.first(name: "ETag"), lastModified: headers.first(name: "Last-Modified"),
             suggestedName: name)
-        let stated = DigestHeaders.digests(in: headers, status: Int(response.status.code), head: head)
+        let stated = DigestHeaders.digests(in: headers, status: Int(response.status.code), head: head, length: length)
         file.publishedDigests = earlier + stated.filter { !earlier.contains($0) }
         return file
     }

@@ -56,6 +56,15 @@ import Testing
         #expect(digests([("Repr-Digest", value)]).isEmpty)
     }
 
+    /// RFC 9530 section 1.3: RFC 3230 implementations digested the message content, which on
+    /// a `HEAD` is nothing.
+    @Test func aDigestOfNoBytesIsNoStatementAboutAFileThatHasSome() {
+        let empty = Data(SHA256.hash(data: Data())).base64EncodedString()
+        #expect(digests([("Digest", "SHA-256=\(empty)")]).isEmpty)
+        #expect(digests([("Repr-Digest", "sha-256=:\(empty):")]).isEmpty)
+        #expect(DigestHeaders.digests(in: HTTPHeaders([("Digest", "SHA-256=\(empty)")]), status: 200, head: true, length: 0).count == 1)
+    }
+
     @Test func severalFieldLinesAreOneList() {
         let found = digests([("Repr-Digest", "sha-256=:\(Self.base64(Self.sha256)):"), ("Repr-Digest", "sha-512=:\(Self.base64(Self.sha512)):")])
         #expect(found.map(\.algorithm) == [.sha256, .sha512])

@@ -31,6 +31,9 @@ package struct SidecarLookup: Sendable {
         package var maxBytes: Int { single ? 4 << 10 : 1 << 20 }
     }
 
+    /// How many checksum files are looked for next to a file (all at once).
+    package static let sidecarsPerFile = 5
+
     let httpClient: HTTPClient
     let logger: Logger
     /// Time for each checksum file's whole answer.
@@ -71,6 +74,7 @@ package struct SidecarLookup: Sendable {
             sidecar("SHA512SUMS", .sha512, single: false),
             sidecar("SHA256SUMS", .sha256, single: false),
         ].compactMap { $0 }
+        assert(sidecars.count <= sidecarsPerFile)
         return (fileName, sidecars)
     }
 

@@ -27,7 +27,11 @@ public struct Downloader: Sendable {
         config.redirectConfiguration = .follow(max: 10, allowCycles: false)
         config.timeout = .init(connect: .seconds(Int64(configuration.connectTimeoutSeconds)), read: .seconds(Int64(configuration.readTimeoutSeconds)))
         config.decompression = .disabled
-        config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2))
+        // Room for the checksum files looked up at the start too, so that no piece waits for
+        // a connection behind them.
+        config.connectionPool = .init(
+            idleTimeout: .seconds(30),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2) + SidecarLookup.sidecarsPerFile)
         // A refused connection fails the piece at once (it is retried elsewhere) instead of
         // being retried inside the pool until the connect timeout.
         config.connectionPool.retryConnectionEstablishment = false

@@ -42,8 +42,18 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var resume: Bool = true
     /// Start over instead of failing when the file changes on the server.
     public var restartOnChange: Bool = false
-    /// A checksum to verify at the end; a mismatch fails and keeps the final name free.
+    /// A checksum to verify at the end (`--checksum ALG=HEX`); a mismatch fails and keeps the
+    /// final name free. When set, no digest is looked for: the user's wins.
     public var checksum: ExpectedChecksum?
+    /// Without ``checksum``: look for a digest the publisher states (`--checksum auto`, the
+    /// default) in the origin's headers (`Repr-Digest`, `Content-Digest`,
+    /// `x-amz-checksum-sha256`, `Digest`) and in checksum files next to the URL (`FILE.sha256`,
+    /// `SHA256SUMS`…), and verify the file against it like a ``checksum``. `false` is
+    /// `--checksum none`.
+    public var discoverDigests: Bool = true
+    /// Seconds each checksum file's lookup may take (it runs during the transfer; only a
+    /// download that ends sooner waits for it).
+    public var digestLookupTimeoutSeconds: Int = 10
     /// Compute the SHA-256 of the whole file during the download and report it in the
     /// summary (`--no-sha256` turns it off: about 0.6 CPU seconds per GiB saved on a CPU with
     /// SHA instructions, more without). ``checksum`` is verified either way.

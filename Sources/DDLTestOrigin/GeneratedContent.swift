@@ -62,7 +62,15 @@ public struct GeneratedContent: Sendable {
 
     /// SHA-256 of the whole content, lowercase hex.
     public func sha256() -> String {
-        var hasher = SHA256()
+        digest(SHA256.self).map { byte in
+            let hex = Array("0123456789abcdef")
+            return String([hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        }.joined()
+    }
+
+    /// The digest of the whole content with `hash` (`SHA256.self`, `SHA512.self`…).
+    public func digest<H: HashFunction>(_ hash: H.Type) -> H.Digest {
+        var hasher = H()
         var offset: Int64 = 0
         var buffer = ByteBufferAllocator().buffer(capacity: Self.blockSize)
         while offset < length {
@@ -72,9 +80,6 @@ public struct GeneratedContent: Sendable {
             buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             offset = last + 1
         }
-        return hasher.finalize().map { byte in
-            let hex = Array("0123456789abcdef")
-            return String([hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-        }.joined()
+        return hasher.finalize()
     }
 }

@@ -1,5 +1,7 @@
+import Crypto
 import DDLCore
 import DDLServerSupport
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -14,6 +16,12 @@ import Synchronization
 /// redirects (`302`) to a fresh presigned-style URL `/s/{token}/{name}` that serves the
 /// content to `GET` for ``Faults/signedURLLifetime`` after it was issued and answers `403`
 /// afterwards (and always to `HEAD`, like a URL signed for `GET` only); `GET /healthz`.
+///
+/// Checksum files: a name that looks like one (``isChecksumFileName(_:)``: `FILE.sha256`,
+/// `SHA256SUMS`…) or is listed in ``Faults/checksumFiles`` is not the content: at
+/// `/files/{name}` the origin serves the listed body (`404` for any other), and under
+/// `/signed/` and `/s/` it answers `403`, as an object store does for an object nobody signed
+/// a URL for. The content's answers carry ``Faults/digestHeaders``.
 ///
 /// Responses can be held at a file offset until the test lets them go: see
 /// ``pause(atOffset:)``.
@@ -54,7 +62,28 @@ public final class TestOrigin: Sendable {
         public var etag: String? = "\"v1\""
         /// `Last-Modified` value.
         public var lastModified: String? = "Tue, 24 Nov 2026 12:00:00 GMT"
+        /// Headers sent as given with every answer for the content, `HEAD` and `GET`, `200`
+        /// and `206` alike: digests such as `Repr-Digest`, `Content-Digest`, `Digest`,
+        /// `x-amz-checksum-sha256` (right, wrong or malformed, as the test wants; see
+        /// ``TestOrigin/digest(_:)`` for right ones).
+        public var digestHeaders: [String: String] = [:]
+        /// `Content-Encoding` to claim for the content (the bytes are not encoded).
+        public var contentEncoding: String?
+        /// Checksum files served at `/files/{name}`, by name: their body.
+        public var checksumFiles: [String: String] = [:]
+        /// Answer every request for a checksum file with this status instead (say `403`, or
+        /// `500`).
+        public var checksumFileStatus: Int?
         public init() {}
+    }
+
+    /// A request for a checksum file, as the origin saw it.
+    public struct ChecksumFileRequest: Sendable, Hashable {
+        /// Path and query.
+        public var uri: String
+        public var method: String
+        /// Whether it carried an `Authorization` header.
+        public var authorized: Bool
     }
 
     struct SignedURL {
@@ -74,6 +103,9 @@ public final class TestOrigin: Sendable {
         /// Signed-URL tokens and when each expires.
         var signed: [String: SignedURL] = [:]
         var signedIssued = 0
+        var checksumFileRequests: [ChecksumFileRequest] = []
+        /// Gates holding answers for checksum files (see ``pauseChecksumFiles()``).
+        var checksumGates: [GateCore] = []
     }
 
     /// The content served at every `/files/{name}`.
@@ -120,11 +152,22 @@ public final class TestOrigin: Sendable {
         return Gate(core: core)
     }
 
+    /// Holds every answer for a checksum file, before its status line, until the returned
+    /// gate is released (its ``Gate/offset`` means nothing).
+    public func pauseChecksumFiles() -> Gate {
+        let core = GateCore(offset: 0)
+        state.withLock { $0.checksumGates.append(core) }
+        return Gate(core: core)
+    }
+
     /// Releases every gate (it also happens when the origin's service shuts down gracefully).
     public func releaseAllGates() {
         let gates = state.withLock { state in
-            defer { state.gates = [] }
-            return state.gates
+            defer {
+                state.gates = []
+                state.checksumGates = []
+            }
+            return state.gates + state.checksumGates
         }
         for gate in gates { gate.release() }
     }
@@ -139,6 +182,26 @@ public final class TestOrigin: Sendable {
     /// Signed URLs issued by `/signed/{name}` so far.
     public var signedURLsIssued: Int { state.withLock { $0.signedIssued } }
 
+    /// Requests for checksum files so far (they count in neither ``getRequests`` nor
+    /// ``headRequests``).
+    public var checksumFileRequests: [ChecksumFileRequest] { state.withLock { $0.checksumFileRequests } }
+
+    /// Whether `name` is a checksum file's rather than the content's: one of
+    /// ``Faults/checksumFiles``, or a name ending in `.sha256`, `.sha256sum`, `.sha512`,
+    /// `.sha512sum`, `.md5`, `.meta4`, or `SHA256SUMS`, `SHA512SUMS`, `MD5SUMS`.
+    public func isChecksumFileName(_ name: String) -> Bool {
+        if state.withLock({ $0.faults.checksumFiles[name] != nil }) { return true }
+        let suffixes = [".sha256", ".sha256sum", ".sha512", ".sha512sum", ".md5", ".meta4"]
+        return suffixes.contains { name.lowercased().hasSuffix($0) } || ["SHA256SUMS", "SHA512SUMS", "MD5SUMS"].contains(name)
+    }
+
+    /// The content's digest with `hash`, lowercase hex and base64, for digest headers and
+    /// checksum files.
+    public func digest<H: HashFunction>(_ hash: H.Type) -> (hex: String, base64: String) {
+        let bytes = Array(content.digest(hash))
+        return (bytes.map { String(format: "%02x", $0) }.joined(), Data(bytes).base64EncodedString())
+    }
+
     /// Builds the HTTP application (a `Service`).
     public func makeApplication(
         host: String = "127.0.0.1",
@@ -148,8 +211,12 @@ public final class TestOrigin: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
-        router.on("/files/:name", method: .get) { request, _ in self.serve(request, head: false) }
-        router.on("/files/:name", method: .head) { request, _ in self.serve(request, head: true) }
+        router.on("/files/:name", method: .get) { request, context in
+            try await self.checksumFile(request, context, published: true) ?? self.serve(request, head: false)
+        }
+        router.on("/files/:name", method: .head) { request, context in
+            try await self.checksumFile(request, context, published: true) ?? self.serve(request, head: true)
+        }
         let redirect: @Sendable (Request, DDLRequestContext) async throws -> Response = { _, context in
             let n = Int(context.parameters.get("n") ?? "0") ?? 0
             let name = context.parameters.get("name") ?? "file"
@@ -159,7 +226,8 @@ public final class TestOrigin: Sendable {
         }
         router.on("/redirect/:n/:name", method: .get, use: redirect)
         router.on("/redirect/:n/:name", method: .head, use: redirect)
-        let sign: @Sendable (Request, DDLRequestContext) async throws -> Response = { _, context in
+        let sign: @Sendable (Request, DDLRequestContext) async throws -> Response = { request, context in
+            if let refused = try await self.checksumFile(request, context, published: false) { return refused }
             let name = context.parameters.get("name") ?? "file"
             let token = self.issueSignedURL()
             var headers = HTTPFields()
@@ -169,6 +237,7 @@ public final class TestOrigin: Sendable {
         router.on("/signed/:name", method: .get, use: sign)
         router.on("/signed/:name", method: .head, use: sign)
         router.on("/s/:token/:name", method: .get) { request, context in
+            if let refused = try await self.checksumFile(request, context, published: false) { return refused }
             guard self.signedURLIsValid(context.parameters.get("token")) else { return Self.signatureRefused() }
             return self.serve(request, head: false)
         }
@@ -200,6 +269,34 @@ public final class TestOrigin: Sendable {
             guard let token, let signed = state.signed[token] else { return false }
             return !signed.revoked && time < signed.expires
         }
+    }
+
+    /// The answer for a checksum file, or `nil` when `request` is for the content. With
+    /// `published`, the file listed in ``Faults/checksumFiles`` (or `404`); without, `403`.
+    private func checksumFile(_ request: Request, _ context: DDLRequestContext, published: Bool) async throws -> Response? {
+        guard let name = context.parameters.get("name"), isChecksumFileName(name) else { return nil }
+        let head = request.method == .head
+        let gates = state.withLock { state in
+            state.checksumFileRequests.append(.init(
+                uri: request.uri.description, method: head ? "HEAD" : "GET", authorized: request.headers[.authorization] != nil))
+            state.checksumGates.removeAll { $0.isReleased }
+            return state.checksumGates
+        }
+        for gate in gates {
+            try await withGracefulShutdownHandler {
+                try await gate.hold()
+            } onGracefulShutdown: {
+                self.releaseAllGates()
+            }
+        }
+        let faults = state.withLock { $0.faults }
+        if let status = faults.checksumFileStatus { return Response(status: .init(code: status)) }
+        guard published else { return Self.signatureRefused() }
+        guard let body = faults.checksumFiles[name] else { return Response(status: .notFound) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.contentLength] = String(body.utf8.count)
+        return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// What an object store answers to an expired URL or a method it was not signed for.
@@ -240,6 +337,10 @@ public final class TestOrigin: Sendable {
         if let etag = faults.etag { headers[.eTag] = etag }
         if let lastModified = faults.lastModified { headers[.lastModified] = lastModified }
         if let disposition = faults.contentDisposition { headers[.contentDisposition] = disposition }
+        if let encoding = faults.contentEncoding { headers[.contentEncoding] = encoding }
+        for (name, value) in faults.digestHeaders {
+            if let field = HTTPFields.Element.Name(name) { headers[field] = value }
+        }
         if !faults.noRange { headers[.acceptRanges] = "bytes" }
 
         let length = content.length

@@ -66,10 +66,17 @@ extension ClientConfiguration {
         }
         restartOnChange = try ConfigLoader.bool(reader, "restart_on_change", default: restartOnChange)
         if let text = reader.string(forKey: "checksum"), !text.isEmpty {
-            guard let parsed = ExpectedChecksum(text) else {
-                throw ConfigLoader.Failure(description: "checksum must look like sha-256=HEX, sha-512=HEX or md5=HEX; got \(text)")
+            switch text.lowercased() {
+            case "auto":
+                discoverDigests = true
+            case "none":
+                discoverDigests = false
+            default:
+                guard let parsed = ExpectedChecksum(text) else {
+                    throw ConfigLoader.Failure(description: "checksum must be auto, none, or look like sha-256=HEX, sha-512=HEX or md5=HEX; got \(text)")
+                }
+                checksum = parsed
             }
-            checksum = parsed
         }
         computeSHA256 = try ConfigLoader.bool(reader, "sha256", default: computeSHA256)
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)

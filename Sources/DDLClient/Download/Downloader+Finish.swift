@@ -20,30 +20,43 @@ extension Downloader {
         var checks: [String: CheckOutcomes] = [:]
         /// Bytes from untrusted sources that no spot check could settle.
         var unverified: [UnverifiedRange] = []
+        /// The digests to verify the file against.
+        let lookup: DigestLookup
         /// Digests computed during the transfer, if any.
         let digests: Digests?
     }
 
     /// The end of every download: sync, digests (read back unless computed during the
-    /// transfer), the `--checksum` verdict, rename to the final name, summary.
+    /// transfer), the integrity verdict (a digest that matches also vouches for bytes no spot
+    /// check could settle), rename to the final name, summary.
     func finish(_ done: Finishing) async throws -> DownloadSummary {
         logger.debug("transfer done", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
         try await done.partFile.sync()
         logger.debug("synced", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
-        let digests: Digests
-        if let hashed = done.digests {
-            digests = hashed
-        } else {
-            digests = try await done.partFile.digests(sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
+        let (choice, digests) = try await digestsToCompare(done)
+        let verdict = IntegrityVerdict.check(choice.expected, against: digests)
+        let conflicts = choice.conflicts(with: digests)
+        for conflict in conflicts {
+            logger.warning("published digests disagree", metadata: ["conflict": "\(conflict)"])
+            observer.handle(.notice("WARNING: \(conflict)"))
         }
-        if let expected = configuration.checksum, digests.extra != expected.hex {
-            throw DownloadError.integrity(
-                "checksum mismatch: expected \(expected.algorithm.rawValue) \(expected.hex), got \(digests.extra ?? "-"); the download is kept at \(done.partFile.path) and was not renamed")
-        }
-        if !done.unverified.isEmpty {
-            guard configuration.checksum != nil else { throw unverifiedError(done) }
-            observer.handle(.notice(
-                "\(done.unverified.count) spot-check window\(done.unverified.count == 1 ? "" : "s") could not be settled, but the file matches the checksum"))
+        let integrity: IntegrityReport
+        switch verdict {
+        case let .mismatch(expected, got):
+            // Every byte is on disk (synced above): a run with --checksum none keeps them, but
+            // for the pieces no spot check could settle, which a run fetches again.
+            try? await done.control?.saveAllComplete(except: Set(done.unverified.map(\.piece)))
+            throw DownloadError.integrity(mismatchMessage(expected: expected, got: got, choice: choice, digests: digests, partPath: done.partFile.path))
+        case let .match(expected):
+            logger.info("digest verified", metadata: ["digest": "\(expected.summary)"])
+            integrity = .verified(algorithm: expected.algorithm.rawValue, source: expected.source.description)
+            if !done.unverified.isEmpty {
+                observer.handle(.notice(
+                    "\(done.unverified.count) spot-check window\(done.unverified.count == 1 ? "" : "s") could not be settled, but the file matches \(expected.summary)"))
+            }
+        case .none:
+            guard done.unverified.isEmpty else { throw unverifiedError(done) }
+            integrity = done.lookup.mode == .off ? .notChecked : .notPublished
         }
         try done.partFile.moveToFinal(done.path, overwrite: configuration.overwrite)
         try ControlFile.syncDirectory(of: done.path)
@@ -55,9 +68,41 @@ extension Downloader {
         .sorted { ($0.bytes, $1.source) > ($1.bytes, $0.source) }
         let summary = DownloadSummary(
             url: done.file.url, path: done.path, bytes: done.bytes, seconds: seconds, sha256: digests.sha256, mode: done.mode, sources: shares,
-            banned: done.banned)
+            banned: done.banned, integrity: integrity, digestConflicts: conflicts)
         observer.handle(.finished(summary))
         return summary
+    }
+
+    /// The digest to verify (once the lookup of checksum files is over) and the file's
+    /// digests: those computed during the transfer, plus the expected one's algorithm read
+    /// back when it was not among them (a checksum file named it after the transfer began).
+    private func digestsToCompare(_ done: Finishing) async throws -> (DigestChoice, Digests) {
+        let found = try await done.lookup.all()
+        guard let hashed = done.digests else {
+            // Nothing hashed yet (one stream): one read-back computes all that is needed.
+            let choice = DigestChoice(found, computed: configuration.computeSHA256 ? [.sha256] : [])
+            return (choice, try await done.partFile.digests(sha256: configuration.computeSHA256, extra: choice.expected?.algorithm))
+        }
+        let choice = DigestChoice(found, computed: Set(hashed.values.keys))
+        guard let expected = choice.expected, hashed[expected.algorithm] == nil else { return (choice, hashed) }
+        observer.handle(.notice("reading \(done.partFile.path) back to check \(expected.summary)"))
+        return (choice, hashed.merging(try await done.partFile.digests(sha256: false, extra: expected.algorithm)))
+    }
+
+    /// Says what differs, where the expected digest came from, what is kept, and what to do.
+    private func mismatchMessage(expected: PublishedDigest, got: String, choice: DigestChoice, digests: Digests, partPath: String) -> String {
+        var message = "checksum mismatch: expected \(expected.algorithm.rawValue) \(expected.hex)"
+        if expected.source != .user { message += " (published in \(expected.source))" }
+        message += ", got \(got)"
+        let agreeing = choice.othersMatching(digests)
+        if !agreeing.isEmpty {
+            message += "; the file does match \(agreeing.map(\.summary).joined(separator: ", ")): the published digests disagree"
+        }
+        message += "; the download is kept at \(partPath) and was not renamed"
+        if expected.source != .user {
+            message += " (run the same command again with --no-resume to download it afresh, or with --checksum none to keep these bytes)"
+        }
+        return message
     }
 
     /// The download's end when bytes from peers could not be checked and no publisher's
@@ -66,12 +111,12 @@ extension Downloader {
     private func unverifiedError(_ done: Finishing) -> DownloadError {
         let shown = done.unverified.prefix(5).map { "  \($0)" }.joined(separator: "\n")
         let more = done.unverified.count > 5 ? "\n  and \(done.unverified.count - 5) more" : ""
+        let digest = done.lookup.mode == .auto ? "pass the publisher's digest with --checksum (none was published)" : "pass the publisher's digest with --checksum"
         return .integrity("""
             \(done.unverified.count) window\(done.unverified.count == 1 ? "" : "s") of bytes from peers could not be checked against the \
             origin, so the file is not trusted:
             \(shown)\(more)
-            The download is kept at \(done.partFile.path); run the same command again to fetch those pieces again, or pass the \
-            publisher's --checksum.
+            The download is kept at \(done.partFile.path); run the same command again to fetch those pieces again, or \(digest).
             """)
     }
 }

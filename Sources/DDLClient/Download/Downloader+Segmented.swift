@@ -3,7 +3,9 @@ import DDLCore
 extension Downloader {
     /// A download in pieces from every source into `<file>.part`, with a control file to
     /// resume from.
-    func segmentedDownload(file: RemoteFile, length: Int64, path: String, startOver: Bool, started: ContinuousClock.Instant) async throws -> DownloadSummary {
+    func segmentedDownload(
+        file: RemoteFile, length: Int64, path: String, startOver: Bool, digests: DigestLookup, started: ContinuousClock.Instant
+    ) async throws -> DownloadSummary {
         let partPath = path + ".part"
         let controlPath = path + ".ddl"
         let origin = PinnedFile(file)
@@ -19,18 +21,19 @@ extension Downloader {
             url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
         let counters = TransferCounters()
         let result = try await transferPieces(
-            origin: origin, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters, started: started)
+            origin: origin, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters,
+            hashing: digests.algorithmDuringTransfer, started: started)
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
             traffic: counters.bySource, pieces: result.pieces, banned: result.banned, checks: result.checks, unverified: result.unverified,
-            digests: result.digests))
+            lookup: digests, digests: result.digests))
     }
 
     private func transferPieces(
         origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
-        counters: TransferCounters, started: ContinuousClock.Instant
+        counters: TransferCounters, hashing extra: ExpectedChecksum.Algorithm?, started: ContinuousClock.Instant
     ) async throws -> TransferResult {
-        let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: configuration.checksum?.algorithm)
+        let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: extra)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
         let (completions, pieceCompleted) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -4,7 +4,7 @@ import DDLCore
 extension Downloader {
     /// Origin without ranges or length: one stream from this machine, written in order.
     /// There is nothing to resume from, so a failed download removes its `.part`.
-    func singleStreamDownload(file: RemoteFile, path: String, started: ContinuousClock.Instant) async throws -> DownloadSummary {
+    func singleStreamDownload(file: RemoteFile, path: String, digests: DigestLookup, started: ContinuousClock.Instant) async throws -> DownloadSummary {
         observer.handle(.notice("the origin does not support byte ranges or sent no length: downloading in one stream"))
         let partFile = try PartFile(creating: path + ".part", length: file.length)
         defer { partFile.close() }
@@ -18,7 +18,7 @@ extension Downloader {
         }
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: nil, mode: "single", started: started,
-            bytes: file.length ?? counters.goodBytes, traffic: counters.bySource, pieces: ["self": 1], banned: [], digests: nil))
+            bytes: file.length ?? counters.goodBytes, traffic: counters.bySource, pieces: ["self": 1], banned: [], lookup: digests, digests: nil))
     }
 
     private func transferSingleStream(file: RemoteFile, partFile: PartFile, counters: TransferCounters, started: ContinuousClock.Instant) async throws {

@@ -27,7 +27,11 @@ public struct Downloader: Sendable {
         config.redirectConfiguration = .follow(max: 10, allowCycles: false)
         config.timeout = .init(connect: .seconds(Int64(configuration.connectTimeoutSeconds)), read: .seconds(Int64(configuration.readTimeoutSeconds)))
         config.decompression = .disabled
-        config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2))
+        // Room for the checksum files looked up at the start too, so that no piece waits for
+        // a connection behind them.
+        config.connectionPool = .init(
+            idleTimeout: .seconds(30),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.connections + 2) + SidecarLookup.sidecarsPerFile)
         // A refused connection fails the piece at once (it is retried elsewhere) instead of
         // being retried inside the pool until the connect timeout.
         config.connectionPool.retryConnectionEstablishment = false
@@ -69,9 +73,11 @@ public struct Downloader: Sendable {
         let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
         let path = try OutputPath.resolve(configuration: configuration, suggestedName: file.suggestedName)
         logger.info("probed origin", metadata: ["url": "\(file.url)", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
-        if file.supportsSegmentedDownload, let length = file.length {
-            return try await segmentedDownload(file: file, length: length, path: path, startOver: startOver, started: started)
+        return try await withDigestLookup(for: file) { digests in
+            if file.supportsSegmentedDownload, let length = file.length {
+                return try await segmentedDownload(file: file, length: length, path: path, startOver: startOver, digests: digests, started: started)
+            }
+            return try await singleStreamDownload(file: file, path: path, digests: digests, started: started)
         }
-        return try await singleStreamDownload(file: file, path: path, started: started)
     }
 }

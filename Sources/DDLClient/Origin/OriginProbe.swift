@@ -55,7 +55,7 @@ package struct OriginProbe: Sendable {
         let headResponse = try await execute(head)
         var file: RemoteFile
         if (200..<300).contains(headResponse.status.code) {
-            file = describe(headResponse, requested: url)
+            file = describe(headResponse, requested: url, head: true)
             if file.acceptsRanges && file.length != nil { return file }
         } else {
             // Refused or failed: ask the URL as given again (its redirects may be one-time
@@ -71,7 +71,7 @@ package struct OriginProbe: Sendable {
         let status = Int(response.status.code)
         switch status {
         case 206:
-            var described = describe(response, requested: file.url)
+            var described = describe(response, requested: file.url, head: false, keeping: file.publishedDigests)
             guard let contentRange = response.headers.first(name: "Content-Range").flatMap(ContentRange.init) else {
                 throw .origin("the origin answered 206 without a valid Content-Range", status: 206)
             }
@@ -80,7 +80,7 @@ package struct OriginProbe: Sendable {
             if described.suggestedName == nil { described.suggestedName = file.suggestedName }
             file = described
         case 200:
-            var described = describe(response, requested: file.url)
+            var described = describe(response, requested: file.url, head: false, keeping: file.publishedDigests)
             described.acceptsRanges = false
             if described.suggestedName == nil { described.suggestedName = file.suggestedName }
             file = described
@@ -113,7 +113,9 @@ package struct OriginProbe: Sendable {
         }
     }
 
-    private func describe(_ response: HTTPClientResponse, requested: String) -> RemoteFile {
+    /// What `response` says about the file; `keeping` are digests an earlier answer for the
+    /// same file stated (a `HEAD` that said too little about ranges), kept beside its own.
+    private func describe(_ response: HTTPClientResponse, requested: String, head: Bool, keeping earlier: [PublishedDigest] = []) -> RemoteFile {
         let finalURL = response.url?.absoluteString ?? requested
         let headers = response.headers
         let length = headers.first(name: "Content-Length").flatMap { Int64($0) }
@@ -123,10 +125,13 @@ package struct OriginProbe: Sendable {
             name = FileNameSanitizer.fileName(fromURLPath: path)
         }
         if name == nil { name = FileNameSanitizer.fileName(fromURLPath: pathOf(finalURL)) }
-        return RemoteFile(
+        var file = RemoteFile(
             url: finalURL, length: length, acceptsRanges: ranges,
             etag: headers.first(name: "ETag"), lastModified: headers.first(name: "Last-Modified"),
             suggestedName: name)
+        let stated = DigestHeaders.digests(in: headers, status: Int(response.status.code), head: head, length: length)
+        file.publishedDigests = earlier + stated.filter { !earlier.contains($0) }
+        return file
     }
 
     private func pathOf(_ url: String) -> String {

@@ -12,6 +12,9 @@ package struct RemoteFile: Sendable, Hashable {
     package var lastModified: String?
     /// File name suggested by `Content-Disposition` or the URL path (unsanitized).
     package var suggestedName: String?
+    /// Digests of the whole file that the probe's answers stated in their headers
+    /// (`Repr-Digest` and the like; see ``DigestHeaders``), in the order they were read.
+    package var publishedDigests: [PublishedDigest] = []
 
     package init(url: String, length: Int64?, acceptsRanges: Bool, etag: String?, lastModified: String?, suggestedName: String?) {
         self.url = url

@@ -124,6 +124,14 @@ public final class ConsoleObserver: DownloadObserver {
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
         }
+        switch summary.integrity {
+        case let .verified(algorithm, source): lines.append("  verified \(algorithm) from \(source)")
+        case .notPublished: lines.append("  digest   none published: the file could not be verified")
+        case .notChecked: lines.append("  digest   not looked for (--checksum none)")
+        }
+        for conflict in summary.digestConflicts {
+            lines.append("  WARNING  \(conflict)")
+        }
         if let sha256 = summary.sha256 { lines.append("  sha256   \(sha256)") }
         return lines
     }
@@ -134,6 +142,21 @@ public final class ConsoleObserver: DownloadObserver {
         if checks.caught > 0 { parts.append("\(checks.caught) caught") }
         if checks.inconclusive > 0 { parts.append("\(checks.inconclusive) unsettled") }
         return "\(checks.checked) window\(checks.checked == 1 ? "" : "s") checked: " + parts.joined(separator: ", ")
+    }
+
+    /// The `finished` event's `verified`: `{"algorithm", "source"}`, or `null`.
+    static func verifiedJSON(_ report: IntegrityReport) -> Any {
+        guard case let .verified(algorithm, source) = report else { return NSNull() }
+        return ["algorithm": algorithm, "source": source]
+    }
+
+    /// The `finished` event's `digest`: `verified`, `none-published` or `not-checked`.
+    static func digestStatus(_ report: IntegrityReport) -> String {
+        switch report {
+        case .verified: "verified"
+        case .notPublished: "none-published"
+        case .notChecked: "not-checked"
+        }
     }
 
     static func formatDuration(_ seconds: Double) -> String {
@@ -183,7 +206,9 @@ public final class ConsoleObserver: DownloadObserver {
                                                   "inconclusive": checks.inconclusive]
                           }
                           return source
-                      }]
+                      },
+                      "verified": Self.verifiedJSON(summary.integrity), "digest": Self.digestStatus(summary.integrity),
+                      "digestConflicts": summary.digestConflicts]
         }
         object = object.mapValues { value in
             if case Optional<Any>.none = value { return NSNull() }

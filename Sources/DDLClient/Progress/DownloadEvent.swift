@@ -69,9 +69,26 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     public var sources: [SourceShare]
     /// Peers banned for serving wrong bytes (``ClientConfiguration/verifyPeersRate``).
     public var banned: [String] = []
+    /// Whether the file was checked against a digest from its publisher (or the user), and
+    /// which.
+    public var integrity: IntegrityReport = .notChecked
+    /// Published digests that disagree with the file or with each other, one sentence each
+    /// (the download was checked against ``integrity``'s digest and passed).
+    public var digestConflicts: [String] = []
 
     /// Average rate in bytes per second.
     public var averageRate: Double { seconds > 0 ? Double(bytes) / seconds : 0 }
+}
+
+/// How a finished download was checked against a digest.
+public enum IntegrityReport: Sendable, Hashable, Codable {
+    /// The file has this digest, from this source (`--checksum`, a header such as
+    /// `Repr-Digest`, a checksum file such as `SHA256SUMS`).
+    case verified(algorithm: String, source: String)
+    /// `--checksum auto` found no digest published for the file.
+    case notPublished
+    /// `--checksum none`: no digest was looked for.
+    case notChecked
 }
 
 /// Receives download events. Implementations must be cheap: they are called from the

@@ -40,6 +40,13 @@ actor ControlFile {
         try save()
     }
 
+    /// Records every piece but `excluded` as complete and saves durably: for a transfer that
+    /// ended with the whole part file synced, but that is not renamed (its digest did not
+    /// match), so that a later run resumes with only `excluded` to fetch.
+    func saveAllComplete(except excluded: Set<Int> = []) throws(DownloadError) {
+        try save(completed: Set(0..<pieceCount).subtracting(excluded))
+    }
+
     /// Writes the current state durably.
     func save() throws(DownloadError) {
         let temporary = path + ".tmp"

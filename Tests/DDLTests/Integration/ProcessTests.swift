@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import DDLCore
 import DDLTestOrigin
 import DDLTrackerClient
@@ -143,6 +144,38 @@ import Testing
             #expect(try await noHash.waitForExit() == 0)
             #expect(noHash.output.contains(#""event":"finished""#) && noHash.output.contains(#""sha256":null"#), "output: \(noHash.output)")
             #expect(try sha256(ofFile: directory + "/b") == origin.content.sha256())
+        }
+    }
+
+    /// `--checksum auto` (the default) through the command line: where the digest came from
+    /// in the summary and the `finished` event, exit code 5 on a mismatch, `--checksum none`.
+    @Test func getReportsWhereThePublishedDigestCameFrom() async throws {
+        let directory = try makeTemporaryDirectory()
+        let origin = TestOrigin(length: 3000)
+        let right = origin.digest(SHA256.self).hex
+        origin.update { $0.checksumFiles = ["SHA256SUMS": "\(right)  c\n\(String(repeating: "0", count: 64))  d\n"] }
+        let originPort = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
+            let base = "http://127.0.0.1:\(try await originPort.wait())"
+            let json = try Child(["get", base + "/files/c", "-d", directory, "--json"], directory: directory, name: "json")
+            #expect(try await json.waitForExit() == 0)
+            #expect(json.output.contains(#""verified":{"algorithm":"sha-256","source":"SHA256SUMS"}"#), "output: \(json.output)")
+            #expect(json.output.contains(#""digest":"verified""#))
+            let plain = try Child(["get", base + "/files/c", "-o", directory + "/c2"], directory: directory, name: "plain", environment: ["DDL_PROGRESS": "plain"])
+            #expect(try await plain.waitForExit() == 0)
+            let summary = (try? String(contentsOfFile: directory + "/plain.err", encoding: .utf8)) ?? ""
+            #expect(summary.contains("  verified sha-256 from SHA256SUMS\n"), "standard error: \(summary)")
+
+            let wrong = try Child(["get", base + "/files/d", "-d", directory, "--quiet"], directory: directory, name: "wrong")
+            #expect(try await wrong.waitForExit() == 5)
+            #expect(!FileManager.default.fileExists(atPath: directory + "/d"))
+            #expect(FileManager.default.fileExists(atPath: directory + "/d.part"))
+            let none = try Child(["get", base + "/files/d", "-d", directory, "--checksum", "none", "--json"], directory: directory, name: "none")
+            #expect(try await none.waitForExit() == 0)
+            #expect(none.output.contains(#""digest":"not-checked""#) && none.output.contains(#""verified":null"#), "output: \(none.output)")
+            #expect(try sha256(ofFile: directory + "/d") == origin.content.sha256())
+            let usage = try Child(["get", base + "/files/e", "-d", directory, "--checksum", "sha-256=nope"], directory: directory, name: "usage")
+            #expect(try await usage.waitForExit() == 64)
         }
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import DDLCore
 @testable import DDLTestOrigin
 import Foundation
@@ -217,10 +218,43 @@ import Testing
             #expect(try await get(client, base + "/signed/big.iso").2.readableBytes == 5000)
         }
     }
+
+    // MARK: published digests
+
+    @Test func checksumFilesAndDigestHeadersAreServedAsConfigured() async throws {
+        let origin = TestOrigin(length: 1000)
+        try await withOrigin(origin) { base, client in
+            origin.update {
+                $0.checksumFiles = ["SHA256SUMS": "abc  a\n"]
+                $0.digestHeaders = ["Repr-Digest": "sha-256=:\(origin.digest(SHA256.self).base64):"]
+            }
+            let (status, _, body) = try await get(client, base + "/files/SHA256SUMS")
+            #expect(status == 200)
+            #expect(String(buffer: body) == "abc  a\n")
+            // Names that look like checksum files are never the content.
+            #expect(try await get(client, base + "/files/a.sha256").0 == 404)
+            #expect(try await get(client, base + "/files/SHA512SUMS?x=1").0 == 404)
+            // Under signed links nobody signed them.
+            #expect(try await get(client, base + "/signed/SHA256SUMS").0 == 403)
+            #expect(origin.checksumFileRequests.map(\.uri) == ["/files/SHA256SUMS", "/files/a.sha256", "/files/SHA512SUMS?x=1", "/signed/SHA256SUMS"])
+            #expect(origin.getRequests == 0 && origin.headRequests == 0 && origin.signedURLsIssued == 0)
+            // The content carries the digest headers, HEAD, 200 and 206 alike.
+            let (headStatus, headHeaders, _) = try await get(client, base + "/files/a", method: .HEAD)
+            #expect(headStatus == 200)
+            #expect(headHeaders.first(name: "Repr-Digest") == "sha-256=:\(origin.digest(SHA256.self).base64):")
+            let (rangeStatus, rangeHeaders, _) = try await get(client, base + "/files/a", range: "bytes=0-9")
+            #expect(rangeStatus == 206)
+            #expect(rangeHeaders.first(name: "Repr-Digest") != nil)
+            // A status for every checksum file.
+            origin.update { $0.checksumFileStatus = 500 }
+            #expect(try await get(client, base + "/files/SHA256SUMS").0 == 500)
+        }
+    }
 }
 
 /// A value behind a lock that escaping closures can share.
 final class Box<Value: Sendable>: Sendable {
     let value: Mutex<Value>
     init(_ value: Value) { self.value = Mutex(value) }
+
 }

@@ -46,6 +46,25 @@ import Testing
         #expect(client.readTimeoutSeconds == 30)  // default
     }
 
+    @Test func checksumIsAutoNoneOrADigest() async throws {
+        func client(_ environment: [String: String]) async throws -> ClientConfiguration {
+            try ClientConfiguration(url: "http://x/", reader: try await ConfigLoader.reader(flags: [:], configFile: nil, environment: environment))
+        }
+        let defaults = try await client([:])
+        #expect(defaults.discoverDigests && defaults.checksum == nil)
+        let auto = try await client(["DDL_CHECKSUM": "AUTO"])
+        #expect(auto.discoverDigests && auto.checksum == nil)
+        let none = try await client(["DDL_CHECKSUM": "none"])
+        #expect(!none.discoverDigests && none.checksum == nil)
+        let explicit = try await client(["DDL_CHECKSUM": "sha-512=" + String(repeating: "a", count: 128)])
+        #expect(explicit.checksum?.algorithm == .sha512)
+        await #expect {
+            _ = try await client(["DDL_CHECKSUM": "off"])
+        } throws: { error in
+            String(describing: error).contains("checksum must be auto, none, or look like sha-256=HEX")
+        }
+    }
+
     @Test func invalidValuesAreRejectedWithTheKeyName() async throws {
         let reader = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: ["DDL_CONNECTIONS": "0"])
         #expect(throws: ConfigLoader.Failure.self) { try ClientConfiguration(url: "http://x/", reader: reader) }

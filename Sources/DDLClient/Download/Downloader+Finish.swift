@@ -24,6 +24,26 @@ extension Downloader {
         let lookup: DigestLookup
         /// Digests computed during the transfer, if any.
         let digests: Digests?
+        /// The end check, when the transfer made it already (to repair what it found).
+        var endCheck: EndCheck?
+        /// Pieces fetched again after an end check failed and the wrong bytes were found.
+        var repaired = 0
+    }
+
+    /// The file compared with the digest it should have.
+    struct EndCheck: Sendable {
+        let choice: DigestChoice
+        /// The file's digests (including the expected one's algorithm).
+        let digests: Digests
+        let verdict: IntegrityVerdict
+    }
+
+    /// Compares the file with the digest to verify, once the lookup of checksum files is
+    /// over: the digests computed during the transfer (`hashed`), plus the expected one's
+    /// algorithm read back when it was not among them.
+    func endCheck(lookup: DigestLookup, partFile: PartFile, hashed: Digests?) async throws -> EndCheck {
+        let (choice, digests) = try await digestsToCompare(lookup: lookup, partFile: partFile, hashed: hashed)
+        return EndCheck(choice: choice, digests: digests, verdict: IntegrityVerdict.check(choice.expected, against: digests))
     }
 
     /// The end of every download: sync, digests (read back unless computed during the
@@ -33,8 +53,9 @@ extension Downloader {
         logger.debug("transfer done", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
         try await done.partFile.sync()
         logger.debug("synced", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
-        let (choice, digests) = try await digestsToCompare(done)
-        let verdict = IntegrityVerdict.check(choice.expected, against: digests)
+        var check = done.endCheck
+        if check == nil { check = try await endCheck(lookup: done.lookup, partFile: done.partFile, hashed: done.digests) }
+        let (choice, digests, verdict) = (check!.choice, check!.digests, check!.verdict)
         let conflicts = choice.conflicts(with: digests)
         for conflict in conflicts {
             logger.warning("published digests disagree", metadata: ["conflict": "\(conflict)"])
@@ -68,7 +89,7 @@ extension Downloader {
         .sorted { ($0.bytes, $1.source) > ($1.bytes, $0.source) }
         let summary = DownloadSummary(
             url: done.file.url, path: done.path, bytes: done.bytes, seconds: seconds, sha256: digests.sha256, mode: done.mode, sources: shares,
-            banned: done.banned, integrity: integrity, digestConflicts: conflicts)
+            banned: done.banned, integrity: integrity, digestConflicts: conflicts, repairedPieces: done.repaired)
         observer.handle(.finished(summary))
         return summary
     }
@@ -76,21 +97,21 @@ extension Downloader {
     /// The digest to verify (once the lookup of checksum files is over) and the file's
     /// digests: those computed during the transfer, plus the expected one's algorithm read
     /// back when it was not among them (a checksum file named it after the transfer began).
-    private func digestsToCompare(_ done: Finishing) async throws -> (DigestChoice, Digests) {
-        let found = try await done.lookup.all()
-        guard let hashed = done.digests else {
+    private func digestsToCompare(lookup: DigestLookup, partFile: PartFile, hashed: Digests?) async throws -> (DigestChoice, Digests) {
+        let found = try await lookup.all()
+        guard let hashed else {
             // Nothing hashed yet (one stream): one read-back computes all that is needed.
             let choice = DigestChoice(found, computed: configuration.computeSHA256 ? [.sha256] : [])
-            return (choice, try await done.partFile.digests(sha256: configuration.computeSHA256, extra: choice.expected?.algorithm))
+            return (choice, try await partFile.digests(sha256: configuration.computeSHA256, extra: choice.expected?.algorithm))
         }
         let choice = DigestChoice(found, computed: Set(hashed.values.keys))
         guard let expected = choice.expected, hashed[expected.algorithm] == nil else { return (choice, hashed) }
-        observer.handle(.notice("reading \(done.partFile.path) back to check \(expected.summary)"))
-        return (choice, hashed.merging(try await done.partFile.digests(sha256: false, extra: expected.algorithm)))
+        observer.handle(.notice("reading \(partFile.path) back to check \(expected.summary)"))
+        return (choice, hashed.merging(try await partFile.digests(sha256: false, extra: expected.algorithm)))
     }
 
     /// Says what differs, where the expected digest came from, what is kept, and what to do.
-    private func mismatchMessage(expected: PublishedDigest, got: String, choice: DigestChoice, digests: Digests, partPath: String) -> String {
+    func mismatchMessage(expected: PublishedDigest, got: String, choice: DigestChoice, digests: Digests, partPath: String) -> String {
         var message = "checksum mismatch: expected \(expected.algorithm.rawValue) \(expected.hex)"
         if expected.source != .user { message += " (published in \(expected.source))" }
         message += ", got \(got)"

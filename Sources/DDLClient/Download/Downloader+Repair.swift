@@ -1,6 +1,103 @@
 import DDLCore
 
 extension Downloader {
+    /// Times the file is repaired after failing its end check before the download gives up.
+    static let maxRepairs = 2
+
+    /// What one pass of the workers over the file leaves.
+    struct TransferResult: Sendable {
+        let pieces: [String: Int]
+        let banned: Set<String>
+        let checks: [String: CheckOutcomes]
+        let unverified: [UnverifiedRange]
+        /// What an end check that fails may blame.
+        let suspects: [Suspect]
+        let digests: Digests
+    }
+
+    /// The passes of one download: the first over every missing piece, then one per repair.
+    struct Round: Sendable {
+        /// Pieces the next pass starts with.
+        var completed: Set<Int>
+        /// Sources of the next pass (without the banned ones).
+        var sources: [DownloadSource]
+        var repairs = 0
+        /// Pieces fetched again by repairs.
+        var repaired = 0
+        var pieces: [String: Int] = [:]
+        var banned: Set<String> = []
+        var checks: [String: CheckOutcomes] = [:]
+        var unverified: [UnverifiedRange] = []
+
+        init(completed: Set<Int>, sources: [DownloadSource]) {
+            self.completed = completed
+            self.sources = sources
+        }
+
+        /// Adds what a pass left.
+        mutating func add(_ result: TransferResult) {
+            pieces.merge(result.pieces, uniquingKeysWith: +)
+            banned.formUnion(result.banned)
+            sources.removeAll { banned.contains($0.id) }
+            for (source, outcome) in result.checks {
+                var sum = checks[source] ?? CheckOutcomes()
+                sum.checked += outcome.checked
+                sum.confirmed += outcome.confirmed
+                sum.caught += outcome.caught
+                sum.inconclusive += outcome.inconclusive
+                checks[source] = sum
+            }
+            unverified += result.unverified
+        }
+    }
+
+    /// After the file failed its end check: finds the wrong bytes (``localize(_:verifier:fetcher:partFile:)``),
+    /// bans the sources that wrote them, and sets `round` up to fetch only their pieces
+    /// again. Returns `false` when there is nothing to repair: no byte came from an untrusted
+    /// source, the origin's own bytes disagree with the digest, or the origin could not
+    /// deliver what was to be compared; the download then fails with the mismatch.
+    func repair(
+        _ round: inout Round, expected: PublishedDigest, got: String, suspects: [Suspect], plan: PiecePlan, verifier: PeerVerifier,
+        fetcher: PieceFetcher, partFile: PartFile, control: ControlFile
+    ) async throws -> Bool {
+        guard !suspects.isEmpty else { return false }
+        round.repairs += 1
+        observer.handle(.notice(
+            "the file does not match \(expected.summary) (got \(got)): comparing the bytes that came from peers with the origin's"))
+        let started = ContinuousClock.now
+        let found = try await localize(suspects, verifier: verifier, fetcher: fetcher, partFile: partFile)
+        logger.info("localized", metadata: [
+            "bad": "\(found.badPieces.sorted())", "caught": "\(found.caught.sorted())", "unsettled": "\(found.unsettled.count)",
+            "compared": "\(found.comparedBytes)", "seconds": "\((ContinuousClock.now - started).seconds)",
+        ])
+        guard found.unsettled.isEmpty else {
+            observer.handle(.notice(
+                "could not compare \(found.unsettled.count) range\(found.unsettled.count == 1 ? "" : "s") with the origin (\(found.unsettled[0])): no repair"))
+            return false
+        }
+        guard !found.badPieces.isEmpty else {
+            observer.handle(.notice(
+                "every byte that came from peers matches the origin's (\(ByteSize.format(found.comparedBytes)) compared): the origin serves other bytes than \(expected.summary) says"))
+            return false
+        }
+        var requeue = found.badPieces
+        for source in found.caught.sorted() {
+            let theirs = Set(suspects.filter { $0.source == source }.map(\.piece))
+            requeue.formUnion(theirs)
+            round.banned.insert(source)
+            observer.handle(.peerBanned(
+                source: source, reason: "after the file failed its end check, bytes it delivered differed from the origin's", refetched: theirs.count))
+        }
+        round.sources.removeAll { round.banned.contains($0.id) }
+        round.unverified.removeAll { requeue.contains($0.piece) }
+        round.completed = Set(0..<plan.count).subtracting(requeue)
+        round.repaired += requeue.count
+        try await control.save(completed: round.completed.subtracting(round.unverified.map(\.piece)))
+        observer.handle(.notice(
+            "repairing: fetching \(requeue.count) piece\(requeue.count == 1 ? "" : "s") again (\(ByteSize.format(found.comparedBytes)) compared with the origin)"))
+        return true
+    }
+
     /// Bytes an end check that failed may blame: a segment an untrusted source (`source`)
     /// wrote into `piece`, or a whole piece taken from an earlier run (`source` is `nil`: who
     /// wrote it is not known).
@@ -29,7 +126,7 @@ extension Downloader {
     /// windows of each suspect (its head, its tail, two at random) against the origin; when
     /// none disagrees, every byte of the suspects, in ranges of at most ``repairRange``.
     /// Only the origin decides (a vote among peers proves nothing here).
-    func localize(_ suspects: [Suspect], transfer: Transfer) async throws -> Localization {
+    func localize(_ suspects: [Suspect], verifier: PeerVerifier, fetcher: PieceFetcher, partFile: PartFile) async throws -> Localization {
         var generator = SystemRandomNumberGenerator()
         let window = PeerVerifier.window
         var cheap: [(Suspect, ByteRange)] = []
@@ -39,14 +136,14 @@ extension Downloader {
             windows += planner.windows(of: suspect.range, by: "", raced: true, using: &generator)
             cheap += Set(windows).map { (suspect, $0) }
         }
-        var found = try await compare(cheap, transfer: transfer)
+        var found = try await compare(cheap, verifier: verifier, fetcher: fetcher, partFile: partFile)
         if !found.badPieces.isEmpty || !found.unsettled.isEmpty { return found }
         let whole = suspects.flatMap { suspect in
             stride(from: suspect.range.first, through: suspect.range.last, by: Int(Self.repairRange)).map {
                 (suspect, ByteRange(first: $0, last: min($0 + Self.repairRange - 1, suspect.range.last)))
             }
         }
-        let more = try await compare(whole, transfer: transfer)
+        let more = try await compare(whole, verifier: verifier, fetcher: fetcher, partFile: partFile)
         found.badPieces = more.badPieces
         found.caught = more.caught
         found.unsettled = more.unsettled
@@ -55,7 +152,9 @@ extension Downloader {
     }
 
     /// Compares each range with the origin, a few at a time.
-    private func compare(_ ranges: [(Suspect, ByteRange)], transfer: Transfer) async throws -> Localization {
+    private func compare(
+        _ ranges: [(Suspect, ByteRange)], verifier: PeerVerifier, fetcher: PieceFetcher, partFile: PartFile
+    ) async throws -> Localization {
         try await withThrowingTaskGroup(of: (Suspect, ByteRange, PeerVerifier.Verdict).self) { group in
             var found = Localization()
             var pending = ranges[...]
@@ -77,8 +176,7 @@ extension Downloader {
                 guard let (suspect, range) = pending.popFirst() else { return false }
                 group.addTask {
                     var slow: [DownloadSource] = []
-                    let verdict = try await transfer.verifier.check(
-                        range: range, fallback: [], fetcher: transfer.fetcher, partFile: transfer.partFile, slow: &slow)
+                    let verdict = try await verifier.check(range: range, fallback: [], fetcher: fetcher, partFile: partFile, slow: &slow)
                     return (suspect, range, verdict)
                 }
                 return true

@@ -20,35 +20,48 @@ extension Downloader {
         observer.handle(.started(DownloadStart(
             url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
         let counters = TransferCounters()
-        let result = try await transferPieces(
-            origin: origin, plan: plan, completed: completed, sources: sources, partFile: partFile, control: control, counters: counters,
-            hashing: digests.algorithmDuringTransfer, started: started)
+        // The origin referees every spot check, also when this machine fetches no piece.
+        let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority)
+        let fetcher = PieceFetcher(
+            httpClient: httpClient, counters: counters, logger: logger,
+            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
+        var round = Round(completed: completed, sources: sources)
+        var check: EndCheck
+        while true {
+            let result = try await transferPieces(
+                origin: origin, plan: plan, completed: round.completed, sources: round.sources, partFile: partFile, control: control,
+                counters: counters, verifier: verifier, fetcher: fetcher, hashing: digests.algorithmDuringTransfer, started: started)
+            round.add(result)
+            check = try await endCheck(lookup: digests, partFile: partFile, hashed: result.digests)
+            guard case let .mismatch(expected, got) = check.verdict, round.repairs < Self.maxRepairs else { break }
+            // The file is wrong: find which bytes, and fetch only those again.
+            guard try await repair(
+                &round, expected: expected, got: got, suspects: result.suspects, plan: plan, verifier: verifier, fetcher: fetcher,
+                partFile: partFile, control: control)
+            else { break }
+        }
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
-            traffic: counters.bySource, pieces: result.pieces, banned: result.banned, checks: result.checks, unverified: result.unverified,
-            lookup: digests, digests: result.digests))
+            traffic: counters.bySource, pieces: round.pieces, banned: round.banned.sorted(), checks: round.checks, unverified: round.unverified,
+            lookup: digests, digests: check.digests, endCheck: check, repaired: round.repaired))
     }
 
     private func transferPieces(
         origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
-        counters: TransferCounters, hashing extra: ExpectedChecksum.Algorithm?, started: ContinuousClock.Instant
+        counters: TransferCounters, verifier: PeerVerifier, fetcher: PieceFetcher, hashing extra: ExpectedChecksum.Algorithm?,
+        started: ContinuousClock.Instant
     ) async throws -> TransferResult {
         let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: extra)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
         let (completions, pieceCompleted) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // The origin referees every spot check, also when this machine fetches no piece.
-        let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
-        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority)
         let coordinator = DownloadCoordinator(
             plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
             persistable: persistable, onReset: { hasher.reset() })
         for source in sources {
             coordinator.addSource(source.id, maxInFlight: slots(for: source, among: sources), maxConsecutiveFailures: source.kind.maxConsecutiveFailures)
         }
-        let fetcher = PieceFetcher(
-            httpClient: httpClient, counters: counters, logger: logger,
-            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
         let transfer = Transfer(
             plan: plan, sources: sources, coordinator: coordinator, fetcher: fetcher, partFile: partFile, counters: counters, hasher: hasher,
             verifier: verifier,
@@ -98,17 +111,8 @@ extension Downloader {
         var pieces: [String: Int] = [:]
         for source in sources { pieces[source.id] = coordinator.completedCount(of: source.id) }
         return TransferResult(
-            pieces: pieces, banned: coordinator.banned.sorted(), checks: coordinator.checkOutcomes, unverified: unverified,
-            digests: try await hasher.finish(isDone: isDone))
-    }
-
-    /// What ``transferPieces`` hands to ``finish(_:)``.
-    private struct TransferResult {
-        let pieces: [String: Int]
-        let banned: [String]
-        let checks: [String: CheckOutcomes]
-        let unverified: [UnverifiedRange]
-        let digests: Digests
+            pieces: pieces, banned: coordinator.banned, checks: coordinator.checkOutcomes, unverified: unverified,
+            suspects: coordinator.suspects, digests: try await hasher.finish(isDone: isDone))
     }
 
     /// Records in the control file the pieces whose bytes are on disk: syncs the part file's

@@ -124,6 +124,9 @@ public final class ConsoleObserver: DownloadObserver {
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
         }
+        if summary.repairedPieces > 0 {
+            lines.append("  repaired \(summary.repairedPieces) piece\(summary.repairedPieces == 1 ? "" : "s") fetched again after the end check found them wrong")
+        }
         switch summary.integrity {
         case let .verified(algorithm, source): lines.append("  verified \(algorithm) from \(source)")
         case .notPublished: lines.append("  digest   none published: the file could not be verified")
@@ -208,6 +211,7 @@ public final class ConsoleObserver: DownloadObserver {
                           return source
                       },
                       "verified": Self.verifiedJSON(summary.integrity), "digest": Self.digestStatus(summary.integrity),
+                      "repairedPieces": summary.repairedPieces,
                       "digestConflicts": summary.digestConflicts]
         }
         object = object.mapValues { value in

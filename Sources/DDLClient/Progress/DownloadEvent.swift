@@ -75,6 +75,9 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     /// Published digests that disagree with the file or with each other, one sentence each
     /// (the download was checked against ``integrity``'s digest and passed).
     public var digestConflicts: [String] = []
+    /// Pieces fetched again after the end check failed and the wrong bytes were found
+    /// (repair in place instead of a new download).
+    public var repairedPieces = 0
 
     /// Average rate in bytes per second.
     public var averageRate: Double { seconds > 0 ? Double(bytes) / seconds : 0 }

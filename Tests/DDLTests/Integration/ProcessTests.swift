@@ -112,7 +112,7 @@ import Testing
                 #expect(try sha256(ofFile: target) == origin.content.sha256())
                 let finished = get.output.split(separator: "\n").last { $0.contains("\"event\":\"finished\"") }.map(String.init) ?? ""
                 #expect(finished.contains(origin.content.sha256()))
-                #expect(finished.contains("peer 127.0.0.2:") && finished.contains("peer 127.0.0.3:"))
+                #expect(finished.contains("peer 127.0.0.2:") && finished.contains("peer 127.0.0.3:"), "\(get.output)")
 
                 // SIGTERM: servers deregister at once, then exit 0.
                 for server in servers { server.signal(SIGTERM) }

@@ -118,7 +118,7 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "When the file changes on the server, start over instead of failing.") var restartOnChange = false
     @Option(help: "Verify the file at the end against a digest: auto (default: one the origin publishes in its headers or in a checksum file such as SHA256SUMS next to the URL), none, or sha-256=HEX, sha-512=HEX, md5=HEX.") var checksum: String?
     @Flag(help: "Do not compute the file's SHA-256 (saves about 0.6 CPU s per GiB); a checksum is still verified.") var noSha256 = false
-    @Option(help: "Fraction of each peer's bytes spot-checked against the origin by SHA-256, in 256 KiB windows: each peer's first delivery at head and tail, then one window at a random place in every 256KiB/RATE of its data; 0 disables, 1 checks all (default 0.02).") var verifyPeers: String?
+    @Option(help: "Fraction of each peer's bytes spot-checked against the origin by SHA-256, each peer's first delivery at head and tail (64 KiB), then one 256 KiB window at a random place in every 256KiB/RATE of its data; 0 disables, 1 checks all (default 0.02).") var verifyPeers: String?
     @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false

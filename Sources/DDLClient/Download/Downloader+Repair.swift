@@ -131,7 +131,7 @@ extension Downloader {
         let window = PeerVerifier.window
         var cheap: [(Suspect, ByteRange)] = []
         for suspect in suspects {
-            var planner = SpotCheckPlanner(rate: 1e-9, window: window)
+            var planner = SpotCheckPlanner(rate: 1e-9, window: window, probe: window)
             var windows = planner.windows(of: suspect.range, by: "", raced: true, using: &generator)
             windows += planner.windows(of: suspect.range, by: "", raced: true, using: &generator)
             cheap += Set(windows).map { (suspect, $0) }

@@ -4,24 +4,30 @@
 ///
 /// Not luck but a floor, plus chance on top of it:
 /// - **First delivery.** The first segment each source delivers is checked at its head and
-///   at its tail: a source that lies about everything, or about the start or end of every
-///   answer, is caught in every download, however small the file.
+///   at its tail, in probes of ``probe`` bytes: a source that lies about everything, or about
+///   the start or end of every answer, is caught in every download, however small the file.
 /// - **Stratified sample.** Each source's delivered bytes, taken as one stream, are cut into
 ///   blocks of `window / rate` bytes, and one window is checked at a uniformly random place in
 ///   every block. Every byte a source delivers is in a checked window with probability about
 ///   `rate`, as with a plain random sample, but no stretch of `window / rate` bytes goes
 ///   unchecked, so the number of checks grows with what a source delivered and cannot come
 ///   out at zero by chance.
-/// - **Endgame races.** A piece that was raced by endgame copies gets one more window in
+/// - **Endgame races.** A piece that was raced by endgame copies gets one more probe in
 ///   each segment of it, so a source that lies only when it wins a race is checked where
 ///   it does.
+///
+/// Probes are smaller than the sample's windows (64 KiB against 256 KiB by default): they
+/// are there to catch sources that lie about all of what they send, or all of a stretch, and
+/// they cost the client's own link for every peer of every download.
 ///
 /// `rate >= 1` checks every window of every segment; `rate <= 0` checks nothing.
 package struct SpotCheckPlanner: Sendable {
     /// Fraction of each source's bytes in the stratified sample.
     package let rate: Double
-    /// Size of one checked window.
+    /// Size of one window of the stratified sample.
     package let window: Int64
+    /// Size of the first delivery's and the races' probes.
+    package let probe: Int64
     /// One window at a random place in every `block` bytes of a source's data.
     package let block: Int64
 
@@ -34,10 +40,11 @@ package struct SpotCheckPlanner: Sendable {
 
     private var streams: [String: Stream] = [:]
 
-    package init(rate: Double, window: Int64 = 256 << 10) {
-        precondition(window > 0, "the window must hold at least one byte")
+    package init(rate: Double, window: Int64 = 256 << 10, probe: Int64 = 64 << 10) {
+        precondition(window > 0 && probe > 0, "windows must hold at least one byte")
         self.rate = rate
         self.window = window
+        self.probe = probe
         self.block = rate > 0 && rate < 1 ? max(window, Int64((Double(window) / rate).rounded())) : window
     }
 
@@ -52,28 +59,28 @@ package struct SpotCheckPlanner: Sendable {
         var chosen: [ByteRange] = []
         var stream = streams[source] ?? Stream(nextPoint: Int64.random(in: 0..<block, using: &generator))
         if stream.delivered == 0 {
-            chosen.append(self.window(at: segment.first, in: segment))
-            chosen.append(self.window(at: segment.last - window + 1, in: segment))
+            chosen.append(self.window(of: probe, at: segment.first, in: segment))
+            chosen.append(self.window(of: probe, at: segment.last - probe + 1, in: segment))
         }
         let end = stream.delivered + segment.count
         while stream.nextPoint < end {
-            chosen.append(self.window(at: segment.first + (stream.nextPoint - stream.delivered), in: segment))
+            chosen.append(self.window(of: window, at: segment.first + (stream.nextPoint - stream.delivered), in: segment))
             let nextBlock = stream.nextPoint / block + 1
             stream.nextPoint = nextBlock * block + Int64.random(in: 0..<block, using: &generator)
         }
         stream.delivered = end
         streams[source] = stream
         if raced {
-            chosen.append(self.window(at: Int64.random(in: segment.first...segment.last, using: &generator), in: segment))
+            chosen.append(self.window(of: probe, at: Int64.random(in: segment.first...segment.last, using: &generator), in: segment))
         }
         return Self.pruned(chosen)
     }
 
-    /// The window of `window` bytes that starts at `start`, moved inside `segment` (and cut
-    /// to it when the segment is shorter).
-    private func window(at start: Int64, in segment: ByteRange) -> ByteRange {
-        let first = max(segment.first, min(start, segment.last - window + 1))
-        return ByteRange(first: first, last: min(first + window - 1, segment.last))
+    /// The window of `size` bytes that starts at `start`, moved inside `segment` (and cut to
+    /// it when the segment is shorter).
+    private func window(of size: Int64, at start: Int64, in segment: ByteRange) -> ByteRange {
+        let first = max(segment.first, min(start, segment.last - size + 1))
+        return ByteRange(first: first, last: min(first + size - 1, segment.last))
     }
 
     /// Every window of `segment`, back to back (the last may be shorter).

@@ -55,8 +55,8 @@ import Testing
             let summary = try await download(configuration)
             #expect(summary.sha256 == swarm.origin!.content.sha256())
             // This machine fetched no piece, only spot-check windows from the origin (it
-            // referees peers also with --no-self): the first and last 256 KiB of each peer's
-            // first delivery, a window in each 12.5 MiB (none here) and one per endgame race.
+            // referees peers also with --no-self): the first and last 64 KiB of each peer's
+            // first delivery, a window in each 12.5 MiB (none here) and a probe per endgame race.
             let own = summary.sources.first { $0.source == "self" }
             #expect((own?.pieces ?? 0) == 0)
             #expect((own?.bytes ?? 0) < 3 << 20, "\(summary.sources)")

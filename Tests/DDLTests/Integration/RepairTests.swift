@@ -12,22 +12,12 @@ import Testing
 /// banned, only their pieces are fetched again, and the file is checked again.
 @Suite struct RepairTests {
     func options(size: Int64, peers: Int) -> LocalSwarm.Options {
-        var options = LocalSwarm.Options()
-        options.originSize = size
-        options.peerHosts = Array(repeating: "127.0.0.1", count: peers)
-        return options
+        AdversaryTests().options(size: size, peers: peers)
     }
 
+    /// No spot checks: the liar's bytes reach the end check.
     func configuration(_ swarm: LocalSwarm, pieceSize: Int64, useSelf: Bool = true) throws -> ClientConfiguration {
-        var configuration = ClientConfiguration(url: swarm.fileURL())
-        configuration.trackerURL = swarm.trackerURL
-        configuration.token = swarm.token
-        configuration.outputFile = try makeTemporaryDirectory() + "/r.bin"
-        configuration.pieceSize = pieceSize
-        configuration.useSelf = useSelf
-        // No spot checks: the liar's bytes reach the end check.
-        configuration.verifyPeersRate = 0
-        return configuration
+        try AdversaryTests().configuration(swarm, pieceSize: pieceSize, useSelf: useSelf, rate: 0)
     }
 
     /// The origin states the file's SHA-256 (`Repr-Digest`).

@@ -79,6 +79,10 @@ func download(_ configuration: ClientConfiguration, observer: RecordingObserver 
         result = .failure(error)
     }
     try? await client.shutdown()
+    if case let .failure(error) = result {
+        // What the user would have seen: why it fell back, what it retried.
+        for notice in observer.notices { testLogger.warning("the failed download's notice: \(notice)", metadata: ["error": "\(error)"]) }
+    }
     return try result.get()
 }
 

@@ -8,6 +8,7 @@ extension Downloader {
     func chooseSources(origin: PinnedFile, mirrors: [RemoteFile]) async throws -> [DownloadSource] {
         let direct = "downloading directly with \(configuration.connections) connection\(configuration.connections == 1 ? "" : "s")"
         var listed: [TrackerAPI.Peer] = []
+        var trackerFailure: String?
         if let trackerURL = configuration.trackerURL {
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
             // An unreachable tracker is asked again twice, like the origin's probe.
@@ -24,7 +25,8 @@ extension Downloader {
                     try await Task.sleep(for: delay)
                     continue
                 } catch {
-                    observer.handle(.notice("tracker unreachable (\(error)): \(direct)"))
+                    trackerFailure = String(describing: error)
+                    if configuration.useSelf { observer.handle(.notice("tracker unreachable (\(error)): \(direct)")) }
                 }
                 break
             }
@@ -32,6 +34,9 @@ extension Downloader {
             observer.handle(.notice("no tracker configured: \(direct)"))
         }
         if listed.isEmpty && !configuration.useSelf {
+            if let trackerFailure {
+                throw DownloadError.network("--no-self needs peers, but the tracker could not be asked for them: \(trackerFailure)")
+            }
             throw DownloadError.usage("--no-self needs peers, but none are available")
         }
         let mirrorFiles = mirrors.map(PinnedFile.init)

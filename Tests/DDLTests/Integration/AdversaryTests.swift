@@ -310,8 +310,9 @@ extension AdversaryTests {
             // copy each other's pieces.
             swarm.origin!.update { $0.bytesPerSecond = 512 << 10 }
             try await withFaultyPeers([.trickle, .trickle], swarm: swarm) { _ in
-                var configuration = try configuration(swarm, pieceSize: 256 << 10, useSelf: true, rate: 0)
-                configuration.readTimeoutSeconds = 1
+                // The read timeout plays no part (a trickler is never idle for it); a short one
+                // only made this machine's own requests fail on a loaded machine (CI, once).
+                let configuration = try configuration(swarm, pieceSize: 256 << 10, useSelf: true, rate: 0)
                 let summary = try await download(configuration)
                 try expectExact(summary, configuration, swarm)
             }
@@ -334,8 +335,9 @@ extension AdversaryTests {
                 $0.failStatus = 503
             }
             try await withFaultyPeers([.trickle, .trickle], swarm: swarm) { _ in
-                var configuration = try configuration(swarm, pieceSize: 256 << 10, useSelf: true, rate: 0)
-                configuration.readTimeoutSeconds = 1
+                // The read timeout plays no part (a trickler is never idle for it); a short one
+                // only made this machine's own requests fail on a loaded machine (CI, once).
+                let configuration = try configuration(swarm, pieceSize: 256 << 10, useSelf: true, rate: 0)
                 let summary = try await download(configuration)
                 try expectExact(summary, configuration, swarm)
             }
@@ -358,7 +360,7 @@ extension AdversaryTests {
             }
             try await withFaultyPeers([trickler], swarm: swarm) { _ in
                 var configuration = try configuration(swarm, pieceSize: pieceSize, useSelf: false, rate: 0.5)
-                configuration.readTimeoutSeconds = 1
+                configuration.readTimeoutSeconds = 2
                 let summary = try await download(configuration)
                 try expectExact(summary, configuration, swarm)
                 // At most the checks that were running when it first missed its deadline (4 run at once).

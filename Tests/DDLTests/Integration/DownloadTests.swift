@@ -92,6 +92,25 @@ import Testing
         }
     }
 
+    /// With --no-self there is nothing to fall back to: an unreachable tracker is a network
+    /// failure (exit 3) that says so, not "no peers" (a usage error).
+    @Test func noSelfWithAnUnreachableTrackerIsANetworkFailure() async throws {
+        try await LocalSwarm.run(swarmOptions(size: 1 << 20, peers: [])) { swarm in
+            var configuration = ClientConfiguration(url: swarm.fileURL())
+            configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
+            configuration.trackerURL = "http://127.0.0.1:1"
+            configuration.useSelf = false
+            let result: Result<DownloadSummary, DownloadError>
+            do throws(DownloadError) { result = .success(try await download(configuration)) } catch { result = .failure(error) }
+            guard case let .failure(error) = result else {
+                Issue.record("downloaded without peers and without this machine")
+                return
+            }
+            #expect(error.exitCode == 3)
+            #expect(error.description.contains("tracker could not be asked"), "\(error)")
+        }
+    }
+
     @Test func trackerWithoutPeersFallsBackToDirect() async throws {
         try await LocalSwarm.run(swarmOptions(size: 1 << 20, peers: [])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())

@@ -57,7 +57,8 @@ import Testing
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/s.bin"
                 configuration.pieceSize = 256 << 10
-                configuration.readTimeoutSeconds = 1
+                // Short enough to beat the stall (3 s), long enough for a loaded machine.
+                configuration.readTimeoutSeconds = 2
                 let summary = try await download(configuration)
                 #expect(summary.sha256 == swarm.origin!.content.sha256())
             }

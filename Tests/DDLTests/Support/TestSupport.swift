@@ -34,9 +34,32 @@ let testLogger: Logger = {
 
 /// A fresh temporary directory.
 func makeTemporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "ddl-test-" + UUID().uuidString
+    let path = TemporaryRoot.path + "/" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// One directory per test process holding every test's temporary directory, removed when
+/// the process exits (a whole suite run wrote about 1 GiB of downloads that stayed behind).
+/// Roots left by processes that died without exiting are removed by the next run.
+enum TemporaryRoot {
+    static let prefix = NSTemporaryDirectory() + "ddl-tests-"
+    static let path: String = {
+        removeStaleRoots()
+        let path = prefix + String(getpid())
+        atexit { try? FileManager.default.removeItem(atPath: TemporaryRoot.prefix + String(getpid())) }
+        return path
+    }()
+
+    /// Removes the roots of test processes that are gone.
+    private static func removeStaleRoots() {
+        let directory = NSTemporaryDirectory()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.hasPrefix("ddl-tests-") {
+            guard let pid = Int32(name.dropFirst("ddl-tests-".count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: directory + name) }
+        }
+    }
 }
 
 /// SHA-256 of a file, via the same code the client uses being avoided: Crypto directly.

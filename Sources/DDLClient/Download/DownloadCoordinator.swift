@@ -236,17 +236,19 @@ final class DownloadCoordinator: Sendable {
     /// thrown away meanwhile.
     func record(_ report: SpotCheckReport, generation: Int) {
         state.withLock { state in
-            state.outcomes[report.source, default: CheckOutcomes()].checked += 1
+            var outcomes = state.outcomes[report.source] ?? CheckOutcomes()
+            defer { state.outcomes[report.source] = outcomes }
+            outcomes.checked += 1
             switch report.outcome {
             case .confirmed:
-                state.outcomes[report.source, default: CheckOutcomes()].confirmed += 1
+                outcomes.confirmed += 1
             case .caught:
-                state.outcomes[report.source, default: CheckOutcomes()].caught += 1
+                outcomes.caught += 1
             case .refereeCaught:
-                state.outcomes[report.source, default: CheckOutcomes()].confirmed += 1
+                outcomes.confirmed += 1
                 if let referee = report.referee { state.outcomes[referee, default: CheckOutcomes()].caught += 1 }
             case .inconclusive:
-                state.outcomes[report.source, default: CheckOutcomes()].inconclusive += 1
+                outcomes.inconclusive += 1
                 guard state.scheduler.ledger(of: report.piece).generation == generation else { return }
                 let range = UnverifiedRange(
                     source: report.source, piece: report.piece, first: report.first, last: report.last, reason: report.reason ?? "unknown")

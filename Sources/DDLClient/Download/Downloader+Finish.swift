@@ -53,9 +53,8 @@ extension Downloader {
         logger.debug("transfer done", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
         try await done.partFile.sync()
         logger.debug("synced", metadata: ["at": "\((ContinuousClock.now - done.started).seconds)"])
-        var check = done.endCheck
-        if check == nil { check = try await endCheck(lookup: done.lookup, partFile: done.partFile, hashed: done.digests) }
-        let (choice, digests, verdict) = (check!.choice, check!.digests, check!.verdict)
+        let check = if let made = done.endCheck { made } else { try await endCheck(lookup: done.lookup, partFile: done.partFile, hashed: done.digests) }
+        let (choice, digests, verdict) = (check.choice, check.digests, check.verdict)
         let conflicts = choice.conflicts(with: digests)
         for conflict in conflicts {
             logger.warning("published digests disagree", metadata: ["conflict": "\(conflict)"])

@@ -39,14 +39,7 @@ extension Downloader {
             pieces.merge(result.pieces, uniquingKeysWith: +)
             banned.formUnion(result.banned)
             sources.removeAll { banned.contains($0.id) }
-            for (source, outcome) in result.checks {
-                var sum = checks[source] ?? CheckOutcomes()
-                sum.checked += outcome.checked
-                sum.confirmed += outcome.confirmed
-                sum.caught += outcome.caught
-                sum.inconclusive += outcome.inconclusive
-                checks[source] = sum
-            }
+            for (source, outcome) in result.checks { checks[source, default: CheckOutcomes()].add(outcome) }
             unverified += result.unverified
         }
     }
@@ -127,22 +120,15 @@ extension Downloader {
     /// none disagrees, every byte of the suspects, in ranges of at most ``repairRange``.
     /// Only the origin decides (a vote among peers proves nothing here).
     func localize(_ suspects: [Suspect], verifier: PeerVerifier, fetcher: PieceFetcher, partFile: PartFile) async throws -> Localization {
-        var generator = SystemRandomNumberGenerator()
         let window = PeerVerifier.window
-        var cheap: [(Suspect, ByteRange)] = []
-        for suspect in suspects {
-            var planner = SpotCheckPlanner(rate: 1e-9, window: window, probe: window)
-            var windows = planner.windows(of: suspect.range, by: "", raced: true, using: &generator)
-            windows += planner.windows(of: suspect.range, by: "", raced: true, using: &generator)
-            cheap += Set(windows).map { (suspect, $0) }
+        let cheap = suspects.flatMap { suspect in
+            let range = suspect.range
+            let starts = [range.first, range.last - window + 1] + (0..<2).map { _ in Int64.random(in: range.first...range.last) }
+            return Set(starts.map { range.window(of: window, at: $0) }).map { (suspect, $0) }
         }
         var found = try await compare(cheap, verifier: verifier, fetcher: fetcher, partFile: partFile)
         if !found.badPieces.isEmpty || !found.unsettled.isEmpty { return found }
-        let whole = suspects.flatMap { suspect in
-            stride(from: suspect.range.first, through: suspect.range.last, by: Int(Self.repairRange)).map {
-                (suspect, ByteRange(first: $0, last: min($0 + Self.repairRange - 1, suspect.range.last)))
-            }
-        }
+        let whole = suspects.flatMap { suspect in suspect.range.slices(of: Self.repairRange).map { (suspect, $0) } }
         let more = try await compare(whole, verifier: verifier, fetcher: fetcher, partFile: partFile)
         found.badPieces = more.badPieces
         found.caught = more.caught

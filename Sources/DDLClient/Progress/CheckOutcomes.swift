@@ -13,6 +13,14 @@ public struct CheckOutcomes: Sendable, Hashable, Codable {
     public var inconclusive = 0
 
     public init() {}
+
+    /// Adds the outcomes of `other` (another pass over the same download).
+    mutating func add(_ other: CheckOutcomes) {
+        checked += other.checked
+        confirmed += other.confirmed
+        caught += other.caught
+        inconclusive += other.inconclusive
+    }
 }
 
 /// One window's check, reported as it ends (`--json` event `spotCheck`).

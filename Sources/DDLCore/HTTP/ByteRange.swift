@@ -25,6 +25,18 @@ public struct ByteRange: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(first)-\(last)" }
 
+    /// The range cut into back-to-back ranges of `size` bytes (the last may be shorter).
+    package func slices(of size: Int64) -> [ByteRange] {
+        stride(from: first, through: last, by: Int(size)).map { ByteRange(first: $0, last: min($0 + size - 1, last)) }
+    }
+
+    /// The `size` bytes that start at `start`, moved inside this range (and cut to it when
+    /// it is shorter).
+    package func window(of size: Int64, at start: Int64) -> ByteRange {
+        let first = max(self.first, min(start, last - size + 1))
+        return ByteRange(first: first, last: min(first + size - 1, last))
+    }
+
     /// Parses a `Range` request header strictly: exactly one `bytes=a-b` range with decimal,
     /// in-order offsets. Open-ended (`a-`) and suffix (`-n`) forms are resolved against
     /// `length` when it is known and rejected otherwise. Returns `nil` for anything else.

@@ -55,39 +55,25 @@ package struct SpotCheckPlanner: Sendable {
         of segment: ByteRange, by source: String, raced: Bool, using generator: inout some RandomNumberGenerator
     ) -> [ByteRange] {
         guard rate > 0 else { return [] }
-        if rate >= 1 { return slots(of: segment) }
+        if rate >= 1 { return segment.slices(of: window) }
         var chosen: [ByteRange] = []
         var stream = streams[source] ?? Stream(nextPoint: Int64.random(in: 0..<block, using: &generator))
         if stream.delivered == 0 {
-            chosen.append(self.window(of: probe, at: segment.first, in: segment))
-            chosen.append(self.window(of: probe, at: segment.last - probe + 1, in: segment))
+            chosen.append(segment.window(of: probe, at: segment.first))
+            chosen.append(segment.window(of: probe, at: segment.last - probe + 1))
         }
         let end = stream.delivered + segment.count
         while stream.nextPoint < end {
-            chosen.append(self.window(of: window, at: segment.first + (stream.nextPoint - stream.delivered), in: segment))
+            chosen.append(segment.window(of: window, at: segment.first + (stream.nextPoint - stream.delivered)))
             let nextBlock = stream.nextPoint / block + 1
             stream.nextPoint = nextBlock * block + Int64.random(in: 0..<block, using: &generator)
         }
         stream.delivered = end
         streams[source] = stream
         if raced {
-            chosen.append(self.window(of: probe, at: Int64.random(in: segment.first...segment.last, using: &generator), in: segment))
+            chosen.append(segment.window(of: probe, at: Int64.random(in: segment.first...segment.last, using: &generator)))
         }
         return Self.pruned(chosen)
-    }
-
-    /// The window of `size` bytes that starts at `start`, moved inside `segment` (and cut to
-    /// it when the segment is shorter).
-    private func window(of size: Int64, at start: Int64, in segment: ByteRange) -> ByteRange {
-        let first = max(segment.first, min(start, segment.last - size + 1))
-        return ByteRange(first: first, last: min(first + size - 1, segment.last))
-    }
-
-    /// Every window of `segment`, back to back (the last may be shorter).
-    private func slots(of segment: ByteRange) -> [ByteRange] {
-        stride(from: segment.first, through: segment.last, by: Int(window)).map {
-            ByteRange(first: $0, last: min($0 + window - 1, segment.last))
-        }
     }
 
     /// Sorted, without duplicates and without windows inside another.

@@ -17,6 +17,8 @@ struct OriginFetcher: Sendable {
     let configuration: PeerConfiguration
     let logger: Logger
     let stats: PeerStats
+    /// The cache of fetched ranges, when on.
+    var cache: PeerCache?
     /// The SSRF guard every origin URL and redirect target passes.
     var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks)) }
 
@@ -36,9 +38,51 @@ struct OriginFetcher: Sendable {
             response.headers[.retryAfter] = "1"
             return response
         }
+        if let cache, let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) {
+            return await cachedResponse(url: url, range: range, key: key, cache: cache, context: context)
+        }
         var released = false
         defer { if !released { limiter.release() } }
 
+        let opened: OpenedOrigin
+        switch await openOrigin(url: url, range: range, ifRange: request.headers[.ifRange]) {
+        case let .failed(response): return response
+        case let .opened(origin): opened = origin
+        }
+        let served = opened.served
+        var headers = HTTPFields()
+        headers[.contentRange] = served.contentRangeHeader(total: opened.total)
+        headers[.contentLength] = String(served.count)
+        if let etag = opened.etag { headers[.eTag] = etag }
+        if let lastModified = opened.lastModified { headers[.lastModified] = lastModified }
+        released = true
+        let expected = served.count
+        // The loop runs on the caller's connection's event loop, so that the channel's
+        // writability bounds the bytes in flight (see EventLoopTaskExecutor).
+        let executor = EventLoopTaskExecutor(context.eventLoop)
+        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger] writer in
+            defer {
+                limiter.release()
+                opened.client.release()
+            }
+            try await withTaskExecutorPreference(executor) {
+                try await forward(opened.response.body, to: &writer, expected: expected, served: served, url: url, stats: stats, logger: logger)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .partialContent, headers: headers, body: body)
+    }
+
+    /// What asking the origin for a range gave: an answer to stream, or the error response
+    /// for the caller.
+    enum OriginOpening {
+        case opened(OpenedOrigin)
+        case failed(Response)
+    }
+
+    /// Asks the origin for `range` of `url`, following redirects after checking each hop,
+    /// and checks the answer (`206` with the requested `Content-Range`).
+    func openOrigin(url: String, range: ByteRange, ifRange: String?) async -> OriginOpening {
         // Each hop is checked by the SSRF guard and sent to the address that passed; redirects
         // are followed here (at most 5), never by the HTTP client.
         let deadline = NIODeadline.now() + .seconds(Int64(configuration.originConnectTimeoutSeconds + configuration.originReadTimeoutSeconds))
@@ -51,25 +95,23 @@ struct OriginFetcher: Sendable {
             do {
                 pinned = try await urlPolicy.check(target)
             } catch {
-                return refusalResponse(error, url: target, redirected: hops > 0)
+                return .failed(refusalResponse(error, url: target, redirected: hops > 0))
             }
             originClient = PinnedOriginClient(pinned: pinned, url: target, configuration: configuration, shared: sharedOriginClient)
             var originRequest = HTTPClientRequest(url: originClient.requestURL)
             if let hostHeader = originClient.hostHeader { originRequest.headers.add(name: "Host", value: hostHeader) }
             originRequest.headers.add(name: "Range", value: range.rangeHeader)
             originRequest.headers.add(name: "User-Agent", value: "ddl-peer")
-            if let ifRange = request.headers[.ifRange] {
-                originRequest.headers.add(name: "If-Range", value: ifRange)
-            }
+            if let ifRange { originRequest.headers.add(name: "If-Range", value: ifRange) }
             do {
                 originResponse = try await originClient.client.execute(originRequest, deadline: deadline, logger: logger)
             } catch {
                 originClient.release()
                 logger.info("origin request failed", metadata: ["url": "\(target)", "error": "\(error)"])
                 if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                    return problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time")
+                    return .failed(problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time"))
                 }
-                return problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)")
+                return .failed(problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)"))
             }
             guard [301, 302, 303, 307, 308].contains(Int(originResponse.status.code)),
                   let location = originResponse.headers.first(name: "Location") else { break }
@@ -77,53 +119,48 @@ struct OriginFetcher: Sendable {
             originClient.release()
             hops += 1
             guard hops <= 5 else {
-                return problem(.badGateway, type: "origin-redirects", "the origin redirected more than 5 times")
+                return .failed(problem(.badGateway, type: "origin-redirects", "the origin redirected more than 5 times"))
             }
             guard let next = URL(string: location, relativeTo: pinned.url)?.absoluteURL.absoluteString else {
-                return problem(.badGateway, type: "origin-redirect", "the origin redirected to an invalid URL")
+                return .failed(problem(.badGateway, type: "origin-redirect", "the origin redirected to an invalid URL"))
             }
             target = next
         }
         let status = Int(originResponse.status.code)
-        defer { if !released { originClient.release() } }
         guard status == 206 else {
+            originClient.release()
             if status == 200 {
-                return problem(.preconditionFailed, type: "origin-ignored-range",
-                    "the origin answered 200 instead of 206: it ignored Range, or the file changed (If-Range)", originStatus: 200)
+                return .failed(problem(.preconditionFailed, type: "origin-ignored-range",
+                    "the origin answered 200 instead of 206: it ignored Range, or the file changed (If-Range)", originStatus: 200))
             }
-            return problem(.badGateway, type: "origin-status", "the origin answered HTTP \(status)", originStatus: status)
+            return .failed(problem(.badGateway, type: "origin-status", "the origin answered HTTP \(status)", originStatus: status))
         }
         guard let contentRange = originResponse.headers.first(name: "Content-Range").flatMap(ContentRange.init),
               let served = contentRange.range, served == range || (served.first == range.first && served.last < range.last)
         else {
-            return problem(.badGateway, type: "origin-content-range", "the origin's Content-Range does not match the requested range", originStatus: status)
+            originClient.release()
+            return .failed(problem(.badGateway, type: "origin-content-range", "the origin's Content-Range does not match the requested range", originStatus: status))
         }
-
-        var headers = HTTPFields()
-        headers[.contentRange] = served.contentRangeHeader(total: contentRange.total)
-        headers[.contentLength] = String(served.count)
-        if let etag = originResponse.headers.first(name: "ETag") { headers[.eTag] = etag }
-        if let lastModified = originResponse.headers.first(name: "Last-Modified") { headers[.lastModified] = lastModified }
-        released = true
-        let expected = served.count
-        // The loop runs on the caller's connection's event loop, so that the channel's
-        // writability bounds the bytes in flight (see EventLoopTaskExecutor).
-        let executor = EventLoopTaskExecutor(context.eventLoop)
-        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger, originClient, originResponse] writer in
-            defer {
-                limiter.release()
-                originClient.release()
-            }
-            try await withTaskExecutorPreference(executor) {
-                try await forward(originResponse.body, to: &writer, expected: expected, served: served, url: url, stats: stats, logger: logger)
-            }
-        }
-        return Response(status: .partialContent, headers: headers, body: body)
+        return .opened(OpenedOrigin(
+            client: originClient, response: originResponse, served: served, total: contentRange.total,
+            etag: originResponse.headers.first(name: "ETag"), lastModified: originResponse.headers.first(name: "Last-Modified")))
     }
 }
 
+/// An origin's `206` answer, ready to stream; its connection goes back with `client.release()`.
+struct OpenedOrigin: Sendable {
+    let client: PinnedOriginClient
+    let response: HTTPClientResponse
+    /// The bytes it carries (the request's range, or less at the end of the file).
+    let served: ByteRange
+    /// The file's length, when the origin said.
+    let total: Int64?
+    let etag: String?
+    let lastModified: String?
+}
+
 /// Streams `expected` bytes of an origin body to the caller, then ends the response.
-private func forward(
+func forward(
     _ originBody: HTTPClientResponse.Body, to writer: inout any ResponseBodyWriter, expected: Int64, served: ByteRange,
     url: String, stats: PeerStats, logger: Logger
 ) async throws {
@@ -147,7 +184,6 @@ private func forward(
         logger.info("origin ended early", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)"])
         throw OriginEndedEarly()
     }
-    try await writer.finish(nil)
 }
 
 struct OriginEndedEarly: Error {}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Settings of a peer server.
 public struct PeerConfiguration: Sendable, Hashable {
     /// Address to bind.
@@ -23,6 +25,21 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// Blocks the SSRF guard lets through although a rule refuses them (loopback, private,
     /// link-local…). Empty by default: origins must be public addresses.
     public var allowNetworks: [IPNetwork] = []
+    /// Directory of the cache of fetched ranges (see `PeerCache`); `nil` turns the cache
+    /// off, and the peer relays bytes without keeping them. One running peer per directory.
+    public var cacheDirectory: String?
+    /// Most bytes the cache holds; past it, the least recently used files are removed.
+    public var cacheCapacity: Int64 = 10 << 30
+    /// Cached files unused for this long are removed.
+    public var cacheMaxAgeSeconds: Int = 7 * 24 * 3600
+
+    /// The cache directory `ddl server` uses when none is configured:
+    /// `$XDG_CACHE_HOME/ddl/peer-cache`, else `~/.cache/ddl/peer-cache`.
+    public static func defaultCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/ddl/peer-cache" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.cache/ddl/peer-cache"
+    }
 
     public init(host: String = "0.0.0.0", port: Int = 6000, trackerURL: String? = nil) {
         self.host = host

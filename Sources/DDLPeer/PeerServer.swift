@@ -29,23 +29,45 @@ public enum PeerServer {
         return config
     }
 
+    /// Why a peer server cannot start.
+    public enum StartError: Error, CustomStringConvertible {
+        /// The cache directory cannot be created or is in use by another server.
+        case cacheDirectory(String)
+
+        public var description: String {
+            switch self {
+            case let .cacheDirectory(text): text
+            }
+        }
+    }
+
     /// Builds the services. The caller owns `httpClient` and shuts it down after the group ends.
     /// Registration starts once the server listens, so the advertised port is the bound one.
+    /// Throws when the cache directory cannot be locked for this server.
     public static func makeServices(
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> [any Service] {
+    ) throws(StartError) -> [any Service] {
+        var cache: PeerCache?
+        var lock: CacheDirectoryLock?
+        if let directory = configuration.cacheDirectory {
+            lock = try CacheDirectoryLock(directory: directory)
+            cache = PeerCache(
+                configuration: .init(directory: directory, capacity: configuration.cacheCapacity, maxAge: .seconds(configuration.cacheMaxAgeSeconds)),
+                logger: logger)
+        }
         let originClient = makeOriginClient(configuration: configuration)
         let fetcher = OriginFetcher(
             sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
-            configuration: configuration, logger: logger, stats: stats)
+            configuration: configuration, logger: logger, stats: stats, cache: cache)
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
+        if let cache { CacheRoutes(cache: cache).add(to: router) }
 
         let boundPort = Eventually<Int>()
         let app = Application(
@@ -61,6 +83,7 @@ public enum PeerServer {
         )
         // The origin client lives as long as the server: first in, last out.
         var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
+        if let lock { services.insert(CacheDirectoryLockLifetime(lock: lock), at: 0) }
         if let trackerURL = configuration.trackerURL {
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))

@@ -83,12 +83,19 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most origin fetches at once (default 16).") var maxFetches: Int?
     @Option(name: .customLong("allow-network"), help: "Let origins in this network through the address guard, e.g. 192.168.1.0/24 (repeatable; config key allow_networks).")
     var allowNetworks: [String] = []
+    @Option(help: "Directory of the cache of fetched ranges (config key cache_dir; default ~/.cache/ddl/peer-cache, or under $XDG_CACHE_HOME).") var cacheDir: String?
+    @Option(help: "Most bytes the cache holds, e.g. 20GiB (default 10GiB); least recently used files go first.") var cacheSize: String?
+    @Option(help: "Remove cached files unused for this long, e.g. 7d, 12h (default 7d).") var cacheMaxAge: String?
+    @Flag(help: "Keep no cache: relay bytes from the origin without storing them (config key cache: false).") var noCache = false
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .info)
         let reader = try await common.reader(security.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
+            "cache_dir": cacheDir.map { .string($0) }, "cache_size": cacheSize.map { .string($0) },
+            "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil,
+        ] + [
             "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
         ])

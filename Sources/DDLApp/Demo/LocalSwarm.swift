@@ -77,7 +77,7 @@ public struct LocalSwarm: Sendable {
                         configuration.name = "local-peer-\(index + 1)"
                         configuration.token = options.token
                         configuration.allowNetworks = options.allowNetworks
-                        peerServices += PeerServer.makeServices(
+                        peerServices += try PeerServer.makeServices(
                             configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
                         ) { await peerPorts[index].set($0) }
                     }

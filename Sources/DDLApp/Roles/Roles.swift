@@ -29,7 +29,7 @@ public enum Roles {
     public static func runServer(configuration: PeerConfiguration, logger: Logger) async throws {
         let httpClient = PeerServer.makeOriginClient(configuration: configuration)
         do {
-            let services = PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
+            let services = try PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
                 announce("ddl server listening on http://\(display(configuration.host)):\(port)"
                     + (configuration.trackerURL.map { ", tracker \($0)" } ?? ", no tracker"))
             }

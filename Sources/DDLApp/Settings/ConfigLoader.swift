@@ -52,6 +52,27 @@ public enum ConfigLoader {
         return nil
     }
 
+    /// Reads a duration key in seconds: a plain number, or a number with `s`, `m`, `h` or `d`
+    /// (`7d`, `12h`).
+    static func duration(_ reader: ConfigReader, _ key: ConfigKey) throws -> Int? {
+        if let value = reader.int(forKey: key) {
+            guard value > 0 else { throw Failure(description: "\(key) must be positive, got \(value)") }
+            return value
+        }
+        guard let text = reader.string(forKey: key)?.lowercased(), !text.isEmpty else { return nil }
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var number = Substring(text)
+        var unit = 1
+        if let last = text.last, let factor = units[last] {
+            number = text.dropLast()
+            unit = factor
+        }
+        guard let value = Int(number), value > 0, value <= Int(Int32.max) / unit else {
+            throw Failure(description: "\(key) must be a duration such as 7d, 12h, 30m or 3600, got \(text)")
+        }
+        return value * unit
+    }
+
     /// Reads an integer key and checks its range.
     static func int(_ reader: ConfigReader, _ key: ConfigKey, default value: Int, in range: ClosedRange<Int>) throws -> Int {
         let found: Int

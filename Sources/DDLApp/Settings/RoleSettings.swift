@@ -18,7 +18,8 @@ extension TrackerConfiguration {
 
 extension PeerConfiguration {
     /// Reads `tracker`, `host`, `port`, `advertise`, `name`, `max_fetches`,
-    /// `origin_connect_timeout`, `origin_read_timeout`.
+    /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
+    /// `cache_max_age`.
     public init(reader: ConfigReader) throws {
         self.init()
         trackerURL = reader.string(forKey: "tracker")
@@ -32,6 +33,12 @@ extension PeerConfiguration {
         originReadTimeoutSeconds = try ConfigLoader.int(reader, "origin_read_timeout", default: originReadTimeoutSeconds, in: 1...3600)
         token = try SecuritySettings.token(reader)
         allowNetworks = try SecuritySettings.allowNetworks(reader)
+        if try ConfigLoader.bool(reader, "cache", default: true) {
+            let directory = reader.string(forKey: "cache_dir") ?? ""
+            cacheDirectory = directory.isEmpty ? PeerConfiguration.defaultCacheDirectory() : directory
+        }
+        cacheCapacity = try ConfigLoader.size(reader, "cache_size") ?? cacheCapacity
+        cacheMaxAgeSeconds = try ConfigLoader.duration(reader, "cache_max_age") ?? cacheMaxAgeSeconds
     }
 }
 

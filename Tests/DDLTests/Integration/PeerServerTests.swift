@@ -38,7 +38,7 @@ import Testing
         configuration.allowNetworks = [IPNetwork("127.0.0.0/8")!]  // the test origin runs on loopback
         let originClient = PeerServer.makeOriginClient(configuration: configuration)
         let stats = PeerStats()
-        var services = PeerServer.makeServices(configuration: configuration, httpClient: originClient, stats: stats, logger: testLogger) { await peerPort.set($0) }
+        var services = try PeerServer.makeServices(configuration: configuration, httpClient: originClient, stats: stats, logger: testLogger) { await peerPort.set($0) }
         services.append(origin.makeApplication(logger: testLogger) { await originPort.set($0) })
         try await withServices(services) {
             let harness = try await withHTTPClient { client in
@@ -154,7 +154,7 @@ import Testing
             let trackerURL = "http://127.0.0.1:\(port)"
             let peerConfiguration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: trackerURL)
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: client)
-            let peerServices = PeerServer.makeServices(configuration: peerConfiguration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
+            let peerServices = try PeerServer.makeServices(configuration: peerConfiguration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
             try await withServices(peerServices) {
                 // The tracker is down: the peer keeps retrying. Start it now.
                 try await Task.sleep(for: .milliseconds(300))
@@ -185,7 +185,7 @@ import Testing
             try await withHTTPClient { client in
                 let url = "http://127.0.0.1:\(try await trackerPort.wait())"
                 let tracker = TrackerClient(baseURL: url, httpClient: client)
-                let peer = PeerServer.makeServices(configuration: PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: url), httpClient: client, logger: testLogger)
+                let peer = try PeerServer.makeServices(configuration: PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: url), httpClient: client, logger: testLogger)
                 try await withServices(peer) {
                     let registered = try await eventually(within: 5) { try await tracker.peers().count == 1 }
                     #expect(registered)

@@ -30,6 +30,8 @@ import Testing
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/\(name).err"))
             var environment = ProcessInfo.processInfo.environment
             environment["DDL_LOG_LEVEL"] = "info"
+            // Each child its own cache directory (a peer locks its own).
+            environment["XDG_CACHE_HOME"] = "\(directory)/cache-\(name)"
             for (key, value) in overrides { environment[key] = value }
             process.environment = environment
             try process.run()

@@ -88,7 +88,7 @@ import Testing
                 configuration.token = Self.token
                 configuration.allowNetworks = [IPNetwork("127.0.0.0/8")!]
                 let peerPort = Eventually<Int>()
-                try await withServices(PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }) {
+                try await withServices(try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }) {
                     let peer = "http://127.0.0.1:\(try await peerPort.wait())"
                     let fetch = peer + "/v1/fetch?url=" + "http://127.0.0.1:\(try await originPort.wait())/files/a".addingPathPercentEncoding()
                     for auth in [Auth.none, .wrong] {
@@ -122,7 +122,7 @@ import Testing
         var configuration = PeerConfiguration(host: "127.0.0.1", port: 0)
         configuration.allowNetworks = allow.map { IPNetwork($0)! }
         let originClient = PeerServer.makeOriginClient(configuration: configuration)
-        let services = PeerServer.makeServices(configuration: configuration, httpClient: originClient, logger: testLogger) { await peerPort.set($0) }
+        let services = try PeerServer.makeServices(configuration: configuration, httpClient: originClient, logger: testLogger) { await peerPort.set($0) }
             + [internalOrigin.makeApplication(logger: testLogger) { await internalPort.set($0) }]
         do {
             try await withServices(services) {

@@ -1,0 +1,41 @@
+import Crypto
+import Foundation
+
+/// What a cached file is stored under: the URL a client asked for and the validator it sent
+/// in `If-Range` (a strong `ETag` or a `Last-Modified` date). The origin answers a ranged
+/// request with `If-Range` with `206` only while that validator still holds, so bytes stored
+/// under a key are bytes of exactly that version; a new version has a new key and misses.
+package struct CacheKey: Sendable, Hashable, Codable {
+    package var url: String
+    package var validator: String
+
+    package init(url: String, validator: String) {
+        self.url = url
+        self.validator = validator
+    }
+
+    /// The key for a fetch, or `nil` when its bytes must not be cached: no validator, or a
+    /// weak `ETag` (`W/…`), which an origin may keep across changes of the bytes.
+    package init?(url: String, ifRange: String?) {
+        guard let ifRange, !ifRange.isEmpty, !ifRange.hasPrefix("W/") else { return nil }
+        self.init(url: url, validator: ifRange)
+    }
+
+    /// Whether the validator is an entity tag (else a date).
+    package var validatorIsETag: Bool { validator.hasPrefix("\"") }
+
+    /// A stable file-system-safe name: the SHA-256 of the key, hex.
+    package var id: String {
+        var hasher = SHA256()
+        hasher.update(data: Data(url.utf8))
+        hasher.update(data: Data([0]))
+        hasher.update(data: Data(validator.utf8))
+        return SHA256.hexString(hasher.finalize())
+    }
+
+    /// The URL without its query string (a signed URL's signature), for listings and logs.
+    package var displayURL: String {
+        guard let cut = url.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return url }
+        return String(url[..<cut])
+    }
+}

@@ -1,0 +1,170 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLServerSupport
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+
+extension OriginFetcher {
+    /// Serves `range` of `url` through the cache: stored blocks from disk, blocks another
+    /// request is fetching once it has stored them, the rest from the origin (stored on the
+    /// way). Called with a fetch slot taken; gives it back.
+    func cachedResponse(url: String, range: ByteRange, key: CacheKey, cache: PeerCache, context: DDLRequestContext) async -> Response {
+        await cache.ready()
+        cache.begin(key)
+        let shared = cache.coverage(key, range: range)
+        // Until the first segment can be served, the length (for the headers) may be unknown.
+        var first: (segment: BlockPlan.Segment, file: CacheFile?, opened: OpenedOrigin?)
+        planning: while true {
+            let (segment, file, _) = cache.next(key, from: range.first, in: range)
+            switch segment {
+            case .wait(let block):
+                await cache.wait(key, block: block)
+                continue
+            case .stored:
+                first = (segment, file, nil)
+            case let .fetch(bytes, claim):
+                switch await openOrigin(url: url, range: bytes, ifRange: key.validator) {
+                case let .failed(response):
+                    cache.abandon(key, blocks: claim)
+                    cache.end(key)
+                    limiter.release()
+                    return response
+                case let .opened(origin):
+                    first = (segment, nil, origin)
+                }
+            }
+            break planning
+        }
+        // The file's length and validators: from what is stored, else the origin's answer.
+        let meta = cache.meta(key)
+        let total = meta?.length ?? first.opened?.total
+        var whole = range
+        if let total { whole = ByteRange(first: range.first, last: min(range.last, total - 1)) }
+        if total == nil, let opened = first.opened { whole = ByteRange(first: range.first, last: opened.served.last) }
+        var headers = HTTPFields()
+        headers[.contentRange] = whole.contentRangeHeader(total: total)
+        headers[.contentLength] = String(whole.count)
+        if let etag = meta?.etag ?? first.opened?.etag { headers[.eTag] = etag }
+        if let lastModified = meta?.lastModified ?? first.opened?.lastModified { headers[.lastModified] = lastModified }
+        headers[PeerHeaders.cacheBytes] = String(min(shared, whole.count))
+
+        let executor = EventLoopTaskExecutor(context.eventLoop)
+        let body = ResponseBody(contentLength: Int(whole.count)) { [limiter, self, whole, first] writer in
+            defer {
+                cache.end(key)
+                limiter.release()
+            }
+            try await withTaskExecutorPreference(executor) {
+                var pending: (BlockPlan.Segment, CacheFile?, OpenedOrigin?)? = first
+                var cursor = whole.first
+                while cursor <= whole.last {
+                    let (segment, file, opened) = pending ?? {
+                        let (segment, file, _) = cache.next(key, from: cursor, in: whole)
+                        return (segment, file, nil)
+                    }()
+                    pending = nil
+                    switch segment {
+                    case let .stored(bytes, blocks):
+                        guard let file else { throw CacheServeError.missingFile }
+                        let layout = BlockPlan(length: file.meta.length)
+                        let result = try await NIOThreadPool.singleton.runIfActive { try file.read(bytes, blocks: blocks, layout: layout) }
+                        switch result {
+                        case let .success(buffer):
+                            try await writer.write(buffer)
+                            stats.add(bytes: Int64(buffer.readableBytes))
+                            cache.hitBytes.add(Int64(buffer.readableBytes), ordering: .relaxed)
+                            cursor = bytes.last + 1
+                        case let .failure(corrupt):
+                            await cache.discard(key, block: corrupt.block)
+                        }
+                    case let .wait(block):
+                        await cache.wait(key, block: block)
+                    case let .fetch(bytes, claim):
+                        cursor = try await fetchAndStore(
+                            bytes, claim: claim, opened: opened, url: url, key: key, cache: cache, writer: &writer)
+                    }
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .partialContent, headers: headers, body: body)
+    }
+
+    /// Fetches `bytes` from the origin (or streams `opened`, already asked), sends them to the
+    /// caller and stores the whole blocks `claim`. Returns the offset after the last byte sent.
+    func fetchAndStore(
+        _ bytes: ByteRange, claim: Range<Int>, opened: OpenedOrigin?, url: String, key: CacheKey, cache: PeerCache,
+        writer: inout any ResponseBodyWriter
+    ) async throws -> Int64 {
+        var nextUnstored = claim.lowerBound
+        defer { cache.abandon(key, blocks: nextUnstored..<claim.upperBound) }
+        let origin: OpenedOrigin
+        if let opened {
+            origin = opened
+        } else {
+            switch await openOrigin(url: url, range: bytes, ifRange: key.validator) {
+            case .failed: throw CacheServeError.originFailed
+            case let .opened(answer): origin = answer
+            }
+        }
+        defer { origin.client.release() }
+        // Store only what the origin vouches is the key's version, with a known length.
+        var file: CacheFile?
+        if !claim.isEmpty, let total = origin.total, !key.validatorIsETag || origin.etag == key.validator {
+            file = await cache.file(for: key, meta: CacheFile.Meta(key: key, length: total, lastModified: origin.lastModified, etag: origin.etag))
+        }
+        let layout = BlockPlan(length: origin.total)
+        var position = origin.served.first
+        var block = ByteBuffer()
+        for try await var chunk in origin.response.body {
+            let room = origin.served.last + 1 - position
+            if Int64(chunk.readableBytes) > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room))! }
+            try await writer.write(chunk)
+            stats.add(bytes: Int64(chunk.readableBytes))
+            if let file {
+                var rest = chunk
+                while rest.readableBytes > 0 {
+                    let index = BlockPlan.block(containing: position)
+                    let blockBytes = layout.range(of: index)!
+                    let take = Int(min(Int64(rest.readableBytes), blockBytes.last + 1 - position))
+                    if claim.contains(index) {
+                        var slice = rest.getSlice(at: rest.readerIndex, length: take)!
+                        block.writeBuffer(&slice)
+                        if position + Int64(take) - 1 == blockBytes.last {
+                            await cache.store(key, block: index, bytes: block, in: file)
+                            nextUnstored = index + 1
+                            block = ByteBuffer()
+                        }
+                    }
+                    rest.moveReaderIndex(forwardBy: take)
+                    position += Int64(take)
+                }
+            } else {
+                position += Int64(chunk.readableBytes)
+            }
+            if position > origin.served.last { break }
+        }
+        guard position == origin.served.last + 1 else {
+            logger.info("origin ended early", metadata: ["url": "\(key.displayURL)", "range": "\(origin.served)", "sent": "\(position - origin.served.first)"])
+            throw OriginEndedEarly()
+        }
+        return position
+    }
+}
+
+/// Why a response served through the cache stopped midway (the caller sees a short body).
+enum CacheServeError: Error {
+    case missingFile
+    case originFailed
+}
+
+/// Headers a peer adds to its answers.
+package enum PeerHeaders {
+    /// Bytes of the answer the peer did not fetch from the origin for it: stored in its cache
+    /// or fetched by another request at the same time (single flight), counted when the
+    /// answer started.
+    package static let cacheBytes = HTTPField.Name("DDL-Cache-Bytes")!
+}

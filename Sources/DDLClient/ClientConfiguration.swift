@@ -33,6 +33,13 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var pieceSize: Int64?
     /// Whether the client downloads pieces itself too.
     public var useSelf: Bool = true
+    /// When a listed peer runs on this machine, fetch this machine's share through it rather
+    /// than directly, so that its origin fetches are shared with the swarm (cached, and
+    /// coalesced with other clients'). `false` (`--self-direct`) always fetches directly.
+    public var selfViaLocalPeer: Bool = true
+    /// This machine's addresses, for telling a local peer (`nil`: the interfaces'
+    /// non-loopback addresses). Tests set it to pretend a loopback peer is local.
+    package var localAddresses: Set<String>?
     /// Replace an existing file at the output path.
     public var overwrite: Bool = false
     /// Progress display.

@@ -120,6 +120,7 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Parallel ranges when downloading directly (default 4).") var connections: Int?
     @Option(help: "Piece size, e.g. 8MiB (default: 4-16 MiB chosen from the file size).") var pieceSize: String?
     @Flag(help: "Do not download pieces on this machine; only through peers.") var noSelf = false
+    @Flag(help: "Fetch this machine's pieces directly even when a peer server runs on this machine (by default its share goes through that peer, whose fetches the swarm shares; config key self_direct).") var selfDirect = false
     @Flag(help: "Replace an existing file.") var overwrite = false
     @Flag(help: "Ignore a partial download and start over.") var noResume = false
     @Flag(help: "When the file changes on the server, start over instead of failing.") var restartOnChange = false
@@ -139,7 +140,7 @@ struct GetCommand: AsyncParsableCommand {
         let reader = try await common.reader(security.flags + [
             "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
-            "self": noSelf ? .bool(false) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
+            "self": noSelf ? .bool(false) : nil, "self_direct": selfDirect ? .bool(true) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
             "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
             "checksum": checksum.map { .string($0) }, "sha256": noSha256 ? .bool(false) : nil, "verify_peers": verifyPeers.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
         ])

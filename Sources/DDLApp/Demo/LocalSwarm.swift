@@ -22,6 +22,8 @@ public struct LocalSwarm: Sendable {
         public var token: String? = SwarmToken.generate()
         /// Networks the peers may fetch from: loopback by default, where the built-in origin runs.
         public var allowNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
+        /// When set, each peer keeps a cache in `peer-N` under this directory; else no cache.
+        public var cacheRoot: String?
         public init() {}
     }
 
@@ -77,6 +79,7 @@ public struct LocalSwarm: Sendable {
                         configuration.name = "local-peer-\(index + 1)"
                         configuration.token = options.token
                         configuration.allowNetworks = options.allowNetworks
+                        configuration.cacheDirectory = options.cacheRoot.map { "\($0)/peer-\(index + 1)" }
                         peerServices += try PeerServer.makeServices(
                             configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
                         ) { await peerPorts[index].set($0) }

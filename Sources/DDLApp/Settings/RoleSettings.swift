@@ -43,7 +43,7 @@ extension PeerConfiguration {
 }
 
 extension ClientConfiguration {
-    /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`,
+    /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `connect_timeout`, `read_timeout`.
     public init(url: String, reader: ConfigReader) throws {
@@ -58,6 +58,7 @@ extension ClientConfiguration {
             throw ConfigLoader.Failure(description: "piece_size must be at least 16KiB")
         }
         useSelf = try ConfigLoader.bool(reader, "self", default: useSelf)
+        selfViaLocalPeer = !(try ConfigLoader.bool(reader, "self_direct", default: !selfViaLocalPeer))
         overwrite = try ConfigLoader.bool(reader, "overwrite", default: overwrite)
         let progressText = reader.string(forKey: "progress", default: progress.rawValue)
         guard let mode = ProgressMode(rawValue: progressText) else {

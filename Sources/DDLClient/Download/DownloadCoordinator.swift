@@ -75,7 +75,7 @@ final class DownloadCoordinator: Sendable {
     init(
         plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], verifier: PeerVerifier,
         checks: AsyncStream<SpotCheck>.Continuation, pieceCompleted: AsyncStream<Void>.Continuation,
-        persistable: AsyncStream<Void>.Continuation, onReset: @escaping @Sendable () -> Void
+        persistable: AsyncStream<Void>.Continuation, owners: [SourceID?]? = nil, onReset: @escaping @Sendable () -> Void
     ) {
         self.plan = plan
         self.sources = Dictionary(sources.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -83,7 +83,8 @@ final class DownloadCoordinator: Sendable {
         self.pieceCompleted = pieceCompleted
         self.persistable = persistable
         self.onReset = onReset
-        let scheduler = PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed)
+        var scheduler = PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed)
+        if let owners { scheduler.assignOwners(owners) }
         self.state = Mutex(State(scheduler: scheduler, planner: SpotCheckPlanner(rate: verifier.rate, window: PeerVerifier.window)))
     }
 

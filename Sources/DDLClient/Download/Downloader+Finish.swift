@@ -13,6 +13,8 @@ extension Downloader {
         let bytes: Int64
         /// Bytes each source sent (including spot-check traffic).
         let traffic: [String: Int64]
+        /// Of those, bytes each peer served from its cache (see ``TransferCounters/cached(_:from:)``).
+        var cached: [String: Int64] = [:]
         /// Pieces each source completed.
         let pieces: [String: Int]
         let banned: [String]
@@ -83,7 +85,9 @@ extension Downloader {
         done.control?.remove()
         let seconds = (ContinuousClock.now - done.started).seconds
         let shares = Set(done.traffic.keys).union(done.checks.keys).map {
-            DownloadSummary.SourceShare(source: $0, bytes: done.traffic[$0] ?? 0, pieces: done.pieces[$0] ?? 0, checks: done.checks[$0])
+            DownloadSummary.SourceShare(
+                source: $0, bytes: done.traffic[$0] ?? 0, cachedBytes: min(done.traffic[$0] ?? 0, done.cached[$0] ?? 0),
+                pieces: done.pieces[$0] ?? 0, checks: done.checks[$0])
         }
         .sorted { ($0.bytes, $1.source) > ($1.bytes, $0.source) }
         let summary = DownloadSummary(

@@ -1,4 +1,5 @@
 import DDLCore
+import NIOCore
 import DDLTrackerClient
 
 extension Downloader {
@@ -45,11 +46,53 @@ extension Downloader {
             let (target, isOrigin) = targets[index % targets.count]
             return DownloadSource(PeerSource(host: peer.host, port: peer.port, name: peer.name, target: target, targetIsOrigin: isOrigin, token: configuration.token))
         }
-        if configuration.useSelf {
+        var useSelf = configuration.useSelf
+        if useSelf, configuration.selfViaLocalPeer, let local = localPeer(among: listed) {
+            useSelf = false
+            let name = local.name.map { "\($0) (\(local.host):\(local.port))" } ?? "\(local.host):\(local.port)"
+            observer.handle(.notice("peer \(name) runs on this machine: this machine's share goes through it, which shares its fetches with the swarm (--self-direct fetches directly)"))
+        }
+        if useSelf {
             sources.append(DownloadSource(OriginSource(pinned: origin)))
             sources += mirrors.map { DownloadSource(MirrorSource(file: $0)) }
         }
         return sources
+    }
+
+    /// A listed peer whose address is one of this machine's (not loopback: every machine has
+    /// those), if any.
+    func localPeer(among peers: [TrackerAPI.Peer]) -> TrackerAPI.Peer? {
+        let addresses = configuration.localAddresses ?? Self.interfaceAddresses()
+        return peers.first { addresses.contains($0.host) }
+    }
+
+    /// This machine's non-loopback interface addresses.
+    static func interfaceAddresses() -> Set<String> {
+        guard let devices = try? System.enumerateDevices() else { return [] }
+        var addresses: Set<String> = []
+        for device in devices {
+            guard let ip = device.address?.ipAddress, !ip.hasPrefix("127."), ip != "::1" else { continue }
+            addresses.insert(ip)
+        }
+        return addresses
+    }
+
+    /// Each piece's owner among the peers that fetch from the origin (see ``Rendezvous``),
+    /// or `nil` when ownership does not apply: no such peer, or a file without a validator
+    /// (peers cache only files with one).
+    static func owners(plan: PiecePlan, file: RemoteFile, sources: [DownloadSource]) -> [String?]? {
+        guard let validator = file.ifRangeValidator else { return nil }
+        var candidates: [String: String] = [:]
+        for source in sources {
+            guard let peer = source.kind as? PeerSource, peer.targetIsOrigin else { continue }
+            candidates[peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"] = source.id
+        }
+        guard !candidates.isEmpty else { return nil }
+        let key = file.url + " " + validator
+        let names = Array(candidates.keys)
+        return (0..<plan.count).map { piece in
+            Rendezvous.owner(file: key, offset: plan.range(of: piece).first, among: names).flatMap { candidates[$0] }
+        }
     }
 
     /// Probes the mirrors (in parallel) and keeps those that show the origin's length, and

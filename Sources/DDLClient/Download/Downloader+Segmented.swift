@@ -43,7 +43,7 @@ extension Downloader {
         }
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
-            traffic: counters.bySource, pieces: round.pieces, banned: round.banned.sorted(), checks: round.checks, unverified: round.unverified,
+            traffic: counters.bySource, cached: counters.cachedBySource, pieces: round.pieces, banned: round.banned.sorted(), checks: round.checks, unverified: round.unverified,
             lookup: digests, digests: check.digests, endCheck: check, repaired: round.repaired))
     }
 
@@ -58,7 +58,7 @@ extension Downloader {
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let coordinator = DownloadCoordinator(
             plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
-            persistable: persistable, onReset: { hasher.reset() })
+            persistable: persistable, owners: Self.owners(plan: plan, file: origin.current, sources: sources), onReset: { hasher.reset() })
         for source in sources {
             coordinator.addSource(source.id, maxInFlight: slots(for: source, among: sources), maxConsecutiveFailures: source.kind.maxConsecutiveFailures)
         }

@@ -74,6 +74,9 @@ struct PieceFetcher: Sendable {
 
         let expected = range.count
         var received: Int64 = 0
+        // What the peer says it served without the origin, counted as far as it came.
+        let cached = response.headers.first(name: "DDL-Cache-Bytes").flatMap(Int64.init) ?? 0
+        defer { counters.cached(min(cached, received), from: source.id) }
         do {
             for try await chunk in response.body {
                 let n = Int64(chunk.readableBytes)

@@ -118,8 +118,12 @@ public final class ConsoleObserver: DownloadObserver {
         ]
         for share in summary.sources {
             var line = "  source   \(share.source): \(ByteSize.format(share.bytes)), \(share.pieces) piece\(share.pieces == 1 ? "" : "s")"
+            if share.cachedBytes > 0 { line += " (\(ByteSize.format(share.cachedBytes)) from its cache)" }
             if let checks = share.checks { line += "; " + describe(checks) }
             lines.append(line)
+        }
+        if summary.cachedBytes > 0 {
+            lines.append("  internet \(ByteSize.format(summary.originBytes)) from the origin, \(ByteSize.format(summary.cachedBytes)) from LAN caches (internet traffic saved: \(ByteSize.format(summary.cachedBytes)))")
         }
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
@@ -203,7 +207,7 @@ public final class ConsoleObserver: DownloadObserver {
             object = ["event": "finished", "url": summary.url, "path": summary.path, "bytes": summary.bytes, "seconds": summary.seconds,
                       "rate": summary.averageRate, "sha256": summary.sha256 as Any, "mode": summary.mode, "banned": summary.banned,
                       "sources": summary.sources.map { share -> [String: Any] in
-                          var source: [String: Any] = ["source": share.source, "bytes": share.bytes, "pieces": share.pieces]
+                          var source: [String: Any] = ["source": share.source, "bytes": share.bytes, "cachedBytes": share.cachedBytes, "pieces": share.pieces]
                           if let checks = share.checks {
                               source["checks"] = ["checked": checks.checked, "confirmed": checks.confirmed, "caught": checks.caught,
                                                   "inconclusive": checks.inconclusive]
@@ -212,6 +216,7 @@ public final class ConsoleObserver: DownloadObserver {
                       },
                       "verified": Self.verifiedJSON(summary.integrity), "digest": Self.digestStatus(summary.integrity),
                       "repairedPieces": summary.repairedPieces,
+                      "originBytes": summary.originBytes, "cachedBytes": summary.cachedBytes,
                       "digestConflicts": summary.digestConflicts]
         }
         object = object.mapValues { value in

@@ -53,6 +53,10 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     public struct SourceShare: Sendable, Hashable, Codable {
         public var source: String
         public var bytes: Int64
+        /// Of ``bytes``, those its peer served from its cache or from a fetch another
+        /// client's request had started (single flight): bytes that did not cross the
+        /// internet again for this download.
+        public var cachedBytes: Int64 = 0
         public var pieces: Int
         /// How the spot checks of its bytes came out; `nil` for a source that is not checked
         /// (the origin) and was never asked to referee by a fallback vote.
@@ -78,6 +82,12 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     /// Pieces fetched again after the end check failed and the wrong bytes were found
     /// (repair in place instead of a new download).
     public var repairedPieces = 0
+
+    /// Bytes the sources served from LAN caches: internet traffic this download saved.
+    public var cachedBytes: Int64 { sources.reduce(0) { $0 + $1.cachedBytes } }
+    /// Bytes fetched from the origin (and mirrors) for this download, by this machine or by
+    /// peers: everything the sources sent that no cache served.
+    public var originBytes: Int64 { sources.reduce(0) { $0 + $1.bytes - $1.cachedBytes } }
 
     /// Average rate in bytes per second.
     public var averageRate: Double { seconds > 0 ? Double(bytes) / seconds : 0 }

@@ -6,6 +6,7 @@ final class TransferCounters: Sendable {
         var good: Int64 = 0
         var bySource: [String: Int64] = [:]
         var active: [String: Int] = [:]
+        var cachedBySource: [String: Int64] = [:]
     }
 
     private let state = Mutex(State())
@@ -27,6 +28,13 @@ final class TransferCounters: Sendable {
         state.withLock { $0.good += Int64(bytes) }
     }
 
+    /// Bytes of `source`'s answers that its peer did not fetch from the origin for them
+    /// (its cache, or another request's fetch), as its `DDL-Cache-Bytes` header says.
+    func cached(_ bytes: Int64, from source: String) {
+        guard bytes > 0 else { return }
+        state.withLock { $0.cachedBySource[source, default: 0] += bytes }
+    }
+
     func began(_ source: String) { state.withLock { $0.active[source, default: 0] += 1 } }
     func ended(_ source: String) {
         state.withLock {
@@ -38,4 +46,5 @@ final class TransferCounters: Sendable {
     var goodBytes: Int64 { state.withLock { $0.good } }
     var activeSources: Int { state.withLock { $0.active.count } }
     var bySource: [String: Int64] { state.withLock { $0.bySource } }
+    var cachedBySource: [String: Int64] { state.withLock { $0.cachedBySource } }
 }

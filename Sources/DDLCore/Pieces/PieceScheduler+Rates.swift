@@ -15,8 +15,9 @@ extension PieceScheduler {
     /// the smallest pending piece, and so does a slow source (under half the fastest one's
     /// rate) that would take longer over the lowest piece than the whole swarm needs to
     /// drain the queue: the big pieces are left to sources that finish them in time.
-    func pendingIndexToTake(for source: SourceState) -> Int? {
+    func pendingIndexToTake(for source: SourceState, id: SourceID) -> Int? {
         guard !pending.isEmpty else { return nil }
+        if let owners { return ownedIndexToTake(for: id, owners: owners) }
         let lowest = pending.count - 1
         guard let sizes else { return lowest }
         let smallest = smallestPendingIndex(sizes)
@@ -28,6 +29,36 @@ extension PieceScheduler {
         let pendingBytes = pending.reduce(Int64(0)) { $0 + sizes[$1] }
         let drainTime = Double(pendingBytes) / max(swarmRate, 1)
         return Double(sizes[pending[lowest]]) / rate > drainTime ? smallest : lowest
+    }
+
+    /// With owners: the source's own lowest pending piece; else the lowest pending piece
+    /// without a live owner; else the last pending piece of the owner with the most pending.
+    /// (`pending` holds re-queued pieces at its end: they are taken first among equals.)
+    func ownedIndexToTake(for id: SourceID, owners: [SourceID?]) -> Int? {
+        func isLive(_ owner: SourceID?) -> Bool {
+            guard let owner, let state = sources[owner] else { return false }
+            return !state.dropped
+        }
+        var ownOrphan: (index: Int, piece: Int)?
+        var orphan: (index: Int, piece: Int)?
+        var backlog: [SourceID: (count: Int, index: Int, piece: Int)] = [:]
+        for (index, piece) in pending.enumerated() {
+            let owner = owners[piece]
+            if owner == id {
+                if ownOrphan == nil || piece < ownOrphan!.piece { ownOrphan = (index, piece) }
+            } else if !isLive(owner) {
+                if orphan == nil || piece < orphan!.piece { orphan = (index, piece) }
+            } else if let owner {
+                var entry = backlog[owner] ?? (0, index, piece)
+                entry.count += 1
+                if piece > entry.piece { (entry.index, entry.piece) = (index, piece) }
+                backlog[owner] = entry
+            }
+        }
+        if let ownOrphan { return ownOrphan.index }
+        if let orphan { return orphan.index }
+        let richest = backlog.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
+        return richest?.value.index
     }
 
     /// The pending entry with the fewest bytes (the lowest piece among equals).

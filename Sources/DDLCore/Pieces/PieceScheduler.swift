@@ -111,6 +111,8 @@ package struct PieceScheduler: Sendable {
     var finishing: [Int: SourceID] = [:]
     /// Bytes written into pieces, counting a complete piece whole.
     package internal(set) var writtenBytes: Int64 = 0
+    /// Each piece's owner, when ownership is on (see ``assignOwners(_:)``).
+    var owners: [SourceID?]?
     /// Spot checks running, over all pieces.
     package internal(set) var runningChecks = 0
 
@@ -168,6 +170,16 @@ package struct PieceScheduler: Sendable {
         }
     }
 
+    /// Gives pieces owners (`owners[piece]`, `nil` for none): a source takes the pending
+    /// pieces it owns first, lowest first; then pieces without a live owner; then, idle, it
+    /// steals from the owner with the most pending pieces, taking that owner's last one. So
+    /// each piece normally goes to its owner (a peer that caches it for the whole swarm), and
+    /// the work still balances when owners differ in speed.
+    package mutating func assignOwners(_ owners: [SourceID?]) {
+        precondition(owners.count == pieceCount)
+        self.owners = owners
+    }
+
     /// Drops a source for the rest of this download (its in-flight pieces stay assigned until
     /// they are reported as failed, completed or cancelled).
     package mutating func drop(_ id: SourceID) {
@@ -182,7 +194,7 @@ package struct PieceScheduler: Sendable {
         source.benchedUntil = nil
         defer { sources[id] = source }
         guard source.inFlight.count < source.maxInFlight else { return .wait(until: nil) }
-        if let at = pendingIndexToTake(for: source) {
+        if let at = pendingIndexToTake(for: source, id: id) {
             let piece = pending.remove(at: at)
             states[piece] = .active
             holders[piece, default: [:]][id] = now

@@ -1,0 +1,41 @@
+/// Rendezvous (highest random weight) hashing: every client computes the same owner for a
+/// piece of a file from the same list of peers, without talking to anyone, and when a peer
+/// joins or leaves only the pieces it owned (or wins) change hands.
+///
+/// ddl uses it so that the clients of a swarm ask the same peer for the same bytes: that
+/// peer fetches them from the origin once and serves every other client from its cache or
+/// its running fetch (single flight), while the pieces, and so the origin fetches, spread
+/// evenly over all the peers' links.
+package enum Rendezvous {
+    /// The owner of the bytes starting at `offset` of the file `file` (its URL and validator)
+    /// among `candidates` (peer identities such as `host:port`), or `nil` without candidates.
+    package static func owner(file: String, offset: Int64, among candidates: [String]) -> String? {
+        var best: (weight: UInt64, candidate: String)?
+        let fileHash = fnv1a(file)
+        for candidate in candidates {
+            let weight = mix(fileHash ^ mix(fnv1a(candidate)) ^ mix(UInt64(bitPattern: offset) &+ 0x9e37_79b9_7f4a_7c15))
+            if best == nil || weight > best!.weight || (weight == best!.weight && candidate < best!.candidate) {
+                best = (weight, candidate)
+            }
+        }
+        return best?.candidate
+    }
+
+    /// FNV-1a, 64 bits.
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
+    /// SplitMix64's finalizer: spreads every input bit over the output.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,94 @@
+import DDLApp
+import DDLClient
+import DDLCore
+import DDLTestOrigin
+import Foundation
+import Testing
+
+/// Several clients, one file: peers own pieces (rendezvous hashing), fetch each from the
+/// origin once, and serve it to every client from their caches or running fetches.
+@Suite struct FanOutTests {
+    static let size: Int64 = 16 << 20
+
+    func options(peers: [String]) throws -> LocalSwarm.Options {
+        var options = LocalSwarm.Options()
+        options.originSize = Self.size
+        options.peerHosts = peers
+        options.cacheRoot = try makeTemporaryDirectory() + "/caches"
+        return options
+    }
+
+    func configuration(_ swarm: LocalSwarm) throws -> ClientConfiguration {
+        var configuration = ClientConfiguration(url: swarm.fileURL())
+        configuration.trackerURL = swarm.trackerURL
+        configuration.token = swarm.token
+        configuration.outputFile = try makeTemporaryDirectory() + "/file.bin"
+        configuration.pieceSize = 512 << 10
+        configuration.progress = .quiet
+        return configuration
+    }
+
+    func expectExact(_ configuration: ClientConfiguration, _ swarm: LocalSwarm, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try sha256(ofFile: configuration.outputFile!) == swarm.origin!.content.sha256(), sourceLocation: sourceLocation)
+    }
+
+    @Test func twoClientsAtOnceGetEachByteFromTheOriginAboutOnce() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
+            var first = try configuration(swarm)
+            first.useSelf = false
+            var second = try configuration(swarm)
+            second.useSelf = false
+            async let a = download(first)
+            async let b = download(second)
+            let (summaryA, summaryB) = try await (a, b)
+            try expectExact(first, swarm)
+            try expectExact(second, swarm)
+            let origin = swarm.origin!.bytesServed
+            // Without the caches each client's peers fetch the whole file: 2x, plus checks.
+            #expect(Double(origin) <= 1.5 * Double(Self.size), "the origin sent \(origin) bytes for two downloads of \(Self.size)")
+            let shared = summaryA.cachedBytes + summaryB.cachedBytes
+            #expect(Double(shared) >= 0.5 * Double(Self.size), "only \(shared) bytes came from caches")
+            #expect(summaryA.originBytes + summaryB.originBytes + shared == summaryA.sources.reduce(0) { $0 + $1.bytes } + summaryB.sources.reduce(0) { $0 + $1.bytes })
+        }
+    }
+
+    @Test func aRepeatDownloadComesFromTheCaches() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
+            var first = try configuration(swarm)
+            first.useSelf = false
+            _ = try await download(first)
+            let before = swarm.origin!.bytesServed
+            var second = try configuration(swarm)
+            second.useSelf = false
+            let observer = RecordingObserver()
+            let summary = try await download(second, observer: observer)
+            try expectExact(second, swarm)
+            let origin = swarm.origin!.bytesServed - before
+            // Only the spot checks' windows (at 16 MiB, their 64 KiB probes weigh) and the probe
+            // still go to the origin.
+            #expect(Double(origin) <= 0.2 * Double(Self.size), "the repeat took \(origin) bytes from the origin")
+            #expect(Double(summary.cachedBytes) >= 0.95 * Double(Self.size))
+            #expect(ConsoleObserver.summaryLines(summary).contains { $0.contains("internet traffic saved") })
+        }
+    }
+
+    @Test func aPeerOnThisMachineFetchesThisMachinesShare() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
+            var configuration = try configuration(swarm)
+            configuration.localAddresses = ["127.0.0.2"]
+            let observer = RecordingObserver()
+            let summary = try await download(configuration, observer: observer)
+            try expectExact(configuration, swarm)
+            // ("self" may appear with the origin's refereeing traffic, but fetched no piece.)
+            #expect((summary.sources.first { $0.source == "self" }?.pieces ?? 0) == 0)
+            #expect(observer.notices.contains { $0.contains("runs on this machine") })
+            // --self-direct keeps fetching directly.
+            var direct = try self.configuration(swarm)
+            direct.localAddresses = ["127.0.0.2"]
+            direct.selfViaLocalPeer = false
+            direct.outputFile = try makeTemporaryDirectory() + "/direct.bin"
+            let directSummary = try await download(direct)
+            #expect((directSummary.sources.first { $0.source == "self" }?.pieces ?? 0) > 0)
+        }
+    }
+}

@@ -34,6 +34,9 @@ final class DownloadCoordinator: Sendable {
         var scheduler: PieceScheduler
         /// Bumped on every change that could give an idle worker something to do.
         var version = 0
+        /// Bytes of peers' answers so far, and how many of them came from their caches.
+        var answeredBytes: Int64 = 0
+        var cachedBytes: Int64 = 0
         var changed = OneShot()
         var copies: [PieceScheduler.Copy: OneShot] = [:]
         var banned: Set<SourceID> = []
@@ -88,8 +91,25 @@ final class DownloadCoordinator: Sendable {
         self.state = Mutex(State(scheduler: scheduler, planner: SpotCheckPlanner(rate: verifier.rate, window: PeerVerifier.window)))
     }
 
-    func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
-        state.withLock { $0.scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures) }
+    func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil, stealsOnlyWhenCold: Bool = false) {
+        state.withLock {
+            $0.scheduler.addSource(id, maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures, stealsOnlyWhenCold: stealsOnlyWhenCold)
+        }
+    }
+
+    /// A peer's answer for a piece began: `cached` of its `bytes` came from its cache (or a
+    /// fetch already running there). Decides whether the swarm is warm: at least half the
+    /// bytes answered so far came from caches.
+    func peerAnswered(cached: Int64, of bytes: Int64) {
+        let actions = state.withLock { state -> Actions in
+            state.answeredBytes += bytes
+            state.cachedBytes += min(cached, bytes)
+            let warm = state.cachedBytes * 2 >= state.answeredBytes
+            guard state.scheduler.swarmIsWarm != warm else { return Actions() }
+            state.scheduler.swarmIsWarm = warm
+            return Actions(changed: bump(&state))
+        }
+        carryOut(actions)
     }
 
     // MARK: Workers

@@ -79,8 +79,10 @@ extension Downloader {
 
     /// Each piece's owner among the peers that fetch from the origin (see ``Rendezvous``),
     /// or `nil` when ownership does not apply: no such peer, or a file without a validator
-    /// (peers cache only files with one).
-    static func owners(plan: PiecePlan, file: RemoteFile, sources: [DownloadSource]) -> [String?]? {
+    /// (peers cache only files with one). A piece that the rendezvous owner's cache does not
+    /// hold (all of) goes to the peer whose cache holds the most of it (`holdings`: it
+    /// fetched it as a thief, or part of it as an endgame copy, in an earlier download).
+    static func owners(plan: PiecePlan, file: RemoteFile, sources: [DownloadSource], holdings: [String: CacheHoldings] = [:]) -> [String?]? {
         guard let validator = file.ifRangeValidator else { return nil }
         var candidates: [String: String] = [:]
         for source in sources {
@@ -91,7 +93,15 @@ extension Downloader {
         let key = file.url + " " + validator
         let names = Array(candidates.keys)
         return (0..<plan.count).map { piece in
-            Rendezvous.owner(file: key, offset: plan.range(of: piece).first, among: names).flatMap { candidates[$0] }
+            let range = plan.range(of: piece)
+            let owner = Rendezvous.owner(file: key, offset: range.first, among: names).flatMap { candidates[$0] }
+            let held = { (id: String?) -> Int64 in id.flatMap { holdings[$0]?.covered(range) } ?? 0 }
+            let ownerHolds = held(owner)
+            guard ownerHolds < range.count else { return owner }
+            let most = names.map { held(candidates[$0]) }.max() ?? 0
+            guard most > ownerHolds else { return owner }
+            let holders = names.filter { held(candidates[$0]) == most }
+            return Rendezvous.owner(file: key, offset: range.first, among: holders).flatMap { candidates[$0] } ?? owner
         }
     }
 

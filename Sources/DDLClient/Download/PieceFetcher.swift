@@ -76,6 +76,7 @@ struct PieceFetcher: Sendable {
         var received: Int64 = 0
         // What the peer says it served without the origin, counted as far as it came.
         let cached = response.headers.first(name: "DDL-Cache-Bytes").flatMap(Int64.init) ?? 0
+        if case let .piece(writer) = sink, kind is PeerSource { writer.coordinator.peerAnswered(cached: cached, of: expected) }
         defer { counters.cached(min(cached, received), from: source.id) }
         do {
             for try await chunk in response.body {

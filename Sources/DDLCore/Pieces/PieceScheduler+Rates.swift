@@ -57,6 +57,7 @@ extension PieceScheduler {
         }
         if let ownOrphan { return ownOrphan.index }
         if let orphan { return orphan.index }
+        if coldOnly.contains(id), swarmIsWarm != false { return nil }
         let richest = backlog.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
         return richest?.value.index
     }

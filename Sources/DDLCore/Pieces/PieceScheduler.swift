@@ -113,6 +113,13 @@ package struct PieceScheduler: Sendable {
     package internal(set) var writtenBytes: Int64 = 0
     /// Each piece's owner, when ownership is on (see ``assignOwners(_:)``).
     var owners: [SourceID?]?
+    /// Sources that take others' pieces only from a cold swarm (see ``swarmIsWarm``).
+    var coldOnly: Set<SourceID> = []
+    /// Whether the peers serve this file mostly from their caches; `nil` until one answered.
+    /// A source added with `stealsOnlyWhenCold` (this machine, fetching from the origin)
+    /// takes no owned piece from a warm swarm, nor one before the first answer: bytes the
+    /// LAN holds are not fetched over the internet again.
+    package var swarmIsWarm: Bool?
     /// Spot checks running, over all pieces.
     package internal(set) var runningChecks = 0
 
@@ -163,8 +170,9 @@ package struct PieceScheduler: Sendable {
 
     /// Adds a source that may keep up to `maxInFlight` pieces in flight, dropped after
     /// `maxConsecutiveFailures` failures in a row (default: the policy's).
-    package mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil) {
+    package mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil, stealsOnlyWhenCold: Bool = false) {
         precondition(maxInFlight > 0)
+        if stealsOnlyWhenCold { coldOnly.insert(id) }
         if sources[id] == nil {
             sources[id] = SourceState(maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures ?? policy.maxConsecutiveFailures)
         }
@@ -201,6 +209,8 @@ package struct PieceScheduler: Sendable {
             source.inFlight.insert(piece)
             return .piece(piece, duplicate: false)
         }
+        // Waiting to learn whether the swarm's caches hold the file (or they do).
+        if owners != nil, coldOnly.contains(id), swarmIsWarm != false { return .wait(until: nil) }
         guard policy.endgame else { return .wait(until: nil) }
         if sizes != nil, let rate = source.rate {
             guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: endgameRecheck(for: id, rate: rate, now: now)) }

@@ -1,3 +1,4 @@
+import DDLCore
 import DDLServerSupport
 import Hummingbird
 
@@ -22,6 +23,15 @@ struct CacheRoutes: Sendable {
         router.get("/v1/cache") { _, _ in
             let files = await cache.list()
             return try jsonResponse(Listing(files: files, storedBytes: cache.storedBytes, capacity: cache.configuration.capacity), status: .ok)
+        }
+        // What a client asks before a download: which bytes of this file (URL, and the
+        // validator in If-Range) are stored here.
+        router.get("/v1/cache/holdings") { request, _ in
+            guard let url = request.uri.queryParameters.get("url"), let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) else {
+                return try jsonResponse(CacheHoldings(ranges: []), status: .ok)
+            }
+            let ranges = await cache.holdings(key).map { [$0.first, $0.last] }
+            return try jsonResponse(CacheHoldings(ranges: ranges), status: .ok)
         }
         router.delete("/v1/cache") { _, _ in
             try jsonResponse(Removal(removed: await cache.remove(id: nil)), status: .ok)

@@ -309,3 +309,23 @@ extension PeerCache {
         }
     }
 }
+
+extension PeerCache {
+    /// The byte ranges of `key`'s file stored now, merged, in order.
+    package func holdings(_ key: CacheKey) async -> [ByteRange] {
+        await ready()
+        return state.withLock { state in
+            guard let entry = state.entries[key.id], entry.file != nil, let length = entry.plan.length, length > 0 else { return [] }
+            var ranges: [ByteRange] = []
+            for block in 0...BlockPlan.block(containing: length - 1) where entry.plan.stored.contains(block) {
+                let bytes = entry.plan.range(of: block)!
+                if let last = ranges.last, last.last + 1 == bytes.first {
+                    ranges[ranges.count - 1] = ByteRange(first: last.first, last: bytes.last)
+                } else {
+                    ranges.append(bytes)
+                }
+            }
+            return ranges
+        }
+    }
+}

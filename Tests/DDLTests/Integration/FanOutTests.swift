@@ -58,8 +58,8 @@ import Testing
             first.useSelf = false
             _ = try await download(first)
             let before = swarm.origin!.bytesServed
-            var second = try configuration(swarm)
-            second.useSelf = false
+            // This machine may fetch too (the default), but the caches hold the file: it waits.
+            let second = try configuration(swarm)
             let observer = RecordingObserver()
             let summary = try await download(second, observer: observer)
             try expectExact(second, swarm)
@@ -67,7 +67,10 @@ import Testing
             // Only the spot checks' windows (at 16 MiB, their 64 KiB probes weigh) and the probe
             // still go to the origin.
             #expect(Double(origin) <= 0.2 * Double(Self.size), "the repeat took \(origin) bytes from the origin")
-            #expect(Double(summary.cachedBytes) >= 0.95 * Double(Self.size))
+            // (Not all of it: a peer whose holdings answer comes late under load loses the
+            // pieces it fetched as a thief to their owners, 512 KiB each here.)
+            #expect(Double(summary.cachedBytes) >= 0.85 * Double(Self.size), "\(summary.sources.map { "\($0.source): \($0.bytes) \($0.cachedBytes) \($0.pieces)" })")
+            #expect((summary.sources.first { $0.source == "self" }?.pieces ?? 0) == 0)
             #expect(ConsoleObserver.summaryLines(summary).contains { $0.contains("internet traffic saved") })
         }
     }
@@ -82,8 +85,10 @@ import Testing
             // ("self" may appear with the origin's refereeing traffic, but fetched no piece.)
             #expect((summary.sources.first { $0.source == "self" }?.pieces ?? 0) == 0)
             #expect(observer.notices.contains { $0.contains("runs on this machine") })
-            // --self-direct keeps fetching directly.
+            // --self-direct keeps fetching directly (a file the caches do not hold yet: from
+            // a warm swarm this machine would fetch nothing over the internet anyway).
             var direct = try self.configuration(swarm)
+            direct.url = swarm.fileURL("other.bin")
             direct.localAddresses = ["127.0.0.2"]
             direct.selfViaLocalPeer = false
             direct.outputFile = try makeTemporaryDirectory() + "/direct.bin"

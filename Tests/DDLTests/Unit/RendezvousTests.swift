@@ -94,4 +94,23 @@ import Testing
         // b has nothing of its own left: it steals a's piece.
         #expect(take(&s, "b", now: now) == 0)
     }
+
+    @Test func thisMachineTakesNoOwnedPieceFromAWarmSwarmNorBeforeTheFirstAnswer() {
+        var s = PieceScheduler(pieceSizes: Array(repeating: 1 << 20, count: 4))
+        s.assignOwners(["a", "a", "b", "b"])
+        s.addSource("a", maxInFlight: 1)
+        s.addSource("b", maxInFlight: 1)
+        s.addSource("self", maxInFlight: 2, stealsOnlyWhenCold: true)
+        let now = ContinuousClock.now
+        #expect(s.next(for: "self", now: now) == .wait(until: nil), "unknown yet: wait")
+        s.swarmIsWarm = true
+        #expect(s.next(for: "self", now: now) == .wait(until: nil), "warm: the caches serve it")
+        #expect(take(&s, "a", now: now) == 0)
+        s.swarmIsWarm = false
+        #expect(take(&s, "self", now: now) == 3, "cold: this machine's link helps")
+        // A dropped owner's pieces are anyone's, warm or not.
+        s.swarmIsWarm = true
+        s.drop("a")
+        #expect(take(&s, "self", now: now) == 1)
+    }
 }

@@ -304,6 +304,29 @@ def report_markdown(rows: list[dict]) -> str:
                          f"{100.0 * both['mbit'] / (2 * beff):.0f}% of 2·B_eff = {2 * beff:.1f} Mbit/s.**\n")
         parts.append(skipped_note(by["mirror"]) + "\n")
 
+    if by.get("fanout"):
+        rs = [r for r in by["fanout"] if "skipped" not in r and r.get("tool") == "ddl"]
+        curl = next((r for r in by["fanout"] if r.get("tool") == "curl"), {})
+        parts.append(f"## 7. Fan-out (every host runs `ddl server` and `ddl get` of the same file at once; "
+                     f"each host's link B_eff = {fmt(curl.get('mbit'))} Mbit/s)\n")
+        body = [[r.get("mode"), r.get("hosts"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("ideal_s"), 2),
+                 fmt(r.get("wall_over_ideal"), 2), fmt(r.get("origin_ratio"), 3), fmt(r.get("ok"))] for r in rs]
+        parts.append(table(["peers", "hosts", "size", "all done s", "ideal s = size/(hosts·B_eff)", "× ideal",
+                            "origin sent / size (WAN counter)", "sha256 ok"], body))
+        parts.append("cache: the default; nocache: the same peers with --no-cache (each host's pieces fetched for it alone).\n")
+        parts.append(skipped_note(by["fanout"]) + "\n")
+
+    if by.get("warm"):
+        rs = [r for r in by["warm"] if "skipped" not in r]
+        parts.append("## 8. Warm swarm (the peers' caches hold the file; LAN links shaped)\n")
+        body = [[r.get("phase"), r.get("peers"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
+                 fmt(r.get("lan_mbit")), (fmt(100 * r["lan_share"], 0) + "%") if r.get("lan_share") is not None else "–",
+                 (fmt(100 * r["origin_share"], 2) + "%") if r.get("origin_share") is not None else "–",
+                 r.get("walls", "–"), fmt(r.get("ok"))] for r in rs]
+        parts.append(table(["download", "peers", "size", "time s (median)", "Mbit/s", "LAN Mbit/s", "of LAN",
+                            "origin sent / size (WAN counter)", "runs s", "sha256 ok"], body))
+        parts.append(skipped_note(by["warm"]) + "\n")
+
     if by.get("liar"):
         parts.append(report_liar(by["liar"]) + skipped_note(by["liar"]) + "\n")
 

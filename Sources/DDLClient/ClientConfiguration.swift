@@ -37,6 +37,10 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// than directly, so that its origin fetches are shared with the swarm (cached, and
     /// coalesced with other clients'). `false` (`--self-direct`) always fetches directly.
     public var selfViaLocalPeer: Bool = true
+    /// Once a digest from the publisher is known, spot-check only each source's first 64 KiB
+    /// (and endgame races): the digest decides. `false` keeps the whole sample; an explicit
+    /// `--verify-peers` (config key `verify_peers`) sets it.
+    public var shrinkSampleWithDigest: Bool = true
     /// This machine's addresses, for telling a local peer (`nil`: the interfaces'
     /// non-loopback addresses). Tests set it to pretend a loopback peer is local.
     package var localAddresses: Set<String>?

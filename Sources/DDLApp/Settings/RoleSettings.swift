@@ -71,6 +71,7 @@ extension ClientConfiguration {
                 throw ConfigLoader.Failure(description: "verify_peers must be a fraction between 0 and 1, got \(text)")
             }
             verifyPeersRate = rate
+            shrinkSampleWithDigest = false
         }
         restartOnChange = try ConfigLoader.bool(reader, "restart_on_change", default: restartOnChange)
         if let text = reader.string(forKey: "checksum"), !text.isEmpty {

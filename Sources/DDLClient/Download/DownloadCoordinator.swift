@@ -97,6 +97,12 @@ final class DownloadCoordinator: Sendable {
         }
     }
 
+    /// A digest from the publisher is known: the spot-check sample shrinks (see
+    /// ``SpotCheckPlanner/vouched``).
+    func vouch() {
+        state.withLock { $0.planner.vouched = true }
+    }
+
     /// A peer's answer for a piece began: `cached` of its `bytes` came from its cache (or a
     /// fetch already running there). Decides whether the swarm is warm: at least half the
     /// bytes answered so far came from caches.

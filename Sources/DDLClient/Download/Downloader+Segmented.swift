@@ -33,7 +33,7 @@ extension Downloader {
         while true {
             let result = try await transferPieces(
                 origin: origin, plan: plan, completed: round.completed, sources: round.sources, partFile: partFile, control: control,
-                counters: counters, verifier: verifier, fetcher: fetcher, hashing: digests.algorithmDuringTransfer, owners: owners, started: started)
+                counters: counters, verifier: verifier, fetcher: fetcher, hashing: digests.algorithmDuringTransfer, owners: owners, digests: digests, started: started)
             round.add(result)
             check = try await endCheck(lookup: digests, partFile: partFile, hashed: result.digests)
             guard case let .mismatch(expected, got) = check.verdict, round.repairs < Self.maxRepairs else { break }
@@ -49,10 +49,14 @@ extension Downloader {
             lookup: digests, digests: check.digests, endCheck: check, repaired: round.repaired))
     }
 
+    /// Whether a publisher's digest shrinks the spot-check sample (not when the user set
+    /// `--verify-peers`).
+    var vouchedSampling: Bool { configuration.shrinkSampleWithDigest }
+
     private func transferPieces(
         origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, verifier: PeerVerifier, fetcher: PieceFetcher, hashing extra: ExpectedChecksum.Algorithm?,
-        owners: [String?]?, started: ContinuousClock.Instant
+        owners: [String?]?, digests: DigestLookup, started: ContinuousClock.Instant
     ) async throws -> TransferResult {
         let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: extra)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
@@ -85,6 +89,12 @@ extension Downloader {
                     // pieces once they are on disk.
                     background.addTask { for await _ in completions { try await hasher.advance(isDone: isDone) } }
                     background.addTask { for await _ in saves { try await persist(coordinator, partFile: partFile, control: control) } }
+                    if vouchedSampling, verifier.rate < 1 {
+                        // Once the publisher's digest is known, it decides; the sample shrinks.
+                        background.addTask {
+                            if !(try await digests.all()).isEmpty { coordinator.vouch() }
+                        }
+                    }
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { try await runSpotChecks(checks, transfer) }
                         group.addTask {

@@ -21,6 +21,12 @@
 /// they cost the client's own link for every peer of every download.
 ///
 /// `rate >= 1` checks every window of every segment; `rate <= 0` checks nothing.
+///
+/// - **Vouched.** Once a digest from the file's publisher is known (``vouched``), the end
+///   check decides whether the file is right, and the wrong bytes it finds are located and
+///   fetched again: the sample then only serves to find a liar early. It shrinks to the head
+///   probe of each source's first delivery (and the races' probes), so that a swarm serving a
+///   file from its caches does not fetch 2 % of it from the origin again in every download.
 package struct SpotCheckPlanner: Sendable {
     /// Fraction of each source's bytes in the stratified sample.
     package let rate: Double
@@ -39,6 +45,8 @@ package struct SpotCheckPlanner: Sendable {
     }
 
     private var streams: [String: Stream] = [:]
+    /// A digest from the publisher is known: only first-delivery head probes and race probes.
+    package var vouched = false
 
     package init(rate: Double, window: Int64 = 256 << 10, probe: Int64 = 64 << 10) {
         precondition(window > 0 && probe > 0, "windows must hold at least one byte")
@@ -60,10 +68,10 @@ package struct SpotCheckPlanner: Sendable {
         var stream = streams[source] ?? Stream(nextPoint: Int64.random(in: 0..<block, using: &generator))
         if stream.delivered == 0 {
             chosen.append(segment.window(of: probe, at: segment.first))
-            chosen.append(segment.window(of: probe, at: segment.last - probe + 1))
+            if !vouched { chosen.append(segment.window(of: probe, at: segment.last - probe + 1)) }
         }
         let end = stream.delivered + segment.count
-        while stream.nextPoint < end {
+        while !vouched, stream.nextPoint < end {
             chosen.append(segment.window(of: window, at: segment.first + (stream.nextPoint - stream.delivered)))
             let nextBlock = stream.nextPoint / block + 1
             stream.nextPoint = nextBlock * block + Int64.random(in: 0..<block, using: &generator)

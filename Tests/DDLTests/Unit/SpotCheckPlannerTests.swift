@@ -4,6 +4,24 @@ import Testing
 @Suite struct SpotCheckPlannerTests {
     let window: Int64 = 256 << 10
 
+    /// With the publisher's digest known, the end check decides: only each source's first
+    /// 64 KiB and the races' probes are checked, so that a warm swarm does not send the client
+    /// back to the origin for 2 % of every file.
+    @Test func aVouchedDownloadChecksOnlyFirstHeadsAndRaces() {
+        var generator = SeededGenerator(seed: 7)
+        var planner = SpotCheckPlanner(rate: 0.02, window: window)
+        planner.vouched = true
+        let first = ByteRange(first: 0, last: (64 << 20) - 1)
+        #expect(planner.windows(of: first, by: "p", raced: false, using: &generator) == [ByteRange(first: 0, last: (64 << 10) - 1)])
+        let next = ByteRange(first: 64 << 20, last: (128 << 20) - 1)
+        #expect(planner.windows(of: next, by: "p", raced: false, using: &generator).isEmpty)
+        let raced = planner.windows(of: next, by: "p", raced: true, using: &generator)
+        #expect(raced.count == 1 && raced[0].count == 64 << 10)
+        // Without the digest, 64 MiB at 0.02 holds at least 5 windows besides the probes.
+        var unvouched = SpotCheckPlanner(rate: 0.02, window: window)
+        #expect(unvouched.windows(of: next, by: "p", raced: false, using: &generator).count >= 7)
+    }
+
     @Test func rateOneChecksEverySegmentInWindowsAndZeroNothing() {
         var generator = SeededGenerator(seed: 1)
         var all = SpotCheckPlanner(rate: 1, window: window)

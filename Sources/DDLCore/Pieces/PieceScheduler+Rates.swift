@@ -62,6 +62,9 @@ extension PieceScheduler {
         return richest?.value.index
     }
 
+    /// Whether pieces have owners and the peers serve the file from their caches.
+    var isWarmWithOwners: Bool { owners != nil && swarmIsWarm == true }
+
     /// The pending entry with the fewest bytes (the lowest piece among equals).
     private func smallestPendingIndex(_ sizes: [Int64]) -> Int {
         var best = pending.count - 1
@@ -89,6 +92,9 @@ extension PieceScheduler {
             let mine = Double(sizes[piece]) / rate
             let live = pieceHolders.values.filter { (now - $0).seconds <= mine * policy.endgameHopelessFactor }.count
             guard live < policy.maxCopies else { continue }
+            // In a warm swarm a copy at another peer is fetched from the origin again: only
+            // for a hopeless holder (stalled or trickling), not to gain a little time.
+            if isWarmWithOwners, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
                 let age = (now - started).seconds

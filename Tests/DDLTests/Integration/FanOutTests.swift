@@ -96,4 +96,25 @@ import Testing
             #expect((directSummary.sources.first { $0.source == "self" }?.pieces ?? 0) > 0)
         }
     }
+
+    /// With a checksum file next to the URL, the digest decides, and the spot-check sample
+    /// shrinks to each source's first 64 KiB: a repeat download from the caches takes almost
+    /// nothing from the origin.
+    @Test func aRepeatDownloadOfAFileWithADigestTakesAlmostNothingFromTheOrigin() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3", "127.0.0.4"])) { swarm in
+            let origin = swarm.origin!
+            origin.update { $0.checksumFiles = ["file.bin.sha256": "\(origin.content.sha256())  file.bin\n"] }
+            var first = try configuration(swarm)
+            first.useSelf = false
+            _ = try await download(first)
+            let before = origin.bytesServed
+            let second = try configuration(swarm)
+            let summary = try await download(second)
+            try expectExact(second, swarm)
+            #expect(summary.integrity == .verified(algorithm: "sha-256", source: "file.bin.sha256"))
+            let taken = origin.bytesServed - before
+            // The probe, the checksum file, 3 sources' first 64 KiB, and what the caches lack.
+            #expect(Double(taken) <= 0.05 * Double(Self.size), "the repeat took \(taken) bytes from the origin: \(summary.sources.map { "\($0.source): \($0.bytes) \($0.cachedBytes) \($0.pieces) \(String(describing: $0.checks))" })")
+        }
+    }
 }

@@ -91,8 +91,10 @@ extension Downloader {
                     background.addTask { for await _ in saves { try await persist(coordinator, partFile: partFile, control: control) } }
                     if vouchedSampling, verifier.rate < 1 {
                         // Once the publisher's digest is known, it decides; the sample shrinks.
-                        background.addTask {
-                            if !(try await digests.all()).isEmpty { coordinator.vouch() }
+                        if !digests.known.isEmpty {
+                            coordinator.vouch()
+                        } else {
+                            background.addTask { if !(try await digests.all()).isEmpty { coordinator.vouch() } }
                         }
                     }
                     try await withThrowingTaskGroup(of: Void.self) { group in

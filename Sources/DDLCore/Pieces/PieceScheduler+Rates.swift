@@ -15,9 +15,9 @@ extension PieceScheduler {
     /// the smallest pending piece, and so does a slow source (under half the fastest one's
     /// rate) that would take longer over the lowest piece than the whole swarm needs to
     /// drain the queue: the big pieces are left to sources that finish them in time.
-    func pendingIndexToTake(for source: SourceState, id: SourceID) -> Int? {
+    func pendingIndexToTake(for source: SourceState, id: SourceID, now: Instant) -> Int? {
         guard !pending.isEmpty else { return nil }
-        if let owners { return ownedIndexToTake(for: id, owners: owners) }
+        if let owners { return ownedIndexToTake(for: id, owners: owners, now: now) }
         let lowest = pending.count - 1
         guard let sizes else { return lowest }
         let smallest = smallestPendingIndex(sizes)
@@ -34,7 +34,7 @@ extension PieceScheduler {
     /// With owners: the source's own lowest pending piece; else the lowest pending piece
     /// without a live owner; else the last pending piece of the owner with the most pending.
     /// (`pending` holds re-queued pieces at its end: they are taken first among equals.)
-    func ownedIndexToTake(for id: SourceID, owners: [SourceID?]) -> Int? {
+    func ownedIndexToTake(for id: SourceID, owners: [SourceID?], now: Instant) -> Int? {
         func isLive(_ owner: SourceID?) -> Bool {
             guard let owner, let state = sources[owner] else { return false }
             return !state.dropped
@@ -57,9 +57,18 @@ extension PieceScheduler {
         }
         if let ownOrphan { return ownOrphan.index }
         if let orphan { return orphan.index }
-        if coldOnly.contains(id), swarmIsWarm != false { return nil }
+        if coldOnly.contains(id), isWarmOrUnknown(now: now) { return nil }
         let richest = backlog.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
         return richest?.value.index
+    }
+
+    /// Whether the swarm is warm, or not known yet and still waited for.
+    func isWarmOrUnknown(now: Instant) -> Bool {
+        switch swarmIsWarm {
+        case true?: true
+        case false?: false
+        case nil: warmthDeadline.map { now < $0 } ?? true
+        }
     }
 
     /// Whether pieces have owners and the peers serve the file from their caches.

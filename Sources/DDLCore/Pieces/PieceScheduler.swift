@@ -57,6 +57,9 @@ package struct PieceScheduler: Sendable {
         package var endgameStragglerFactor: Double = 1.5
         /// And at least this long.
         package var endgameMinimumAge: Duration = .milliseconds(200)
+        /// How long this machine waits for the peers' first answer before it takes pieces
+        /// from owners whose caches may hold them (see ``swarmIsWarm``).
+        package var warmthWait: Duration = .seconds(1)
         /// Sized plans: an idle source copies a piece only when it would finish it at least
         /// this much sooner than the piece's holder is expected to…
         package var endgameMinimumGain: Duration = .milliseconds(50)
@@ -120,6 +123,9 @@ package struct PieceScheduler: Sendable {
     /// takes no owned piece from a warm swarm, nor one before the first answer: bytes the
     /// LAN holds are not fetched over the internet again.
     package var swarmIsWarm: Bool?
+    /// Until when a `stealsOnlyWhenCold` source waits for the first answer; after it, an
+    /// unknown swarm counts as cold (peers that take long to answer must not stall it).
+    var warmthDeadline: Instant?
     /// Spot checks running, over all pieces.
     package internal(set) var runningChecks = 0
 
@@ -202,7 +208,8 @@ package struct PieceScheduler: Sendable {
         source.benchedUntil = nil
         defer { sources[id] = source }
         guard source.inFlight.count < source.maxInFlight else { return .wait(until: nil) }
-        if let at = pendingIndexToTake(for: source, id: id) {
+        if coldOnly.contains(id), owners != nil, warmthDeadline == nil { warmthDeadline = now + policy.warmthWait }
+        if let at = pendingIndexToTake(for: source, id: id, now: now) {
             let piece = pending.remove(at: at)
             states[piece] = .active
             holders[piece, default: [:]][id] = now
@@ -210,7 +217,9 @@ package struct PieceScheduler: Sendable {
             return .piece(piece, duplicate: false)
         }
         // Waiting to learn whether the swarm's caches hold the file (or they do).
-        if owners != nil, coldOnly.contains(id), swarmIsWarm != false { return .wait(until: nil) }
+        if owners != nil, coldOnly.contains(id), isWarmOrUnknown(now: now) {
+            return .wait(until: swarmIsWarm == nil ? warmthDeadline : nil)
+        }
         guard policy.endgame else { return .wait(until: nil) }
         if sizes != nil, let rate = source.rate {
             guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: endgameRecheck(for: id, rate: rate, now: now)) }

@@ -102,7 +102,7 @@ import Testing
         s.addSource("b", maxInFlight: 1)
         s.addSource("self", maxInFlight: 2, stealsOnlyWhenCold: true)
         let now = ContinuousClock.now
-        #expect(s.next(for: "self", now: now) == .wait(until: nil), "unknown yet: wait")
+        #expect(s.next(for: "self", now: now) == .wait(until: now + .seconds(1)), "unknown yet: wait, a second at most")
         s.swarmIsWarm = true
         #expect(s.next(for: "self", now: now) == .wait(until: nil), "warm: the caches serve it")
         #expect(take(&s, "a", now: now) == 0)
@@ -112,5 +112,16 @@ import Testing
         s.swarmIsWarm = true
         s.drop("a")
         #expect(take(&s, "self", now: now) == 1)
+    }
+
+    @Test func withoutAnAnswerForASecondTheSwarmCountsAsCold() {
+        var s = PieceScheduler(pieceSizes: Array(repeating: 1 << 20, count: 2))
+        s.assignOwners(["a", "a"])
+        s.addSource("a", maxInFlight: 1)
+        s.addSource("self", maxInFlight: 1, stealsOnlyWhenCold: true)
+        let now = ContinuousClock.now
+        #expect(take(&s, "a", now: now) == 0)
+        #expect(s.next(for: "self", now: now) == .wait(until: now + .seconds(1)))
+        #expect(take(&s, "self", now: now + .seconds(1)) == 1)
     }
 }

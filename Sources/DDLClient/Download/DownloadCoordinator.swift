@@ -63,6 +63,9 @@ final class DownloadCoordinator: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Whether the peers' holdings told the swarm's warmth before the transfer (answers do
+    /// not change it then).
+    private let warmthKnown: Bool
     private let clock = ContinuousClock()
     let plan: PiecePlan
     private let sources: [SourceID: DownloadSource]
@@ -78,7 +81,7 @@ final class DownloadCoordinator: Sendable {
     init(
         plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], verifier: PeerVerifier,
         checks: AsyncStream<SpotCheck>.Continuation, pieceCompleted: AsyncStream<Void>.Continuation,
-        persistable: AsyncStream<Void>.Continuation, owners: [SourceID?]? = nil, onReset: @escaping @Sendable () -> Void
+        persistable: AsyncStream<Void>.Continuation, owners: [SourceID?]? = nil, warm: Bool? = nil, onReset: @escaping @Sendable () -> Void
     ) {
         self.plan = plan
         self.sources = Dictionary(sources.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -88,6 +91,8 @@ final class DownloadCoordinator: Sendable {
         self.onReset = onReset
         var scheduler = PieceScheduler(pieceSizes: (0..<plan.count).map { plan.range(of: $0).count }, completed: completed)
         if let owners { scheduler.assignOwners(owners) }
+        scheduler.swarmIsWarm = warm
+        warmthKnown = warm != nil
         self.state = Mutex(State(scheduler: scheduler, planner: SpotCheckPlanner(rate: verifier.rate, window: PeerVerifier.window)))
     }
 
@@ -107,6 +112,7 @@ final class DownloadCoordinator: Sendable {
     /// fetch already running there). Decides whether the swarm is warm: at least half the
     /// bytes answered so far came from caches.
     func peerAnswered(cached: Int64, of bytes: Int64) {
+        guard !warmthKnown else { return }
         let actions = state.withLock { state -> Actions in
             state.answeredBytes += bytes
             state.cachedBytes += min(cached, bytes)

@@ -105,6 +105,18 @@ extension Downloader {
         }
     }
 
+    /// Whether the peers' caches hold the file (at least half of it, each piece counted at the
+    /// peer it goes to), from their holdings; `nil` when no peer said.
+    static func warmth(plan: PiecePlan, owners: [String?]?, holdings: [String: CacheHoldings]) -> Bool? {
+        guard let owners, !holdings.isEmpty, plan.length > 0 else { return nil }
+        var held: Int64 = 0
+        for piece in 0..<plan.count {
+            guard let owner = owners[piece], let holding = holdings[owner] else { continue }
+            held += holding.covered(plan.range(of: piece))
+        }
+        return held * 2 >= plan.length
+    }
+
     /// Probes the mirrors (in parallel) and keeps those that show the origin's length, and
     /// its strong `ETag` when both have one; a notice says why any other was left out.
     func probeMirrors(of file: RemoteFile) async -> [RemoteFile] {

@@ -28,12 +28,14 @@ extension Downloader {
             headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
         let holdings = await cacheHoldings(of: file, sources: sources)
         let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings)
+        let warm = Self.warmth(plan: plan, owners: owners, holdings: holdings)
+        if warm == true { logger.info("the peers' caches hold the file", metadata: ["peers": "\(holdings.count)"]) }
         var round = Round(completed: completed, sources: sources)
         var check: EndCheck
         while true {
             let result = try await transferPieces(
                 origin: origin, plan: plan, completed: round.completed, sources: round.sources, partFile: partFile, control: control,
-                counters: counters, verifier: verifier, fetcher: fetcher, hashing: digests.algorithmDuringTransfer, owners: owners, digests: digests, started: started)
+                counters: counters, verifier: verifier, fetcher: fetcher, hashing: digests.algorithmDuringTransfer, owners: owners, warm: warm, digests: digests, started: started)
             round.add(result)
             check = try await endCheck(lookup: digests, partFile: partFile, hashed: result.digests)
             guard case let .mismatch(expected, got) = check.verdict, round.repairs < Self.maxRepairs else { break }
@@ -56,7 +58,7 @@ extension Downloader {
     private func transferPieces(
         origin: PinnedFile, plan: PiecePlan, completed: Set<Int>, sources: [DownloadSource], partFile: PartFile, control: ControlFile,
         counters: TransferCounters, verifier: PeerVerifier, fetcher: PieceFetcher, hashing extra: ExpectedChecksum.Algorithm?,
-        owners: [String?]?, digests: DigestLookup, started: ContinuousClock.Instant
+        owners: [String?]?, warm: Bool?, digests: DigestLookup, started: ContinuousClock.Instant
     ) async throws -> TransferResult {
         let hasher = InOrderHasher(plan: plan, partFile: partFile, sha256: configuration.computeSHA256, extra: extra)
         let (checks, checkQueue) = AsyncStream.makeStream(of: SpotCheck.self)
@@ -64,7 +66,7 @@ extension Downloader {
         let (saves, persistable) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let coordinator = DownloadCoordinator(
             plan: plan, completed: completed, sources: sources, verifier: verifier, checks: checkQueue, pieceCompleted: pieceCompleted,
-            persistable: persistable, owners: owners, onReset: { hasher.reset() })
+            persistable: persistable, owners: owners, warm: warm, onReset: { hasher.reset() })
         for source in sources {
             coordinator.addSource(
                 source.id, maxInFlight: slots(for: source, among: sources), maxConsecutiveFailures: source.kind.maxConsecutiveFailures,

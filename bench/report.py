@@ -313,7 +313,9 @@ def report_markdown(rows: list[dict]) -> str:
                  fmt(r.get("wall_over_ideal"), 2), fmt(r.get("origin_ratio"), 3), fmt(r.get("ok"))] for r in rs]
         parts.append(table(["peers", "hosts", "size", "all done s", "ideal s = size/(hosts·B_eff)", "× ideal",
                             "origin sent / size (WAN counter)", "sha256 ok"], body))
-        parts.append("cache: the default; nocache: the same peers with --no-cache (each host's pieces fetched for it alone).\n")
+        parts.append("cache: the default; nocache: the same peers with --no-cache (each host's pieces fetched for it alone). "
+                     f"One curl download of the file took {fmt(curl.get('origin_ratio'), 3)} x its size on the same counter "
+                     "(TCP/IP headers and retransmissions).\n")
         parts.append(skipped_note(by["fanout"]) + "\n")
 
     if by.get("warm"):

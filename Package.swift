@@ -96,6 +96,7 @@ let package = Package(
                 "DDLCore", "DDLTrackerClient", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

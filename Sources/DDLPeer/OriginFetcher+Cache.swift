@@ -58,58 +58,71 @@ extension OriginFetcher {
                 limiter.release()
             }
             try await withTaskExecutorPreference(executor) {
-                var pending: (BlockPlan.Segment, CacheFile?, OpenedOrigin?)? = first
-                var cursor = whole.first
-                while cursor <= whole.last {
-                    let (segment, file, opened) = pending ?? {
-                        let (segment, file, _) = cache.next(key, from: cursor, in: whole)
-                        return (segment, file, nil)
-                    }()
-                    pending = nil
-                    switch segment {
-                    case let .stored(bytes, blocks):
-                        guard let file else { throw CacheServeError.missingFile }
-                        let layout = BlockPlan(length: file.meta.length)
-                        let result = try await NIOThreadPool.singleton.runIfActive { try file.read(bytes, blocks: blocks, layout: layout) }
-                        switch result {
-                        case let .success(buffer):
-                            try await writer.write(buffer)
-                            stats.add(bytes: Int64(buffer.readableBytes))
-                            cache.hitBytes.add(Int64(buffer.readableBytes), ordering: .relaxed)
-                            cursor = bytes.last + 1
-                        case let .failure(corrupt):
-                            await cache.discard(key, block: corrupt.block)
-                        }
-                    case let .wait(block):
-                        await cache.wait(key, block: block)
-                    case let .fetch(bytes, claim):
-                        cursor = try await fetchAndStore(
-                            bytes, claim: claim, opened: opened, url: url, key: key, cache: cache, writer: &writer)
-                    }
-                }
+                try await serveSegments(whole, first: first, url: url, key: key, cache: cache, writer: &writer)
             }
             try await writer.finish(nil)
         }
         return Response(status: .partialContent, headers: headers, body: body)
     }
 
+    /// Serves `range` segment by segment into `writer`: stored blocks from disk, blocks
+    /// another request fetches once stored, the rest from the origin (stored on the way).
+    /// `first` is the first segment when already planned (and its origin answer, if asked).
+    func serveSegments(
+        _ range: ByteRange, first: (BlockPlan.Segment, CacheFile?, OpenedOrigin?)?, url: String, key: CacheKey, cache: PeerCache,
+        writer: inout some ResponseBodyWriter
+    ) async throws {
+        var pending = first
+        var cursor = range.first
+        while cursor <= range.last {
+            let (segment, file, opened) = pending ?? {
+                let (segment, file, _) = cache.next(key, from: cursor, in: range)
+                return (segment, file, nil)
+            }()
+            pending = nil
+            switch segment {
+            case let .stored(bytes, blocks):
+                guard let file else { throw CacheServeError.missingFile }
+                let layout = BlockPlan(length: file.meta.length)
+                let result = try await NIOThreadPool.singleton.runIfActive { try file.read(bytes, blocks: blocks, layout: layout) }
+                switch result {
+                case let .success(buffer):
+                    try await writer.write(buffer)
+                    stats.add(bytes: Int64(buffer.readableBytes))
+                    cache.hitBytes.add(Int64(buffer.readableBytes), ordering: .relaxed)
+                    cursor = bytes.last + 1
+                case let .failure(corrupt):
+                    await cache.discard(key, block: corrupt.block)
+                }
+            case let .wait(block):
+                await cache.wait(key, block: block)
+            case let .fetch(bytes, claim):
+                var origin: OpenedOrigin
+                if let opened {
+                    origin = opened
+                } else {
+                    switch await openOrigin(url: url, range: bytes, ifRange: key.validator) {
+                    case .failed:
+                        cache.abandon(key, blocks: claim)
+                        throw CacheServeError.originFailed
+                    case let .opened(answer): origin = answer
+                    }
+                }
+                cursor = try await fetchAndStore(bytes, claim: claim, origin: origin, key: key, cache: cache, writer: &writer)
+                // The file ends before the range did (a preheat of a range past the end).
+                if let total = origin.total, cursor >= total { return }
+            }
+        }
+    }
+
     /// Fetches `bytes` from the origin (or streams `opened`, already asked), sends them to the
     /// caller and stores the whole blocks `claim`. Returns the offset after the last byte sent.
     func fetchAndStore(
-        _ bytes: ByteRange, claim: Range<Int>, opened: OpenedOrigin?, url: String, key: CacheKey, cache: PeerCache,
-        writer: inout any ResponseBodyWriter
+        _ bytes: ByteRange, claim: Range<Int>, origin: OpenedOrigin, key: CacheKey, cache: PeerCache,
+        writer: inout some ResponseBodyWriter
     ) async throws -> Int64 {
         var nextUnstored = claim.lowerBound
         defer { cache.abandon(key, blocks: nextUnstored..<claim.upperBound) }
-        let origin: OpenedOrigin
-        if let opened {
-            origin = opened
-        } else {
-            switch await openOrigin(url: url, range: bytes, ifRange: key.validator) {
-            case .failed: throw CacheServeError.originFailed
-            case let .opened(answer): origin = answer
-            }
-        }
         defer { origin.client.release() }
         // Store only what the origin vouches is the key's version, with a known length.
         var file: CacheFile?
@@ -167,4 +180,58 @@ package enum PeerHeaders {
     /// or fetched by another request at the same time (single flight), counted when the
     /// answer started.
     package static let cacheBytes = HTTPField.Name("DDL-Cache-Bytes")!
+}
+
+extension OriginFetcher {
+    /// `POST /v1/preheat?url=…` with `Range` and `If-Range`: fetches the range into the cache
+    /// (as a fetch would, single flight included) without sending it, and answers once it is
+    /// stored: `{"bytes": …, "cachedBefore": …}`. `ddl preheat` sends one per piece to the
+    /// piece's owner.
+    func preheat(_ request: Request, context: DDLRequestContext) async -> Response {
+        guard let cache else { return problem(.notFound, type: "no-cache", "this peer keeps no cache (--no-cache)") }
+        guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
+            return problem(.badRequest, type: "missing-url", "query parameter url is required")
+        }
+        guard let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) else {
+            return problem(.badRequest, type: "missing-validator", "If-Range with the file's strong ETag or Last-Modified is required")
+        }
+        guard let rangeHeader = request.headers[.range], let range = ByteRange.parseRangeHeader(rangeHeader) else {
+            return problem(.badRequest, type: "bad-range", "a single Range: bytes=first-last header is required")
+        }
+        guard limiter.tryAcquire() else {
+            var response = problem(.serviceUnavailable, type: "busy", "this peer is at its limit of \(limiter.limit) concurrent fetches")
+            response.headers[.retryAfter] = "1"
+            return response
+        }
+        defer { limiter.release() }
+        await cache.ready()
+        cache.begin(key)
+        defer { cache.end(key) }
+        let before = cache.coverage(key, range: range)
+        var sink = DiscardingWriter()
+        do {
+            try await serveSegments(range, first: nil, url: url, key: key, cache: cache, writer: &sink)
+        } catch {
+            return problem(.badGateway, type: "preheat-failed", "the range could not be fetched from the origin: \(error)")
+        }
+        return (try? jsonResponse(PreheatResult(bytes: sink.bytes, cachedBefore: before), status: .ok)) ?? Response(status: .ok)
+    }
+}
+
+/// The answer to `POST /v1/preheat`.
+package struct PreheatResult: Codable, Sendable {
+    /// Bytes of the range now in the cache.
+    package var bytes: Int64
+    /// Of those, bytes that were stored (or being fetched) before.
+    package var cachedBefore: Int64
+}
+
+/// A response body that goes nowhere (a preheat's), counting what passed.
+struct DiscardingWriter: ResponseBodyWriter {
+    var bytes: Int64 = 0
+    mutating func write(_ buffer: ByteBuffer) async throws { bytes += Int64(buffer.readableBytes) }
+    mutating func write(contentsOf buffers: some Sequence<ByteBuffer>) async throws {
+        for buffer in buffers { bytes += Int64(buffer.readableBytes) }
+    }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

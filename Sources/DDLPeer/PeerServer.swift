@@ -67,6 +67,7 @@ public enum PeerServer {
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
+        router.post("/v1/preheat") { request, context in await fetcher.preheat(request, context: context) }
         if let cache { CacheRoutes(cache: cache).add(to: router) }
 
         let boundPort = Eventually<Int>()

@@ -18,7 +18,7 @@ struct DDL: AsyncParsableCommand {
             Exit codes: 0 ok, 1 other failure, 3 network, 4 origin error, 5 integrity, 6 local I/O, 64 usage, 130 interrupted.
             """,
         version: "0.1.0",
-        subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, DemoCommand.self]
+        subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, PreheatCommand.self, CacheCommand.self, DemoCommand.self]
     )
 }
 

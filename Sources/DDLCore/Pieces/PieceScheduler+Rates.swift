@@ -58,6 +58,10 @@ extension PieceScheduler {
         if let ownOrphan { return ownOrphan.index }
         if let orphan { return orphan.index }
         if coldOnly.contains(id), isWarmOrUnknown(now: now) { return nil }
+        // A warm swarm: a piece taken from its holder would be fetched from the origin again
+        // (and over a WAN link, slower than the holder's LAN); the endgame still rescues a
+        // hopeless one.
+        if swarmIsWarm == true { return nil }
         let richest = backlog.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
         return richest?.value.index
     }

@@ -188,7 +188,8 @@ package struct PieceScheduler: Sendable {
     /// pieces it owns first, lowest first; then pieces without a live owner; then, idle, it
     /// steals from the owner with the most pending pieces, taking that owner's last one. So
     /// each piece normally goes to its owner (a peer that caches it for the whole swarm), and
-    /// the work still balances when owners differ in speed.
+    /// the work still balances when owners differ in speed. In a warm swarm (``swarmIsWarm``)
+    /// nobody steals: the owners hold the pieces.
     package mutating func assignOwners(_ owners: [SourceID?]) {
         precondition(owners.count == pieceCount)
         self.owners = owners

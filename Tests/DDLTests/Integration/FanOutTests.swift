@@ -121,4 +121,43 @@ import Testing
             #expect(Double(taken) <= 0.15 * Double(Self.size), "the repeat took \(taken) bytes from the origin: \(summary.sources.map { "\($0.source): \($0.bytes) \($0.cachedBytes) \($0.pieces)" })")
         }
     }
+
+    @Test func aPreheatedFileComesFromTheCachesWithoutBeingSavedFirst() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
+            let origin = swarm.origin!
+            var configuration = try configuration(swarm)
+            let client = Downloader.makeHTTPClient(configuration: configuration)
+            let preheat: Preheater.Summary
+            do {
+                preheat = try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
+                try await client.shutdown()
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            #expect(preheat.failures.isEmpty)
+            #expect(preheat.bytes == Self.size)
+            #expect(preheat.cachedBefore == 0)
+            #expect(!FileManager.default.fileExists(atPath: configuration.outputFile!), "a preheat saves nothing here")
+            #expect(origin.bytesServed >= Self.size && Double(origin.bytesServed) <= 1.01 * Double(Self.size))
+            let before = origin.bytesServed
+            configuration.useSelf = false
+            let summary = try await download(configuration)
+            try expectExact(configuration, swarm)
+            #expect(summary.cachedBytes == Self.size, "every piece came from the cache of the peer it was sent to")
+            #expect(Double(origin.bytesServed - before) <= 0.05 * Double(Self.size))
+        }
+    }
+
+    @Test func aFileWithoutAValidatorIsNotPreheated() async throws {
+        try await LocalSwarm.run(try options(peers: ["127.0.0.2"])) { swarm in
+            swarm.origin!.update { $0.etag = nil; $0.lastModified = nil }
+            let configuration = try configuration(swarm)
+            _ = try await withHTTPClient { client in
+                await #expect(throws: DownloadError.self) {
+                    _ = try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
+                }
+            }
+        }
+    }
 }

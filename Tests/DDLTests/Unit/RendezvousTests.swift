@@ -124,4 +124,14 @@ import Testing
         #expect(s.next(for: "self", now: now) == .wait(until: now + .seconds(1)))
         #expect(take(&s, "self", now: now + .seconds(1)) == 1)
     }
+
+    @Test func nobodyStealsFromAWarmSwarm() {
+        var s = scheduler(owners: ["a", "b", "b"])
+        s.swarmIsWarm = true
+        let now = ContinuousClock.now
+        #expect(take(&s, "a", now: now) == 0)
+        #expect(take(&s, "a", now: now) == nil, "b holds its pieces in its cache")
+        s.swarmIsWarm = false
+        #expect(take(&s, "a", now: now) == 2)
+    }
 }

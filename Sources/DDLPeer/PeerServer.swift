@@ -35,13 +35,14 @@ public enum PeerServer {
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
+        resolver: HostResolver = .system,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         let originClient = makeOriginClient(configuration: configuration)
         let fetcher = OriginFetcher(
             sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
-            configuration: configuration, logger: logger, stats: stats)
+            configuration: configuration, logger: logger, stats: stats, resolver: resolver)
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
@@ -50,7 +51,7 @@ public enum PeerServer {
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: ServerHardening.http1),
+            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

@@ -22,6 +22,10 @@ public struct LocalSwarm: Sendable {
         public var token: String? = SwarmToken.generate()
         /// Networks the peers may fetch from: loopback by default, where the built-in origin runs.
         public var allowNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
+        /// Peer addresses the tracker accepts although the LAN policy refuses them: loopback,
+        /// where the peers run. Clients of the swarm must allow the same
+        /// (``ClientConfiguration/allowPeerNetworks``).
+        public var allowPeerNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
         public init() {}
     }
 
@@ -57,6 +61,8 @@ public struct LocalSwarm: Sendable {
         var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: options.ttlSeconds)
         trackerConfiguration.maxPeers = 10_000
         trackerConfiguration.token = options.token
+        trackerConfiguration.allowPeerNetworks = options.allowPeerNetworks
+        trackerConfiguration.maxPeersPerAddress = 10_000
         services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
 
         let originClient = PeerServer.makeOriginClient(configuration: PeerConfiguration())

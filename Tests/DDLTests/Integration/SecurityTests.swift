@@ -37,7 +37,7 @@ import Testing
 
     @Test func everyTrackerEndpointNeedsTheToken() async throws {
         let bound = Eventually<Int>()
-        var configuration = TrackerConfiguration(host: "127.0.0.1", port: 0)
+        var configuration = loopbackTrackerConfiguration(port: 0)
         configuration.token = Self.token
         try await withServices(Tracker.makeServices(configuration: configuration, logger: testLogger) { await bound.set($0) }) {
             let base = "http://127.0.0.1:\(try await bound.wait())"
@@ -78,7 +78,7 @@ import Testing
         let origin = TestOrigin(length: 1 << 20)
         let originPort = Eventually<Int>()
         let trackerPort = Eventually<Int>()
-        var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0)
+        var trackerConfiguration = loopbackTrackerConfiguration(port: 0)
         trackerConfiguration.token = Self.token
         try await withServices(Tracker.makeServices(configuration: trackerConfiguration, logger: testLogger) { await trackerPort.set($0) }
             + [origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {

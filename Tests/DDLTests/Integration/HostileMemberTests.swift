@@ -186,11 +186,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions()) { swarm in
             let listed = CountingServer()
             let peerPort = Eventually<Int>()
-            let busy: @Sendable () -> Response = {
-                var headers = HTTPFields()
-                headers[.retryAfter] = "1"
-                return Response(status: .serviceUnavailable, headers: headers)
-            }
+            let busy: @Sendable () -> Response = { Response(status: .serviceUnavailable) }
             try await withServices([listed.makeApplication(host: "127.0.0.2", answer: busy) { await peerPort.set($0) }]) {
                 try await withHTTPClient { client in
                     _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client, token: swarm.token)
@@ -206,9 +202,14 @@ import Testing
                 #expect(summary.sha256 == swarm.origin!.content.sha256())
                 #expect(listed.requests.load(ordering: .relaxed) == 0)
                 #expect(observer.notices.contains { $0.contains("outside the address policy") && $0.contains("--allow-peer-network") }, "\(observer.notices)")
-                // Opted in (as the tests' swarms do), the same peer is asked.
+                // Opted in (as the tests' swarms do), the same peer is asked (the only source:
+                // it cannot serve, so the download fails, after asking it).
                 configuration.overwrite = true
-                _ = try await download(configuration)
+                configuration.useSelf = false
+                do throws(DownloadError) {
+                    _ = try await download(configuration)
+                    Issue.record("the download cannot succeed through a peer that only answers 503")
+                } catch {}
                 #expect(listed.requests.load(ordering: .relaxed) >= 1)
             }
         }

@@ -35,7 +35,7 @@ struct CommonOptions: ParsableArguments {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(wrapping: handler)
         }
     }
 
@@ -173,7 +173,7 @@ struct PeersCommand: AsyncParsableCommand {
         do {
             try await Roles.listPeers(trackerURL: trackerURL, json: json, token: token)
         } catch {
-            FileHandle.standardError.write(Data("ddl peers: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("ddl peers: \(TerminalText.escaped(String(describing: error)))\n".utf8))
             throw ExitCode(3)
         }
     }

@@ -75,7 +75,9 @@ public enum Roles {
 
     /// Lists the tracker's peers as a table or JSON on standard output.
     public static func listPeers(trackerURL: String, json: Bool, token: String? = nil) async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow  // the token goes to the tracker only
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let peers: [TrackerAPI.Peer]
         do {
             peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token).peers()

@@ -273,6 +273,22 @@ import Testing
         #expect(!table.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{7}" || $0 == "\u{202E}" })
         #expect(table.contains("\\u{1B}]0;owned\\u{7}\\u{1B}[2J\\u{202E}exe.txt"))
     }
+
+    @Test func logLinesCarryNoEscapeSequenceFromTheNetwork() throws {
+        let lines = CapturedLogs()
+        var logger = Logger(label: "ddl.escape") { label in
+            EscapingLogHandler(wrapping: CapturingLogHandler(label: label, sink: lines))
+        }
+        logger.logLevel = .trace
+        let hostile = "http://example.org/\u{1B}[2J\u{1B}]0;owned\u{7}\u{202E}fdp.exe"
+        logger.info("origin refused \(hostile)", metadata: [
+            "url": "\(hostile)", "list": .array(["\(hostile)"]), "nested": .dictionary(["u": "\(hostile)"]),
+            "convertible": .stringConvertible(hostile),
+        ])
+        let line = try #require(lines.all.first)
+        #expect(!line.unicodeScalars.contains { TerminalText.needsEscape($0) }, "\(line)")
+        #expect(line.contains("\\u{1B}[2J"))
+    }
 }
 
 /// Where the redirecting fake peer sends clients (set once the target listens).

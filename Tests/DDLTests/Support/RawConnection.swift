@@ -10,14 +10,21 @@ import Musl
 /// A plain TCP connection for tests that need what AsyncHTTPClient cannot do: connect from
 /// a chosen loopback address (another "host"), keep a connection open without a request,
 /// or send a request and then never read the answer (a slowloris reader). Blocking calls run
-/// on NIO's blocking-I/O thread pool.
+/// on a thread pool of their own, so that they never hold up the one the code under test
+/// resolves names on.
 final class RawConnection: @unchecked Sendable {
     private let fd: Int32
+
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
 
     /// Connects from `source` (any 127.x.y.z) to `127.0.0.1:port`. `receiveBuffer` shrinks
     /// the socket's receive buffer (set before connecting, so the window stays small).
     init(to port: Int, host: String = "127.0.0.1", from source: String = "127.0.0.1", receiveBuffer: Int32? = nil) async throws {
-        let fd = try await NIOThreadPool.singleton.runIfActive { () throws -> Int32 in
+        let fd = try await RawConnection.pool.runIfActive { () throws -> Int32 in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
             if var size = receiveBuffer {
@@ -48,7 +55,7 @@ final class RawConnection: @unchecked Sendable {
     func send(_ text: String) async throws {
         let bytes = Array(text.utf8)
         let fd = self.fd
-        try await NIOThreadPool.singleton.runIfActive {
+        try await RawConnection.pool.runIfActive {
             var offset = 0
             while offset < bytes.count {
                 let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -62,7 +69,7 @@ final class RawConnection: @unchecked Sendable {
     /// connection). `nil` when the server closed the connection before any byte.
     func readResponse() async throws -> (status: Int, body: String)? {
         let fd = self.fd
-        return try await NIOThreadPool.singleton.runIfActive { () throws -> (Int, String)? in
+        return try await RawConnection.pool.runIfActive { () throws -> (Int, String)? in
             var data: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             while true {
@@ -91,7 +98,7 @@ final class RawConnection: @unchecked Sendable {
     /// Reads a response's status line, one byte at a time (nothing of the body).
     func readStatus() async throws -> Int {
         let fd = self.fd
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await RawConnection.pool.runIfActive {
             var line: [UInt8] = []
             var byte: UInt8 = 0
             while line.last != 10 {

@@ -103,10 +103,7 @@ public struct URLPolicy: Sendable {
         }
         // Connect to an IPv4-mapped address over IPv4.
         var seen = Set<IPAddress>()
-        let usable = resolved.map { address -> IPAddress in
-            if case let .v6(value) = address, value >> 32 == 0xFFFF { return .v4(UInt32(truncatingIfNeeded: value)) }
-            return address
-        }.filter { seen.insert($0).inserted }
+        let usable = resolved.map(\.unmapped).filter { seen.insert($0).inserted }
 
         let defaultPort = scheme == "https" ? 443 : 80
         var hostHeader = components.percentEncodedHost ?? host

@@ -50,7 +50,7 @@ public enum Tracker {
             if let name = body.name, name.utf8.count > 64 {
                 return problem(.badRequest, type: "bad-name", "name must be at most 64 bytes")
             }
-            guard let source = context.remoteAddress?.ipAddress, let sourceAddress = IPAddress(source) else {
+            guard let source = context.remoteAddress?.ipAddress, let sourceAddress = IPAddress(source)?.unmapped else {
                 return problem(.badRequest, type: "bad-host", "cannot tell the address this registration came from")
             }
             // Only IP addresses are listed: a name would be resolved by each client, maybe to
@@ -60,7 +60,7 @@ public enum Tracker {
                 guard let parsed = IPAddress(given) else {
                     return problem(.badRequest, type: "bad-host", "host must be an IP address (advertise the address clients should connect to, not a name)")
                 }
-                address = parsed
+                address = parsed.unmapped
             } else {
                 address = sourceAddress
             }

@@ -57,6 +57,13 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// The address itself, or the IPv4 address of an IPv4-mapped one (`::ffff:a.b.c.d`,
+    /// what a dual-stack socket reports for an IPv4 peer): the same connection either way.
+    public var unmapped: IPAddress {
+        if case let .v6(value) = self, value >> 32 == 0xFFFF { return .v4(UInt32(truncatingIfNeeded: value)) }
+        return self
+    }
+
     /// The canonical text form (`inet_ntop`), without brackets.
     public var description: String {
         switch self {

@@ -64,6 +64,12 @@ import Testing
             #expect(try await register(port, #"{"port": 6000, "host": "127.0.0.7"}"#).status == 201)
             #expect(try await register(port, #"{"port": 6000, "host": "169.254.169.254"}"#).status == 403)
             #expect(try await register(port, #"{"port": 6000, "host": "::1"}"#).status == 403)
+            // An IPv4-mapped address is listed as the IPv4 address it is.
+            #expect(try await register(port, #"{"port": 6001, "host": "::ffff:127.0.0.8"}"#).status == 201)
+            try await withHTTPClient { client in
+                let hosts = try await TrackerClient(baseURL: "http://127.0.0.1:\(port)", httpClient: client).peers().map(\.host)
+                #expect(hosts.contains("127.0.0.8") && !hosts.contains { $0.contains("::ffff") }, "\(hosts)")
+            }
         }
     }
 

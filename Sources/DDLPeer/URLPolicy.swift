@@ -93,7 +93,12 @@ public struct URLPolicy: Sendable {
 
         let resolved: [IPAddress]
         do {
-            resolved = try await resolver.resolve(host)
+            // An address needs no lookup (getaddrinfo would return it as it is).
+            if let literal = IPAddress(host) {
+                resolved = [literal]
+            } else {
+                resolved = try await resolver.resolve(host)
+            }
         } catch {
             throw .unresolvable(host: host, reason: String(describing: error))
         }
@@ -116,12 +121,21 @@ public struct URLPolicy: Sendable {
         return pinned
     }
 
-    /// Every address `host` resolves to (`getaddrinfo` on NIO's blocking-I/O thread pool).
+    /// Every address `host` resolves to (`getaddrinfo` on a thread pool of its own).
     /// Numeric forms (`2130706433`, `0x7f.1`, `0177.0.0.1`, `::ffff:127.0.0.1`) come back
     /// as the addresses they stand for.
     public static func resolve(_ host: String) async throws -> [IPAddress] {
-        try await NIOThreadPool.singleton.runIfActive { try blockingResolve(host) }
+        try await resolverPool.runIfActive { try blockingResolve(host) }
     }
+
+    /// Threads for `getaddrinfo` alone. On NIO's shared pool a lookup waited behind file
+    /// syncs when a peer runs in one process with a client (`ddl demo`, the tests), and a
+    /// caller's fetch timed out before its URL was even checked.
+    static let resolverPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
 
     struct ResolutionFailure: Error, CustomStringConvertible {
         var code: Int32
@@ -173,6 +187,6 @@ public struct HostResolver: Sendable {
         self.resolve = resolve
     }
 
-    /// `getaddrinfo` on NIO's blocking-I/O thread pool.
+    /// `getaddrinfo` on a thread pool of its own.
     public static let system = HostResolver { try await URLPolicy.resolve($0) }
 }

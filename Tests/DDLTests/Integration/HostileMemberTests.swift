@@ -212,11 +212,17 @@ import Testing
                 // it cannot serve, so the download fails, after asking it).
                 configuration.overwrite = true
                 configuration.useSelf = false
+                let control = RecordingObserver()
+                var failure = ""
                 do throws(DownloadError) {
-                    _ = try await download(configuration)
+                    _ = try await download(configuration, observer: control)
                     Issue.record("the download cannot succeed through a peer that only answers 503")
-                } catch {}
-                #expect(listed.requests.load(ordering: .relaxed) >= 1)
+                } catch {
+                    failure = error.description
+                }
+                let peerID = "peer 127.0.0.2:\(try await peerPort.wait())"
+                #expect(control.start?.sources == [peerID], "not started with the peer as its source: \(failure)")
+                #expect(listed.requests.load(ordering: .relaxed) >= 1, "\(failure)")
             }
         }
     }

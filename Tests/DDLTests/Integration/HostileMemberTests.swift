@@ -212,6 +212,12 @@ import Testing
                 // it cannot serve, so the download fails, after asking it).
                 configuration.overwrite = true
                 configuration.useSelf = false
+                // Registered again: on a busy machine the first download can outlast the
+                // registration's TTL (this fake peer sends no heartbeats).
+                try await withHTTPClient { client in
+                    _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client, token: swarm.token)
+                        .register(.init(port: try await peerPort.wait(), host: "127.0.0.2", name: "loopback"))
+                }
                 let control = RecordingObserver()
                 var failure = ""
                 do throws(DownloadError) {

@@ -1,3 +1,5 @@
+import DDLCore
+
 /// Settings of one `ddl get`.
 public struct ClientConfiguration: Sendable, Hashable {
     /// How progress is shown.
@@ -80,8 +82,21 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var readTimeoutSeconds: Int = 30
     /// The swarm token, sent to the tracker and to peers (never to the origin).
     public var token: String?
+    /// Blocks whose peers are used although the LAN address policy refuses them (loopback,
+    /// link-local…; `--allow-peer-network`, config key `allow_peer_networks`). Peers the
+    /// tracker lists at other refused addresses, or under a name, are ignored.
+    public var allowPeerNetworks: [IPNetwork] = []
 
     public init(url: String) {
         self.url = url
     }
+}
+
+extension ClientConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The main settings, without the token.
+    public var description: String {
+        "ClientConfiguration(url: \(url), tracker: \(trackerURL ?? "none"), token: \(token == nil ? "none" : "<redacted>"))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

@@ -19,8 +19,10 @@ struct OriginFetcher: Sendable {
     let stats: PeerStats
     /// The cache of fetched ranges, when on.
     var cache: PeerCache?
+    /// Resolves origin host names (`getaddrinfo`; tests inject answers).
+    var resolver: HostResolver = .system
     /// The SSRF guard every origin URL and redirect target passes.
-    var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks)) }
+    var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks), resolver: resolver) }
 
     func handle(_ request: Request, context: DDLRequestContext) async -> Response {
         guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
@@ -97,22 +99,35 @@ struct OriginFetcher: Sendable {
             } catch {
                 return .failed(refusalResponse(error, url: target, redirected: hops > 0))
             }
-            originClient = PinnedOriginClient(pinned: pinned, url: target, configuration: configuration, shared: sharedOriginClient)
-            var originRequest = HTTPClientRequest(url: originClient.requestURL)
-            if let hostHeader = originClient.hostHeader { originRequest.headers.add(name: "Host", value: hostHeader) }
-            originRequest.headers.add(name: "Range", value: range.rangeHeader)
-            originRequest.headers.add(name: "User-Agent", value: "ddl-peer")
-            if let ifRange { originRequest.headers.add(name: "If-Range", value: ifRange) }
-            do {
-                originResponse = try await originClient.client.execute(originRequest, deadline: deadline, logger: logger)
-            } catch {
-                originClient.release()
-                logger.info("origin request failed", metadata: ["url": "\(target)", "error": "\(error)"])
-                if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                    return .failed(problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time"))
+            // Every checked address in turn, until one answers (a dead first address of a
+            // host with several is not the end of the fetch).
+            var answer: (PinnedOriginClient, HTTPClientResponse)?
+            for (index, address) in pinned.addresses.enumerated() {
+                let client: PinnedOriginClient
+                do {
+                    client = try PinnedOriginClient(pinned: pinned, address: address, url: target, configuration: configuration, shared: sharedOriginClient)
+                } catch {
+                    return .failed(refusalResponse(error, url: target, redirected: hops > 0))
                 }
-                return .failed(problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)"))
+                do {
+                    answer = (client, try await client.client.execute(originRequest(for: client, range: range, ifRange: ifRange), deadline: deadline, logger: logger))
+                    break
+                } catch {
+                    client.release()
+                    let timedOut = (error as? HTTPClientError).map { $0 == .deadlineExceeded || $0 == .readTimeout || $0 == .connectTimeout } ?? false
+                    logger.info("origin request failed", metadata: [
+                        "url": "\(target)", "address": "\(address)", "error": "\(error)", "addresses.left": "\(pinned.addresses.count - index - 1)",
+                    ])
+                    let deadlinePassed = (error as? HTTPClientError) == .deadlineExceeded
+                    guard index == pinned.addresses.count - 1 || deadlinePassed || Task.isCancelled else { continue }
+                    if timedOut {
+                        return .failed(problem(.gatewayTimeout, type: "origin-timeout", "the origin did not answer in time"))
+                    }
+                    return .failed(problem(.badGateway, type: "origin-unreachable", "cannot reach the origin: \(error)"))
+                }
             }
+            guard let answer else { return .failed(problem(.badGateway, type: "origin-unreachable", "cannot reach the origin")) }
+            (originClient, originResponse) = answer
             guard [301, 302, 303, 307, 308].contains(Int(originResponse.status.code)),
                   let location = originResponse.headers.first(name: "Location") else { break }
             _ = try? await originResponse.body.collect(upTo: 64 * 1024)
@@ -187,6 +202,18 @@ func forward(
 }
 
 struct OriginEndedEarly: Error {}
+
+extension OriginFetcher {
+    /// The origin request for `range` through `client` (pinned URL, `Host`, `If-Range`).
+    func originRequest(for client: PinnedOriginClient, range: ByteRange, ifRange: String?) -> HTTPClientRequest {
+        var originRequest = HTTPClientRequest(url: client.requestURL)
+        if let hostHeader = client.hostHeader { originRequest.headers.add(name: "Host", value: hostHeader) }
+        originRequest.headers.add(name: "Range", value: range.rangeHeader)
+        originRequest.headers.add(name: "User-Agent", value: "ddl-peer")
+        if let ifRange { originRequest.headers.add(name: "If-Range", value: ifRange) }
+        return originRequest
+    }
+}
 
 extension OriginFetcher {
     /// `403 forbidden-address` for the SSRF guard's refusals, `400`/`502` for the rest.

@@ -1,4 +1,6 @@
 import Foundation
+import DDLCore
+import DDLServerSupport
 
 /// Settings of a peer server.
 public struct PeerConfiguration: Sendable, Hashable {
@@ -22,6 +24,9 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// The swarm token: callers must send `Authorization: Bearer <token>`, and the peer
     /// sends it to the tracker. `nil` runs an open peer (only with an explicit `insecure`).
     public var token: String?
+    /// Connection caps and the time a reader may take no bytes before its connection is
+    /// closed (config keys `max_connections`, `max_connections_per_address`, `stall_timeout`).
+    public var connectionLimits = ConnectionLimits()
     /// Blocks the SSRF guard lets through although a rule refuses them (loopback, private,
     /// link-local…). Empty by default: origins must be public addresses.
     public var allowNetworks: [IPNetwork] = []

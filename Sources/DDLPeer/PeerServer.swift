@@ -48,6 +48,7 @@ public enum PeerServer {
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
+        resolver: HostResolver = .system,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(StartError) -> [any Service] {
@@ -62,7 +63,7 @@ public enum PeerServer {
         let originClient = makeOriginClient(configuration: configuration)
         let fetcher = OriginFetcher(
             sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
-            configuration: configuration, logger: logger, stats: stats, cache: cache)
+            configuration: configuration, logger: logger, stats: stats, cache: cache, resolver: resolver)
         let router = Router(context: DDLRequestContext.self)
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
@@ -73,7 +74,7 @@ public enum PeerServer {
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: ServerHardening.http1),
+            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DDLCore
 import Foundation
 import Synchronization
 
@@ -24,12 +25,19 @@ final class PinnedOriginClient: Sendable {
     /// Whether this object created `client` (and so shuts it down).
     private let owned: Bool
 
-    /// - Parameter shared: the peer's origin client (redirects disallowed), used for `http`.
-    init(pinned: URLPolicy.Pinned, url: String, configuration: PeerConfiguration, shared: HTTPClient) {
+    /// - Parameters:
+    ///   - address: one of `pinned`'s checked addresses, the one to connect to.
+    ///   - shared: the peer's origin client (redirects disallowed), used for `http`.
+    /// - Throws: ``URLPolicy/Refusal/badURL(_:)`` when the URL cannot carry `address` (never
+    ///   falls back to the unpinned name).
+    init(pinned: URLPolicy.Pinned, address: IPAddress, url: String, configuration: PeerConfiguration, shared: HTTPClient) throws(URLPolicy.Refusal) {
         var clientConfiguration = PeerServer.originClientConfiguration(configuration: configuration)
         clientConfiguration.redirectConfiguration = .disallow
         if pinned.scheme == "http" {
-            requestURL = pinned.addressURL
+            guard let addressURL = pinned.addressURL(for: address) else {
+                throw .badURL("the URL cannot be rebuilt around the checked address")
+            }
+            requestURL = addressURL
             hostHeader = pinned.hostHeader
             client = shared
             owned = false
@@ -40,7 +48,7 @@ final class PinnedOriginClient: Sendable {
             // The same parse AsyncHTTPClient does, so the override key is the host it connects to.
             if var host = URL(string: url)?.host, !host.isEmpty {
                 if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-                clientConfiguration.dnsOverride = [host: pinned.address.description]
+                clientConfiguration.dnsOverride = [host: address.description]
             }
         }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)

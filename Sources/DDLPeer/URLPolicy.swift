@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DDLCore
 import Foundation
 import NIOCore
 import NIOPosix
@@ -18,9 +19,12 @@ import Darwin
 public struct URLPolicy: Sendable {
     /// The address rules.
     public var addresses: AddressPolicy
+    /// Resolves a host name to its addresses (`getaddrinfo` unless a test injects another).
+    public var resolver: HostResolver
 
-    public init(addresses: AddressPolicy) {
+    public init(addresses: AddressPolicy, resolver: HostResolver = .system) {
         self.addresses = addresses
+        self.resolver = resolver
     }
 
     /// Why a URL is refused.
@@ -40,7 +44,11 @@ public struct URLPolicy: Sendable {
             case let .badURL(reason): reason
             case let .unresolvable(host, reason): "cannot resolve \(host): \(reason)"
             case let .forbidden(host, refusal):
-                host == refusal.address.description ? refusal.description : "\(host) resolves to \(refusal)"
+                // What a name resolves to stays in the peer's log: telling the caller would
+                // make the peer a DNS oracle for the names only it can resolve.
+                IPAddress(host) != nil
+                    ? refusal.description
+                    : "\(host) resolves to an address this peer may not connect to (the peer's log says which rule; \(refusal.option) opens a network)"
             }
         }
     }
@@ -53,12 +61,23 @@ public struct URLPolicy: Sendable {
         public var scheme: String
         /// The host as written in the URL, without brackets.
         public var host: String
-        /// The checked address the request must go to.
-        public var address: IPAddress
-        /// For `http`: the URL with the host replaced by ``address``.
-        public var addressURL: String
+        /// The checked address the request must go to (the first of ``addresses``).
+        public var address: IPAddress { addresses[0] }
+        /// Every address the host resolved to, all checked, in the resolver's order; the
+        /// request tries them in turn until one connects. Never empty.
+        public var addresses: [IPAddress]
         /// `Host` header value: the URL's host, with the port when not the default.
         public var hostHeader: String
+        let components: URLComponents
+
+        /// For `http`: the URL with the host replaced by `address` (one of ``addresses``).
+        /// `nil` when the URL cannot be rebuilt, which the caller must treat as a refusal,
+        /// never as a reason to send the unpinned URL.
+        public func addressURL(for address: IPAddress) -> String? {
+            var pinned = components
+            pinned.percentEncodedHost = address.urlHost
+            return pinned.string
+        }
     }
 
     /// Parses, resolves and checks `text`.
@@ -74,33 +93,49 @@ public struct URLPolicy: Sendable {
 
         let resolved: [IPAddress]
         do {
-            resolved = try await Self.resolve(host)
+            // An address needs no lookup (getaddrinfo would return it as it is).
+            if let literal = IPAddress(host) {
+                resolved = [literal]
+            } else {
+                resolved = try await resolver.resolve(host)
+            }
         } catch {
             throw .unresolvable(host: host, reason: String(describing: error))
         }
-        guard var chosen = resolved.first else { throw .unresolvable(host: host, reason: "no addresses") }
+        guard !resolved.isEmpty else { throw .unresolvable(host: host, reason: "no addresses") }
         for address in resolved {
             if let refusal = addresses.check(address) { throw .forbidden(host: host, refusal) }
         }
         // Connect to an IPv4-mapped address over IPv4.
-        if case let .v6(value) = chosen, value >> 32 == 0xFFFF { chosen = .v4(UInt32(truncatingIfNeeded: value)) }
+        var seen = Set<IPAddress>()
+        let usable = resolved.map(\.unmapped).filter { seen.insert($0).inserted }
 
-        var pinned = components
-        pinned.percentEncodedHost = chosen.urlHost
         let defaultPort = scheme == "https" ? 443 : 80
         var hostHeader = components.percentEncodedHost ?? host
         if let port = components.port, port != defaultPort { hostHeader += ":\(port)" }
-        return Pinned(
-            url: url, scheme: scheme, host: host, address: chosen,
-            addressURL: pinned.string ?? text, hostHeader: hostHeader)
+        let pinned = Pinned(url: url, scheme: scheme, host: host, addresses: usable, hostHeader: hostHeader, components: components)
+        // Fail closed: a URL that cannot carry the checked address is refused here.
+        guard usable.allSatisfy({ pinned.addressURL(for: $0) != nil }) else {
+            throw .badURL("the URL cannot be rebuilt around the checked address")
+        }
+        return pinned
     }
 
-    /// Every address `host` resolves to (`getaddrinfo` on NIO's blocking-I/O thread pool).
+    /// Every address `host` resolves to (`getaddrinfo` on a thread pool of its own).
     /// Numeric forms (`2130706433`, `0x7f.1`, `0177.0.0.1`, `::ffff:127.0.0.1`) come back
     /// as the addresses they stand for.
-    static func resolve(_ host: String) async throws -> [IPAddress] {
-        try await NIOThreadPool.singleton.runIfActive { try blockingResolve(host) }
+    public static func resolve(_ host: String) async throws -> [IPAddress] {
+        try await resolverPool.runIfActive { try blockingResolve(host) }
     }
+
+    /// Threads for `getaddrinfo` alone. On NIO's shared pool a lookup waited behind file
+    /// syncs when a peer runs in one process with a client (`ddl demo`, the tests), and a
+    /// caller's fetch timed out before its URL was even checked.
+    static let resolverPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
 
     struct ResolutionFailure: Error, CustomStringConvertible {
         var code: Int32
@@ -139,4 +174,19 @@ public struct URLPolicy: Sendable {
         var seen = Set<IPAddress>()
         return result.filter { seen.insert($0).inserted }
     }
+}
+
+/// Resolves host names for the SSRF guard. ``system`` asks `getaddrinfo`; tests inject
+/// answers (several addresses, the first dead) to exercise what the resolver cannot be made
+/// to return on a test machine.
+public struct HostResolver: Sendable {
+    /// Every address `host` resolves to, in the order to try them.
+    public var resolve: @Sendable (String) async throws -> [IPAddress]
+
+    public init(_ resolve: @escaping @Sendable (String) async throws -> [IPAddress]) {
+        self.resolve = resolve
+    }
+
+    /// `getaddrinfo` on a thread pool of its own.
+    public static let system = HostResolver { try await URLPolicy.resolve($0) }
 }

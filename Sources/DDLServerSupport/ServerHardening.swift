@@ -14,8 +14,15 @@ public enum ServerHardening {
     public static let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
         maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
 
-    /// The HTTP/1.1 channel configuration for ddl servers.
+    /// The HTTP/1.1 channel configuration for ddl servers, without connection limits.
     public static var http1: HTTP1Channel.Configuration {
         HTTP1Channel.Configuration(idleTimeout: idleTimeout, httpDecoderConfiguration: decoder)
+    }
+
+    /// The HTTP/1.1 channel configuration for a ddl server whose connections `counter`
+    /// limits (see ``ConnectionGuard``). Give each server its own counter.
+    public static func http1(limitedBy counter: ConnectionCounter) -> HTTP1Channel.Configuration {
+        HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard(counter: counter)], idleTimeout: idleTimeout, httpDecoderConfiguration: decoder)
     }
 }

@@ -48,6 +48,9 @@ public final class TestOrigin: Sendable {
         public var failStatus = 503
         /// `Retry-After` seconds sent with injected failures.
         public var retryAfter: Int?
+        /// Send ``retryAfter`` as an HTTP date (now plus that many seconds, IMF-fixdate)
+        /// instead of a number of seconds.
+        public var retryAfterAsDate = false
         /// Ranged `GET`s this returns a status for are refused with it (e.g. spot-check
         /// windows, which do not end where a piece does).
         public var refuseRange: (@Sendable (ByteRange) -> Int?)?
@@ -315,6 +318,15 @@ public final class TestOrigin: Sendable {
         }
     }
 
+    /// `date` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
     private func serve(_ request: Request, head: Bool) -> Response {
         let faults = state.withLock { state -> Faults? in
             if head { state.headRequests += 1 } else { state.getRequests += 1 }
@@ -327,7 +339,9 @@ public final class TestOrigin: Sendable {
         guard let faults else {
             let current = state.withLock { $0.faults }
             var headers = HTTPFields()
-            if let retry = current.retryAfter { headers[.retryAfter] = String(retry) }
+            if let retry = current.retryAfter {
+                headers[.retryAfter] = current.retryAfterAsDate ? Self.httpDate(Date().addingTimeInterval(TimeInterval(retry))) : String(retry)
+            }
             return Response(status: .init(code: current.failStatus), headers: headers)
         }
         if head, let status = faults.headStatus { return Response(status: .init(code: status)) }

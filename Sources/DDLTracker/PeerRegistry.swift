@@ -11,6 +11,10 @@ public actor PeerRegistry {
         var host: String
         var port: Int
         var name: String?
+        /// The address the registration came from (not the advertised host).
+        var source: String
+        /// Order of registration, oldest first.
+        var serial: Int
         var lastSeen: ContinuousClock.Instant
         var lastSeenWall: Date
     }
@@ -19,7 +23,12 @@ public actor PeerRegistry {
     public let ttl: Duration
     /// Most peers kept; registrations past it are refused.
     public let capacity: Int
+    /// Most peers kept per source address; registrations past it are refused.
+    public let capacityPerSource: Int
     private var entries: [String: Entry] = [:]
+    /// Live entries per source address.
+    private var countBySource: [String: Int] = [:]
+    private var nextSerial = 0
     private var idByEndpoint: [String: String] = [:]
     private let now: @Sendable () -> ContinuousClock.Instant
     /// Bumped whenever a peer is added, renamed or removed.
@@ -30,11 +39,12 @@ public actor PeerRegistry {
 
     /// - Parameter now: the clock that ages entries; tests pass one they advance by hand.
     public init(
-        ttl: Duration = .seconds(30), capacity: Int = 100_000,
+        ttl: Duration = .seconds(30), capacity: Int = 100_000, capacityPerSource: Int = 32,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.ttl = ttl
         self.capacity = capacity
+        self.capacityPerSource = max(1, capacityPerSource)
         self.now = now
     }
 
@@ -42,10 +52,13 @@ public actor PeerRegistry {
     public enum RegisterResult: Sendable, Equatable {
         case registered(id: String)
         case full
+        /// The source address has ``capacityPerSource`` peers registered already.
+        case sourceFull
     }
 
-    /// Registers `host:port`, reusing the id when that endpoint is already registered.
-    public func register(host: String, port: Int, name: String?) -> RegisterResult {
+    /// Registers `host:port` on behalf of `source` (the address the request came from),
+    /// reusing the id when that endpoint is already registered.
+    public func register(host: String, port: Int, name: String?, source: String) -> RegisterResult {
         let now = self.now()
         let endpoint = "\(host)|\(port)"
         if let id = idByEndpoint[endpoint], entries[id] != nil {
@@ -55,12 +68,15 @@ public actor PeerRegistry {
             entries[id]!.name = name
             return .registered(id: id)
         }
-        if entries.count >= capacity {
+        if entries.count >= capacity || countBySource[source, default: 0] >= capacityPerSource {
             expire(now: now)
             if entries.count >= capacity { return .full }
+            if countBySource[source, default: 0] >= capacityPerSource { return .sourceFull }
         }
         let id = Self.makeID()
-        entries[id] = Entry(id: id, host: host, port: port, name: name, lastSeen: now, lastSeenWall: Date())
+        entries[id] = Entry(id: id, host: host, port: port, name: name, source: source, serial: nextSerial, lastSeen: now, lastSeenWall: Date())
+        nextSerial += 1
+        countBySource[source, default: 0] += 1
         idByEndpoint[endpoint] = id
         membershipVersion += 1
         return .registered(id: id)
@@ -84,18 +100,44 @@ public actor PeerRegistry {
     public func remove(id: String) -> Bool {
         guard let entry = entries.removeValue(forKey: id) else { return false }
         idByEndpoint["\(entry.host)|\(entry.port)"] = nil
+        let left = countBySource[entry.source, default: 1] - 1
+        countBySource[entry.source] = left > 0 ? left : nil
         membershipVersion += 1
         return true
     }
 
-    /// The live peers, oldest registration first is not guaranteed; sorted by host and port.
-    public func list(limit: Int = .max) -> [TrackerAPI.Peer] {
+    /// The live peers, at most `limit`, taken in turn from each registering source address
+    /// (sources in random order, each source's peers oldest first), so that a source that
+    /// registered many peers cannot crowd out the others: with `S` sources each one is
+    /// listed at least `min(its peers, limit / S)` times.
+    public func list<G: RandomNumberGenerator>(limit: Int = .max, using generator: inout G) -> [TrackerAPI.Peer] {
         expire(now: now())
+        var bySource: [String: [Entry]] = [:]
+        for entry in entries.values { bySource[entry.source, default: []].append(entry) }
+        let queues = bySource.keys.sorted().shuffled(using: &generator).map { source in
+            bySource[source]!.sorted { $0.serial < $1.serial }
+        }
+        var chosen: [Entry] = []
+        chosen.reserveCapacity(min(limit, entries.count))
+        var round = 0
+        while chosen.count < limit {
+            var took = false
+            for queue in queues where round < queue.count {
+                chosen.append(queue[round])
+                took = true
+                if chosen.count == limit { break }
+            }
+            if !took { break }
+            round += 1
+        }
         let formatter = ISO8601DateFormatter()
-        return entries.values
-            .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
-            .prefix(limit)
-            .map { TrackerAPI.Peer(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall)) }
+        return chosen.map { TrackerAPI.Peer(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall)) }
+    }
+
+    /// ``list(limit:using:)`` with the system's random generator.
+    public func list(limit: Int = .max) -> [TrackerAPI.Peer] {
+        var generator = SystemRandomNumberGenerator()
+        return list(limit: limit, using: &generator)
     }
 
     /// The `GET /v1/peers` answer as JSON, rebuilt at most once a second unless peers come

@@ -16,10 +16,11 @@ public enum Tracker {
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
-        let registry = registry ?? PeerRegistry(ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers)
+        let registry = registry ?? PeerRegistry(
+            ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers, capacityPerSource: configuration.maxPeersPerAddress)
         let app = Application(
             router: makeRouter(registry: registry, configuration: configuration, logger: logger),
-            server: .http1(configuration: ServerHardening.http1),
+            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-tracker"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger
@@ -34,6 +35,7 @@ public enum Tracker {
             HTTPResponse.Status.ok
         }
         router.requireToken(configuration.token)
+        let peerPolicy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
         let peers = router.group("/v1/peers")
         peers.post { request, context -> Response in
             let body: TrackerAPI.RegisterRequest
@@ -48,23 +50,36 @@ public enum Tracker {
             if let name = body.name, name.utf8.count > 64 {
                 return problem(.badRequest, type: "bad-name", "name must be at most 64 bytes")
             }
-            let host: String
-            if let given = body.host, !given.isEmpty {
-                guard HostValidation.isValidHost(given) else {
-                    return problem(.badRequest, type: "bad-host", "host must be an IP address or a DNS name")
-                }
-                host = given
-            } else if let address = context.remoteAddress?.ipAddress {
-                host = address
-            } else {
-                return problem(.badRequest, type: "bad-host", "cannot tell the peer's address; send \"host\"")
+            guard let source = context.remoteAddress?.ipAddress, let sourceAddress = IPAddress(source)?.unmapped else {
+                return problem(.badRequest, type: "bad-host", "cannot tell the address this registration came from")
             }
-            switch await registry.register(host: host, port: body.port, name: body.name) {
+            // Only IP addresses are listed: a name would be resolved by each client, maybe to
+            // another address than any the tracker could check (DNS rebinding).
+            let address: IPAddress
+            if let given = body.host, !given.isEmpty {
+                guard let parsed = IPAddress(given) else {
+                    return problem(.badRequest, type: "bad-host", "host must be an IP address (advertise the address clients should connect to, not a name)")
+                }
+                address = parsed.unmapped
+            } else {
+                address = sourceAddress
+            }
+            if let refusal = peerPolicy.check(address) {
+                logger.info("registration refused by the address policy", metadata: [
+                    "peer.host": "\(address)", "source": "\(source)", "rule": "\(refusal.rule)",
+                ])
+                return problem(.forbidden, type: "forbidden-address", "peer address \(refusal.description)")
+            }
+            let host = address.description
+            switch await registry.register(host: host, port: body.port, name: body.name, source: sourceAddress.description) {
             case let .registered(id):
                 logger.info("peer registered", metadata: ["peer.id": "\(id)", "peer.host": "\(host)", "peer.port": "\(body.port)"])
                 return try jsonResponse(TrackerAPI.RegisterResponse(id: id, ttl: configuration.ttlSeconds), status: .created)
             case .full:
                 return problem(.serviceUnavailable, type: "full", "the tracker has reached its peer limit")
+            case .sourceFull:
+                logger.info("registration refused: too many from one address", metadata: ["source": "\(source)"])
+                return problem(.tooManyRequests, type: "too-many-peers", "\(source) has \(configuration.maxPeersPerAddress) peers registered already (max_peers_per_address on the tracker)")
             }
         }
         peers.get { _, _ -> Response in
@@ -104,4 +119,8 @@ struct PeerSweeper: Service {
             }
         }
     }
+}
+
+extension PeerSweeper: CustomStringConvertible {
+    var description: String { "PeerSweeper" }
 }

@@ -1,3 +1,6 @@
+import DDLCore
+import DDLServerSupport
+
 /// Settings of a tracker.
 public struct TrackerConfiguration: Sendable, Hashable {
     /// Address to bind, e.g. `0.0.0.0` or `127.0.0.1`.
@@ -8,8 +11,19 @@ public struct TrackerConfiguration: Sendable, Hashable {
     public var ttlSeconds: Int = 30
     /// Most peers registered at once.
     public var maxPeers: Int = 100_000
-    /// Most peers returned by one list request.
+    /// Most peers returned by one list request. When more are registered, the list takes
+    /// them in turn from each registering source address, so no source can crowd the
+    /// others out.
     public var maxListed: Int = 1000
+    /// Most peers registered at once from one source address (config key
+    /// `max_peers_per_address`); past it, `429`.
+    public var maxPeersPerAddress: Int = 32
+    /// Blocks whose peer addresses are accepted although the LAN address policy refuses
+    /// them (loopback, link-local…; config key `allow_peer_networks`). Empty by default:
+    /// only unicast LAN and internet addresses can register.
+    public var allowPeerNetworks: [IPNetwork] = []
+    /// Connection caps (see ``ConnectionLimits``).
+    public var connectionLimits = ConnectionLimits()
     /// The swarm token every request but `/healthz` must carry as
     /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
     public var token: String?
@@ -19,4 +33,14 @@ public struct TrackerConfiguration: Sendable, Hashable {
         self.port = port
         self.ttlSeconds = ttlSeconds
     }
+}
+
+extension TrackerConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The settings without the token.
+    public var description: String {
+        "TrackerConfiguration(host: \(host), port: \(port), ttl: \(ttlSeconds), token: \(token == nil ? "none" : "<redacted>"), "
+            + "maxPeers: \(maxPeers), maxPeersPerAddress: \(maxPeersPerAddress), allowPeerNetworks: \(allowPeerNetworks))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

@@ -146,3 +146,10 @@ extension String {
         return out
     }
 }
+
+extension TrackerClient: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The tracker's URL, without the token.
+    public var description: String { "TrackerClient(\(baseURL), token: \(token == nil ? "none" : "<redacted>"))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
+}

@@ -35,7 +35,7 @@ struct CommonOptions: ParsableArguments {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(wrapping: handler)
         }
     }
 
@@ -60,12 +60,18 @@ struct TrackerCommand: AsyncParsableCommand {
     @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
     @Option(help: "Port to bind (default 5000).") var port: Int?
     @Option(help: "Seconds a peer stays listed without a heartbeat (default 30).") var ttl: Int?
+    @Option(help: "Most peers registered from one address (default 32).") var maxPeersPerAddress: Int?
+    @Option(name: .customLong("allow-peer-network"), help: "Accept peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
+    var allowPeerNetworks: [String] = []
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .info)
-        let reader = try await common.reader(security.flags + ["host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) }])
+        let reader = try await common.reader(security.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
+            "host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) },
+            "max_peers_per_address": maxPeersPerAddress.map { .int($0) },
+        ])
         var configuration = try settings { try TrackerConfiguration(reader: reader) }
         let generated = try settings { try SecuritySettings.enforce(.tracker, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
         try await Roles.runTracker(configuration: configuration, logger: Logger(label: "ddl.tracker"), tokenGenerated: generated)
@@ -78,7 +84,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Tracker URL, e.g. http://10.0.0.5:5000.") var tracker: String?
     @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
     @Option(help: "Port to bind (default 6000).") var port: Int?
-    @Option(help: "Host to advertise to the tracker (default: the bind address, or the address the tracker sees).") var advertise: String?
+    @Option(help: "IP address to advertise to the tracker (default: the bind address, or the address the tracker sees).") var advertise: String?
     @Option(help: "Name shown in peer lists.") var name: String?
     @Option(help: "Most origin fetches at once (default 16).") var maxFetches: Int?
     @Option(name: .customLong("allow-network"), help: "Let origins in this network through the address guard, e.g. 192.168.1.0/24 (repeatable; config key allow_networks).")
@@ -130,6 +136,8 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false
+    @Option(name: .customLong("allow-peer-network"), help: "Use peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
+    var allowPeerNetworks: [String] = []
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
@@ -137,7 +145,7 @@ struct GetCommand: AsyncParsableCommand {
         common.bootstrap(defaultLevel: .warning)
         var progress: String?
         if json { progress = "json" } else if quiet { progress = "quiet" }
-        let reader = try await common.reader(security.flags + [
+        let reader = try await common.reader(security.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
             "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
             "self": noSelf ? .bool(false) : nil, "self_direct": selfDirect ? .bool(true) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
@@ -173,7 +181,7 @@ struct PeersCommand: AsyncParsableCommand {
         do {
             try await Roles.listPeers(trackerURL: trackerURL, json: json, token: token)
         } catch {
-            FileHandle.standardError.write(Data("ddl peers: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("ddl peers: \(TerminalText.escaped(String(describing: error)))\n".utf8))
             throw ExitCode(3)
         }
     }

@@ -30,6 +30,7 @@ public enum Demo {
                 var configuration = ClientConfiguration(url: swarm.fileURL("demo.bin"))
                 configuration.trackerURL = swarm.trackerURL
                 configuration.token = swarm.token
+                configuration.allowPeerNetworks = [IPNetwork("127.0.0.0/8")!]  // the demo's peers run on loopback
                 configuration.downloadDirectory = directory
                 configuration.overwrite = true
                 configuration.progress = options.progress

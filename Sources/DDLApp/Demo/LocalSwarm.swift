@@ -24,6 +24,10 @@ public struct LocalSwarm: Sendable {
         public var allowNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
         /// When set, each peer keeps a cache in `peer-N` under this directory; else no cache.
         public var cacheRoot: String?
+        /// Peer addresses the tracker accepts although the LAN policy refuses them: loopback,
+        /// where the peers run. Clients of the swarm must allow the same
+        /// (``ClientConfiguration/allowPeerNetworks``).
+        public var allowPeerNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
         public init() {}
     }
 
@@ -59,6 +63,8 @@ public struct LocalSwarm: Sendable {
         var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: options.ttlSeconds)
         trackerConfiguration.maxPeers = 10_000
         trackerConfiguration.token = options.token
+        trackerConfiguration.allowPeerNetworks = options.allowPeerNetworks
+        trackerConfiguration.maxPeersPerAddress = 10_000
         services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
 
         let originClient = PeerServer.makeOriginClient(configuration: PeerConfiguration())

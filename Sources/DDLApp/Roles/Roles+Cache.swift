@@ -92,19 +92,3 @@ struct CacheCommandError: Error, CustomStringConvertible {
     var text: String
     var description: String { text }
 }
-
-/// Text from the network made safe for a terminal: control characters and bidirectional
-/// overrides shown as escapes.
-enum TerminalText {
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-}

@@ -64,7 +64,7 @@ public enum Roles {
             return 0
         case let .failure(error):
             if configuration.progress != .json {
-                FileHandle.standardError.write(Data("ddl: error: \(error)\n".utf8))
+                FileHandle.standardError.write(Data("ddl: error: \(TerminalText.escaped(error.description))\n".utf8))
             } else {
                 let line = "{\"event\":\"error\",\"exitCode\":\(error.exitCode),\"message\":\(jsonString(error.description))}\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
@@ -75,7 +75,9 @@ public enum Roles {
 
     /// Lists the tracker's peers as a table or JSON on standard output.
     public static func listPeers(trackerURL: String, json: Bool, token: String? = nil) async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow  // the token goes to the tracker only
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let peers: [TrackerAPI.Peer]
         do {
             peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token).peers()
@@ -91,12 +93,19 @@ public enum Roles {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
             return
         }
+        FileHandle.standardOutput.write(Data(peerTable(peers).utf8))
+    }
+
+    /// The `ddl peers` table. Every field comes from the tracker, so control and bidi
+    /// characters are escaped (a name such as `"\u{1B}]0;…"` must not reach the terminal).
+    package static func peerTable(_ peers: [TrackerAPI.Peer]) -> String {
+        let e = TerminalText.escaped
         var lines = [pad("ID", 34) + pad("HOST", 40) + pad("PORT", 7) + pad("NAME", 20) + "LAST SEEN"]
         for peer in peers {
-            lines.append(pad(peer.id, 34) + pad(peer.host, 40) + pad(String(peer.port), 7) + pad(peer.name ?? "-", 20) + peer.lastSeen)
+            lines.append(pad(e(peer.id), 34) + pad(e(peer.host), 40) + pad(String(peer.port), 7) + pad(e(peer.name ?? "-"), 20) + e(peer.lastSeen))
         }
         lines.append("\(peers.count) peer\(peers.count == 1 ? "" : "s")")
-        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func announce(_ line: String) {

@@ -5,14 +5,18 @@ import DDLPeer
 import DDLTracker
 
 extension TrackerConfiguration {
-    /// Reads `host`, `port`, `ttl`, `max_peers`.
+    /// Reads `host`, `port`, `ttl`, `max_peers`, `max_peers_per_address`,
+    /// `allow_peer_networks`, `max_connections`, `max_connections_per_address`, `stall_timeout`.
     public init(reader: ConfigReader) throws {
         self.init()
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         ttlSeconds = try ConfigLoader.int(reader, "ttl", default: ttlSeconds, in: 1...3600)
         maxPeers = try ConfigLoader.int(reader, "max_peers", default: maxPeers, in: 1...1_000_000)
+        maxPeersPerAddress = try ConfigLoader.int(reader, "max_peers_per_address", default: maxPeersPerAddress, in: 1...1_000_000)
         token = try SecuritySettings.token(reader)
+        allowPeerNetworks = try SecuritySettings.allowPeerNetworks(reader)
+        connectionLimits = try SecuritySettings.connectionLimits(reader)
     }
 }
 
@@ -27,6 +31,9 @@ extension PeerConfiguration {
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")
+        if let advertise, !advertise.isEmpty, IPAddress(advertise) == nil {
+            throw ConfigLoader.Failure(description: "advertise must be an IP address (the tracker lists addresses only), got \(advertise)")
+        }
         name = reader.string(forKey: "name")
         maxConcurrentFetches = try ConfigLoader.int(reader, "max_fetches", default: maxConcurrentFetches, in: 1...1024)
         originConnectTimeoutSeconds = try ConfigLoader.int(reader, "origin_connect_timeout", default: originConnectTimeoutSeconds, in: 1...600)
@@ -39,6 +46,7 @@ extension PeerConfiguration {
         }
         cacheCapacity = try ConfigLoader.size(reader, "cache_size") ?? cacheCapacity
         cacheMaxAgeSeconds = try ConfigLoader.duration(reader, "cache_max_age") ?? cacheMaxAgeSeconds
+        connectionLimits = try SecuritySettings.connectionLimits(reader)
     }
 }
 
@@ -91,5 +99,6 @@ extension ClientConfiguration {
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
         token = try SecuritySettings.token(reader)
+        allowPeerNetworks = try SecuritySettings.allowPeerNetworks(reader)
     }
 }

@@ -2,6 +2,7 @@ import Configuration
 import DDLClient
 import DDLCore
 import DDLPeer
+import DDLServerSupport
 import DDLTracker
 import Foundation
 import NIOCore
@@ -39,6 +40,28 @@ public enum SecuritySettings {
         } catch {
             throw ConfigLoader.Failure(description: error.description)
         }
+    }
+
+    /// Reads `allow_peer_networks` (repeatable `--allow-peer-network`,
+    /// `DDL_ALLOW_PEER_NETWORKS`): peer addresses the LAN policy refuses but this swarm
+    /// accepts (loopback for a swarm on one machine).
+    public static func allowPeerNetworks(_ reader: ConfigReader) throws -> [IPNetwork] {
+        let entries = reader.stringArray(forKey: "allow_peer_networks") ?? reader.string(forKey: "allow_peer_networks").map { [$0] } ?? []
+        do {
+            return try AddressPolicy.parseNetworks(entries)
+        } catch {
+            throw ConfigLoader.Failure(description: error.description.replacingOccurrences(of: "allow_networks", with: "allow_peer_networks"))
+        }
+    }
+
+    /// Reads `max_connections`, `max_connections_per_address` and `stall_timeout`.
+    public static func connectionLimits(_ reader: ConfigReader) throws -> ConnectionLimits {
+        var limits = ConnectionLimits()
+        limits.maxConnections = try ConfigLoader.int(reader, "max_connections", default: limits.maxConnections, in: 1...100_000)
+        limits.maxConnectionsPerAddress = try ConfigLoader.int(
+            reader, "max_connections_per_address", default: limits.maxConnectionsPerAddress, in: 1...100_000)
+        limits.stallTimeoutSeconds = try ConfigLoader.int(reader, "stall_timeout", default: limits.stallTimeoutSeconds, in: 1...3600)
+        return limits
     }
 
     /// Applies the secure-by-default rules before a role starts.

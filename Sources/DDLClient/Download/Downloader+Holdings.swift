@@ -15,7 +15,8 @@ extension Downloader {
             return (source.id, peer)
         }
         guard !peers.isEmpty else { return [:] }
-        let client = httpClient
+        // Peers' answers are never followed elsewhere (the swarm client follows no redirect).
+        let client = swarmClient ?? httpClient
         let logger = self.logger
         let token = configuration.token
         return await withTaskGroup(of: (String, CacheHoldings?).self) { group in

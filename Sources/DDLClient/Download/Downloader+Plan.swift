@@ -11,12 +11,12 @@ extension Downloader {
         var listed: [TrackerAPI.Peer] = []
         var trackerFailure: String?
         if let trackerURL = configuration.trackerURL {
-            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: swarmClient ?? httpClient, token: configuration.token)
             // An unreachable tracker is asked again twice, like the origin's probe.
             var delays = OriginProbe.retryDelays[...]
             while true {
                 do {
-                    listed = try await tracker.peers()
+                    listed = usablePeers(try await tracker.peers())
                     if listed.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
                 } catch is CancellationError {
                     throw CancellationError()
@@ -115,6 +115,30 @@ extension Downloader {
             held += holding.covered(plan.range(of: piece))
         }
         return held * 2 >= plan.length
+    }
+
+    /// The listed peers this machine may connect to: IP addresses that pass the LAN address
+    /// policy (`--allow-peer-network` opens more). A notice names what was left out.
+    func usablePeers(_ listed: [TrackerAPI.Peer]) -> [TrackerAPI.Peer] {
+        let policy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
+        var refused: [String] = []
+        let usable = listed.filter { peer in
+            guard let address = IPAddress(peer.host) else {
+                refused.append("\(TerminalText.escaped(peer.host)) is not an IP address")
+                return false
+            }
+            if let refusal = policy.check(address) {
+                refused.append(refusal.description)
+                return false
+            }
+            return true
+        }
+        if !refused.isEmpty {
+            let shown = refused.prefix(3).joined(separator: "; ") + (refused.count > 3 ? "; …" : "")
+            observer.handle(.notice("ignored \(refused.count) peer\(refused.count == 1 ? "" : "s") the tracker listed outside the address policy: \(shown)"))
+            logger.info("peers outside the address policy ignored", metadata: ["count": "\(refused.count)"])
+        }
+        return usable
     }
 
     /// Probes the mirrors (in parallel) and keeps those that show the origin's length, and

@@ -24,7 +24,7 @@ extension Downloader {
         let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
         let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority)
         let fetcher = PieceFetcher(
-            httpClient: httpClient, counters: counters, logger: logger,
+            httpClient: httpClient, swarmClient: swarmClient, counters: counters, logger: logger,
             headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
         let holdings = await cacheHoldings(of: file, sources: sources)
         let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings)

@@ -10,6 +10,10 @@ public struct Downloader: Sendable {
     public let httpClient: HTTPClient
     public let logger: Logger
     public let observer: any DownloadObserver
+    /// The client for the tracker and the peers during ``run()``: like ``httpClient`` but it
+    /// follows no redirect (a peer answering `302` must not send this machine, with the
+    /// swarm token, anywhere else). `nil` outside a run or without a tracker.
+    var swarmClient: HTTPClient?
 
     /// - Parameter httpClient: used for the origin, the peers and the tracker; the caller
     ///   shuts it down. ``makeHTTPClient(configuration:)`` makes a suitable one.
@@ -38,8 +42,35 @@ public struct Downloader: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
+    /// Settings of the swarm client: those of ``makeHTTPClient(configuration:)``, without
+    /// redirects.
+    static func swarmClientConfiguration(_ configuration: ClientConfiguration) -> HTTPClient.Configuration {
+        var config = HTTPClient.Configuration()
+        config.redirectConfiguration = .disallow
+        config.timeout = .init(connect: .seconds(Int64(configuration.connectTimeoutSeconds)), read: .seconds(Int64(configuration.readTimeoutSeconds)))
+        config.decompression = .disabled
+        config.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.piecesInFlightPerSource + 2))
+        config.connectionPool.retryConnectionEstablishment = false
+        return config
+    }
+
     /// Downloads the file; returns the summary or throws a ``DownloadError``.
     public func run() async throws(DownloadError) -> DownloadSummary {
+        var run = self
+        if configuration.trackerURL != nil {
+            run.swarmClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.swarmClientConfiguration(configuration))
+        }
+        let result: Result<DownloadSummary, DownloadError>
+        do throws(DownloadError) {
+            result = .success(try await run.runChecked())
+        } catch {
+            result = .failure(error)
+        }
+        try? await run.swarmClient?.shutdown()
+        return try result.get()
+    }
+
+    private func runChecked() async throws(DownloadError) -> DownloadSummary {
         do {
             return try await runUnchecked()
         } catch let error as DownloadError {

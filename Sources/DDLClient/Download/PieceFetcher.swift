@@ -36,6 +36,9 @@ package enum PieceFailure: Error, CustomStringConvertible {
 /// Downloads one piece from one source, streaming each chunk to its offset in the part file.
 struct PieceFetcher: Sendable {
     let httpClient: HTTPClient
+    /// For sources that must not be followed through redirects (peers); see
+    /// ``PieceSource/followsRedirects``.
+    let swarmClient: HTTPClient?
     let counters: TransferCounters
     let logger: Logger
     let headTimeout: TimeAmount
@@ -53,8 +56,16 @@ struct PieceFetcher: Sendable {
     func fetch(range: ByteRange, from source: DownloadSource, into sink: Sink) async throws {
         let kind = source.kind
         let response: HTTPClientResponse
+        let client: HTTPClient
+        if kind.followsRedirects {
+            client = httpClient
+        } else if let swarmClient {
+            client = swarmClient
+        } else {
+            throw PieceFailure.transport("no client that follows no redirects for \(kind.id)")  // never sent through redirects
+        }
         do {
-            response = try await httpClient.execute(kind.request(for: range), timeout: headTimeout, logger: logger)
+            response = try await client.execute(kind.request(for: range), timeout: headTimeout, logger: logger)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -34,6 +34,19 @@ package struct Preheater: Sendable {
     }
 
     package func run() async throws(DownloadError) -> Summary {
+        // The tracker and the peers are asked through a client that follows no redirect.
+        let swarmClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Downloader.swarmClientConfiguration(configuration))
+        let result: Result<Summary, DownloadError>
+        do throws(DownloadError) {
+            result = .success(try await run(swarmClient: swarmClient))
+        } catch {
+            result = .failure(error)
+        }
+        try? await swarmClient.shutdown()
+        return try result.get()
+    }
+
+    private func run(swarmClient: HTTPClient) async throws(DownloadError) -> Summary {
         let started = ContinuousClock.now
         let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
         guard let length = file.length, file.acceptsRanges, length > 0 else {
@@ -43,13 +56,16 @@ package struct Preheater: Sendable {
             throw .usage("the origin sends neither a strong ETag nor Last-Modified: peers cache only files they can tell versions of")
         }
         guard let trackerURL = configuration.trackerURL else { throw .usage("preheat needs a tracker (--tracker URL)") }
-        let peers: [TrackerAPI.Peer]
+        let listed: [TrackerAPI.Peer]
         do {
-            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).peers()
+            listed = try await TrackerClient(baseURL: trackerURL, httpClient: swarmClient, token: configuration.token).peers()
         } catch {
             throw .network("the tracker could not be asked for peers: \(error)")
         }
-        guard !peers.isEmpty else { throw .usage("the tracker lists no peers to preheat") }
+        // Only peers whose address passes the LAN policy, as a download would use.
+        let policy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
+        let peers = listed.filter { peer in IPAddress(peer.host).map { policy.check($0) == nil } ?? false }
+        guard !peers.isEmpty else { throw .usage("the tracker lists no peers to preheat (\(listed.count) outside the address policy)") }
         let pinned = PinnedFile(file)
         let sources = peers.map {
             DownloadSource(PeerSource(host: $0.host, port: $0.port, name: $0.name, target: pinned, targetIsOrigin: true, token: configuration.token))
@@ -68,7 +84,9 @@ package struct Preheater: Sendable {
                     let mine = stride(from: lane, to: pieces.count, by: 2).map { pieces[$0] }
                     group.addTask {
                         var done: [PieceResult] = []
-                        for piece in mine { done.append(await preheat(plan.range(of: piece), at: peer, url: file.url, validator: validator)) }
+                        for piece in mine {
+                            done.append(await preheat(plan.range(of: piece), at: peer, url: file.url, validator: validator, client: swarmClient))
+                        }
                         return done
                     }
                 }
@@ -89,7 +107,7 @@ package struct Preheater: Sendable {
     }
 
     /// Asks `peer` to fetch `range` into its cache; waits until it is stored.
-    func preheat(_ range: ByteRange, at peer: PeerSource, url: String, validator: String) async -> PieceResult {
+    func preheat(_ range: ByteRange, at peer: PeerSource, url: String, validator: String, client: HTTPClient) async -> PieceResult {
         let authority = peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"
         var request = HTTPClientRequest(url: "http://\(authority)/v1/preheat?url=\(url.addingPathPercentEncoding())")
         request.method = .POST
@@ -98,7 +116,7 @@ package struct Preheater: Sendable {
         if let token = configuration.token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
         let timeout = TimeAmount.seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds) + 600)
         do {
-            let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
+            let response = try await client.execute(request, timeout: timeout, logger: logger)
             let body = try await response.body.collect(upTo: 64 << 10)
             guard response.status == .ok else {
                 let detail = (try? JSONDecoder().decode(Problem.self, from: body))?.detail ?? "HTTP \(response.status.code)"

@@ -176,11 +176,13 @@ public final class ConsoleObserver: DownloadObserver {
             defer { state.barVisible = false }
             return state.barVisible
         }
-        writeAll(STDERR_FILENO, (clear ? "\r\u{1B}[2K" : "") + line + "\n")
+        // Names and reasons in the line may come from the network (a server's file name,
+        // a peer's answer): no escape sequence or bidi control of theirs reaches the terminal.
+        writeAll(STDERR_FILENO, (clear ? "\r\u{1B}[2K" : "") + TerminalText.escaped(line) + "\n")
     }
 
     private func writeBar(_ text: String) {
-        writeAll(STDERR_FILENO, "\r\u{1B}[2K" + text)
+        writeAll(STDERR_FILENO, "\r\u{1B}[2K" + TerminalText.escaped(text))
     }
 
     private func emitJSON(_ event: DownloadEvent) {

@@ -34,6 +34,7 @@ package struct PeerSource: PieceSource {
     package var trust: SourceTrust { .checked }
     package var file: RemoteFile { target.current }
     package var readsErrorBodies: Bool { true }
+    package var followsRedirects: Bool { false }
 
     package func request(for range: ByteRange) -> HTTPClientRequest {
         let file = target.current

@@ -28,6 +28,11 @@ package protocol PieceSource: Sendable {
     func request(for range: ByteRange) -> HTTPClientRequest
     /// Whether an error answer's body is worth reading (a peer's JSON problem).
     var readsErrorBodies: Bool { get }
+    /// Whether redirects in its answers are followed (an origin's or a mirror's), or are an
+    /// error answer like any other (a peer's: the peer follows the origin's redirects itself,
+    /// so a redirect from a peer is the peer's own and would send the swarm token and this
+    /// machine's requests wherever it likes).
+    var followsRedirects: Bool { get }
     /// What an answer other than `206` means: a ``PieceFailure`` of this source, or a
     /// ``DownloadError`` (thrown) when the whole download must stop.
     func failure(status: Int, headers: HTTPHeaders, body: ByteBuffer?) throws(DownloadError) -> PieceFailure
@@ -38,6 +43,7 @@ package protocol PieceSource: Sendable {
 extension PieceSource {
     package var maxConsecutiveFailures: Int? { nil }
     package var readsErrorBodies: Bool { false }
+    package var followsRedirects: Bool { true }
 
     /// `Range`, `If-Range` (the file's validator) and `User-Agent` for a request of `range`
     /// of `url`.

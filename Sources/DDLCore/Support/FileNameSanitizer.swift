@@ -1,6 +1,7 @@
 /// Turns untrusted file names (from `Content-Disposition` or a URL path) into a safe name
 /// for a single directory entry: no path separators, no `.`/`..`, no control characters,
-/// no leading dots or dashes, at most 200 UTF-8 bytes.
+/// no bidirectional controls (U+202E would make `gpj.exe` display as `exe.jpg`), no leading
+/// dots or dashes, at most 200 UTF-8 bytes.
 public enum FileNameSanitizer {
     /// Name used when nothing usable is left.
     public static let fallback = "download"
@@ -13,6 +14,7 @@ public enum FileNameSanitizer {
         for scalar in lastComponent.unicodeScalars {
             switch scalar.value {
             case 0..<0x20, 0x7F, 0x80..<0xA0: continue  // control characters
+            case _ where TerminalText.isBidiControl(scalar): continue
             case 0x3A, 0x2A, 0x3F, 0x22, 0x3C, 0x3E, 0x7C: scalars.append("_")  // : * ? " < > |
             default: scalars.append(scalar)
             }

@@ -86,7 +86,7 @@ import Testing
 
                 let target = directory + "/s.bin"
                 let gate = origin.pause(atOffset: size / 3)
-                let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--token", token, "--piece-size", "512KiB", "--json"],
+                let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--allow-peer-network", "127.0.0.0/8", "--token", token, "--piece-size", "512KiB", "--json"],
                                     directory: directory, name: "get")
                 let third = await gate.reached(unless: { _ = try? await get.waitForExit(seconds: 60) })
                 #expect(third, "ddl get ended before a third: \(get.output)")

@@ -86,6 +86,30 @@ import Testing
         }
     }
 
+    @Test func retryAfterAsAnHTTPDateIsHonoured() async throws {
+        try await LocalSwarm.run(options(size: 2 << 20)) { swarm in
+            // A date 4 s ahead (whole seconds: at least 3 s from when it is read), far longer
+            // than the 0.25-0.4 s the client would back off by itself.
+            swarm.origin!.update {
+                $0.failNextRequests = 1
+                $0.failStatus = 503
+                $0.retryAfter = 4
+                $0.retryAfterAsDate = true
+            }
+            var configuration = ClientConfiguration(url: swarm.fileURL())
+            configuration.outputFile = try makeTemporaryDirectory() + "/d.bin"
+            configuration.pieceSize = 512 << 10
+            configuration.connections = 1
+            configuration.discoverDigests = false  // no checksum-file GET may take the failure
+            let observer = RecordingObserver()
+            let started = ContinuousClock.now
+            let summary = try await download(configuration, observer: observer)
+            #expect(summary.sha256 == swarm.origin!.content.sha256())
+            #expect(observer.failedPieces == 1)
+            #expect(ContinuousClock.now - started >= .milliseconds(2500), "the HTTP-date Retry-After was not honoured")
+        }
+    }
+
     @Test(arguments: [403, 404, 410])
     func permanentOriginErrorsFailFast(status: Int) async throws {
         try await LocalSwarm.run(options(size: 1 << 20)) { swarm in

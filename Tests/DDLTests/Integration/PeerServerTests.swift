@@ -144,7 +144,7 @@ import Testing
     @Test func peerRegistersAgainAfterATrackerRestart() async throws {
         // A tracker on a port we keep, restarted with an empty registry.
         let firstPort = Eventually<Int>()
-        let trackerServices = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: 0, ttlSeconds: 1), logger: testLogger) {
+        let trackerServices = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: 0, ttlSeconds: 1), logger: testLogger) {
             await firstPort.set($0)
         }
         let peerPort = Eventually<Int>()
@@ -158,13 +158,13 @@ import Testing
             try await withServices(peerServices) {
                 // The tracker is down: the peer keeps retrying. Start it now.
                 try await Task.sleep(for: .milliseconds(300))
-                let second = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: 1), logger: testLogger)
+                let second = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: port, ttlSeconds: 1), logger: testLogger)
                 try await withServices(second) {
                     let registered = try await eventually(within: 10) { (try? await tracker.peers().count) == 1 }
                     #expect(registered)
                 }
                 // Restart again: the heartbeat gets 404 and the peer registers anew.
-                let third = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: 1), logger: testLogger)
+                let third = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: port, ttlSeconds: 1), logger: testLogger)
                 try await withServices(third) {
                     // One answer shows it (a second request could come after the 1 s TTL ran
                     // out on a loaded machine, between two heartbeats).
@@ -178,7 +178,7 @@ import Testing
 
     @Test func peerDeregistersOnGracefulShutdown() async throws {
         let trackerPort = Eventually<Int>()
-        let trackerServices = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: 0), logger: testLogger) {
+        let trackerServices = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: 0), logger: testLogger) {
             await trackerPort.set($0)
         }
         try await withServices(trackerServices) {

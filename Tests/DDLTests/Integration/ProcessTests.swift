@@ -73,7 +73,7 @@ import Testing
 
         static func start(directory: String, ttl: Int, servers count: Int = 2, client: HTTPClient) async throws -> Swarm {
             let token = SwarmToken.generate()
-            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", String(ttl), "--token", token], directory: directory, name: "tracker")
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--ttl", String(ttl), "--token", token, "--allow-peer-network", "127.0.0.0/8"], directory: directory, name: "tracker")
             let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
             let servers = try (0..<count).map { index in
                 try Child(["server", "--tracker", trackerURL, "--host", "127.0.0.\(index + 2)", "--port", "0", "--name", "p\(index)", "--token", token,
@@ -108,7 +108,7 @@ import Testing
                 #expect(peers.output.contains("127.0.0.2") && peers.output.contains("127.0.0.3"))
 
                 let target = directory + "/downloaded.bin"
-                let get = try Child(["get", fileURL, "-o", target, "--tracker", trackerURL, "--piece-size", "1MiB", "--json", "--token", token], directory: directory, name: "get")
+                let get = try Child(["get", fileURL, "-o", target, "--tracker", trackerURL, "--allow-peer-network", "127.0.0.0/8", "--piece-size", "1MiB", "--json", "--token", token], directory: directory, name: "get")
                 let status = try await get.waitForExit(seconds: 60)
                 #expect(status == 0, "ddl get failed: \(get.output)")
                 #expect(try sha256(ofFile: target) == origin.content.sha256())

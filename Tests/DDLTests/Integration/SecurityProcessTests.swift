@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTestOrigin
 import DDLTrackerClient
 import Foundation
 import Testing
@@ -23,6 +24,40 @@ extension ProcessTests {
         // A bad allow-list entry is a usage error too.
         let bad = try Child(["server", "--token", "t", "--allow-network", "10.0.0.0/99", "--port", "0"], directory: directory, name: "bad-net")
         #expect(try await bad.waitForExit() == 64)
+    }
+
+    @Test func noRoleLogsTheTokenAtTraceLevel() async throws {
+        let directory = try makeTemporaryDirectory()
+        let token = SwarmToken.generate()
+        let trace: [String: String?] = ["DDL_LOG_LEVEL": "trace", "DDL_TOKEN": token]  // not on the command line: not in argv either
+        let origin = TestOrigin(length: 3 << 20)
+        let originPort = Eventually<Int>()
+        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
+            let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--allow-peer-network", "127.0.0.0/8"],
+                                    directory: directory, name: "tracker", environment: trace)
+            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
+            let server = try Child(["server", "--tracker", trackerURL, "--host", "127.0.0.2", "--port", "0", "--allow-network", "127.0.0.0/8"],
+                                   directory: directory, name: "server", environment: trace)
+            _ = try await server.listeningPort()
+            try await withHTTPClient { client in
+                let tracker = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
+                let registered = try await eventually(within: 10) { (try? await tracker.peers().count) == 1 }
+                #expect(registered)
+            }
+            let get = try Child(["get", "http://127.0.0.1:\(try await originPort.wait())/files/t.bin", "-o", directory + "/t.bin", "--tracker", trackerURL,
+                                 "--allow-peer-network", "127.0.0.0/8", "--piece-size", "256KiB", "--quiet"],
+                                directory: directory, name: "get", environment: trace)
+            #expect(try await get.waitForExit(seconds: 60) == 0)
+            server.signal(SIGTERM)
+            #expect(try await server.waitForExit() == 0)
+            tracker.signal(SIGTERM)
+            #expect(try await tracker.waitForExit() == 0)
+        }
+        for name in ["tracker", "server", "get"] {
+            let log = (try? String(contentsOfFile: directory + "/\(name).err", encoding: .utf8)) ?? ""
+            #expect(log.contains("trace") || log.contains("debug"), "\(name) logged nothing at trace level")
+            #expect(!log.contains(token), "ddl \(name) logged the token")
+        }
     }
 
     @Test func trackerGeneratesAndPrintsATokenAndInsecureServerWarns() async throws {

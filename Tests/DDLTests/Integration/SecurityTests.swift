@@ -37,7 +37,7 @@ import Testing
 
     @Test func everyTrackerEndpointNeedsTheToken() async throws {
         let bound = Eventually<Int>()
-        var configuration = TrackerConfiguration(host: "127.0.0.1", port: 0)
+        var configuration = loopbackTrackerConfiguration(port: 0)
         configuration.token = Self.token
         try await withServices(Tracker.makeServices(configuration: configuration, logger: testLogger) { await bound.set($0) }) {
             let base = "http://127.0.0.1:\(try await bound.wait())"
@@ -78,7 +78,7 @@ import Testing
         let origin = TestOrigin(length: 1 << 20)
         let originPort = Eventually<Int>()
         let trackerPort = Eventually<Int>()
-        var trackerConfiguration = TrackerConfiguration(host: "127.0.0.1", port: 0)
+        var trackerConfiguration = loopbackTrackerConfiguration(port: 0)
         trackerConfiguration.token = Self.token
         try await withServices(Tracker.makeServices(configuration: trackerConfiguration, logger: testLogger) { await trackerPort.set($0) }
             + [origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
@@ -148,6 +148,9 @@ import Testing
                 "127.0.0.1", "127.1.2.3", "0.0.0.0", "localhost", "LOCALHOST", "[::1]", "2130706433", "0177.0.0.1", "0x7f000001", "0x7f.1",
                 "127.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "169.254.169.254", "10.0.0.1",
                 "172.16.0.1", "192.168.0.1", "100.64.0.1", "198.18.0.1", "[fe80::1]", "[fd00::1]", "224.0.0.1", "255.255.255.255",
+                // Not global unicast either (issue 12): IPv4-translated, IETF assignments (Teredo),
+                // documentation, SRv6.
+                "[::ffff:0:127.0.0.1]", "[2001::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]", "[3fff::1]", "[5f00::1]",
             ]
             for host in forbidden {
                 let (status, text) = try await fetch(client, peer: peer, "http://\(host):\(port)/files/secret")
@@ -167,6 +170,16 @@ import Testing
             #expect(problem.type == "forbidden-address")
             #expect(problem.detail == "127.0.0.1 is loopback; allow it with --allow-network 127.0.0.0/8")
             #expect(status == 403)
+            #expect(internalOrigin.getRequests == 0)
+        }
+    }
+
+    @Test func anAllowedIPv4BlockDoesNotOpenItsOtherIPv6Forms() async throws {
+        try await withGuardedPeer(allow: ["127.0.0.5/32"]) { peer, port, internalOrigin, client in
+            for host in ["[64:ff9b::127.0.0.5]", "[::127.0.0.5]", "[2002:7f00:5::1]", "[::ffff:0:127.0.0.5]"] {
+                let (status, text) = try await fetch(client, peer: peer, "http://\(host):\(port)/files/secret")
+                #expect(status == 403 && text.contains("forbidden-address"), "\(host): \(status) \(text)")
+            }
             #expect(internalOrigin.getRequests == 0)
         }
     }

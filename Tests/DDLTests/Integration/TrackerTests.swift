@@ -11,7 +11,7 @@ import Testing
     /// Runs a tracker on 127.0.0.1 port 0 and passes its base URL.
     func withTracker(ttl: Int = 30, port: Int = 0, registry: PeerRegistry? = nil, _ body: @Sendable @escaping (String, HTTPClient) async throws -> Void) async throws {
         let bound = Eventually<Int>()
-        let configuration = TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: ttl)
+        let configuration = loopbackTrackerConfiguration(port: port, ttlSeconds: ttl)
         let services = Tracker.makeServices(configuration: configuration, registry: registry, logger: testLogger) {
             await bound.set($0)
         }

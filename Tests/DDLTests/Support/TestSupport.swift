@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLClient
 import DDLCore
 import DDLTestOrigin
+import DDLTracker
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -92,8 +93,18 @@ func withHTTPClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> 
     }
 }
 
-/// Runs one download with the real client and a fresh HTTP client.
-func download(_ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver()) async throws(DownloadError) -> DownloadSummary {
+/// Peer addresses the tests' clients use although the LAN policy refuses them: the test
+/// swarms run on loopback (an explicit opt-in, like `--allow-peer-network 127.0.0.0/8`).
+let testPeerNetworks = [IPNetwork("127.0.0.0/8")!]
+
+/// Runs one download with the real client and a fresh HTTP client. `peerNetworks` are
+/// added to the configuration's ``ClientConfiguration/allowPeerNetworks`` (pass `[]` to
+/// test the default policy).
+func download(
+    _ configuration: ClientConfiguration, observer: RecordingObserver = RecordingObserver(), peerNetworks: [IPNetwork] = testPeerNetworks
+) async throws(DownloadError) -> DownloadSummary {
+    var configuration = configuration
+    configuration.allowPeerNetworks += peerNetworks
     let client = Downloader.makeHTTPClient(configuration: configuration)
     let result: Result<DownloadSummary, DownloadError>
     do throws(DownloadError) {
@@ -175,4 +186,12 @@ final class ManualClock: Sendable {
     var now: @Sendable () -> ContinuousClock.Instant { { self.instant.withLock { $0 } } }
 
     func advance(by duration: Duration) { instant.withLock { $0 += duration } }
+}
+
+/// A tracker on 127.0.0.1 for tests, accepting peers on loopback (an explicit opt-in, like
+/// `--allow-peer-network 127.0.0.0/8`; the default refuses them).
+func loopbackTrackerConfiguration(port: Int = 0, ttlSeconds: Int = 30) -> TrackerConfiguration {
+    var configuration = TrackerConfiguration(host: "127.0.0.1", port: port, ttlSeconds: ttlSeconds)
+    configuration.allowPeerNetworks = testPeerNetworks
+    return configuration
 }

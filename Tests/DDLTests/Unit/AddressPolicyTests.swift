@@ -75,6 +75,49 @@ import Testing
         #expect(refusal.description == "127.0.0.1 is loopback; allow it with --allow-network 127.0.0.0/8")
     }
 
+    @Test(arguments: [
+        ("::ffff:0:127.0.0.1", "IPv4-translated"), ("::ffff:0:808:808", "IPv4-translated"),  // SIIT, whatever it embeds
+        ("2001::1", "IETF protocol assignments"), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),  // Teredo 2001::/32
+        ("2001:1ff::1", "IETF protocol assignments"), ("2001:10::1", "IETF protocol assignments"),
+        ("3fff::1", "documentation"), ("3fff:fff::1", "documentation"),
+        ("5f00::1", "segment routing"), ("5f00:ffff::1", "segment routing"),
+        ("4000::1", "not global unicast"), ("::2:0:0:1", "not global unicast"), ("1::1", "not global unicast"),
+        ("8000::1", "not global unicast"), ("e000::1", "not global unicast"),
+    ])
+    func refusesWhatIsNotGlobalUnicast(_ text: String, _ rule: String) throws {
+        let address = try #require(IPAddress(text))
+        let refusal = try #require(AddressPolicy().check(address), "\(text) should be refused")
+        #expect(refusal.rule.contains(rule), "\(text): \(refusal.rule)")
+    }
+
+    @Test func allowNetworkMatchesOnlyWhatItNames() throws {
+        let policy = AddressPolicy(allowNetworks: [IPNetwork("127.0.0.5/32")!])
+        #expect(policy.check(IPAddress("127.0.0.5")!) == nil)
+        #expect(policy.check(IPAddress("::ffff:127.0.0.5")!) == nil)  // the same IPv4 connection
+        for other in ["64:ff9b::127.0.0.5", "::127.0.0.5", "2002:7f00:5::1", "::ffff:0:127.0.0.5", "127.0.0.6"] {
+            #expect(policy.check(IPAddress(other)!) != nil, "\(other) passed an allow-list naming only 127.0.0.5")
+        }
+        // An embedded form is opened by naming its own IPv6 block, which the refusal suggests.
+        let nat64 = try #require(AddressPolicy().check(IPAddress("64:ff9b::127.0.0.5")!))
+        #expect(nat64.network.description == "64:ff9b::7f00:0/104")
+        #expect(AddressPolicy(allowNetworks: [nat64.network]).check(IPAddress("64:ff9b::127.0.0.5")!) == nil)
+        #expect(AddressPolicy(allowNetworks: [nat64.network]).check(IPAddress("127.0.0.5")!) != nil)
+    }
+
+    @Test func theLANPolicyAllowsPrivateUnicastAndNothingLocal() throws {
+        let lan = AddressPolicy(scope: .lan)
+        for text in ["10.0.0.1", "172.16.0.1", "192.168.1.1", "100.64.0.1", "198.18.0.1", "fd00::1", "fc12::1", "8.8.8.8",
+                     "2606:4700::1111", "::ffff:192.168.1.1"] {
+            #expect(lan.check(IPAddress(text)!) == nil, "\(text)")
+        }
+        for text in ["127.0.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "240.0.0.1", "192.0.2.1", "::1", "::",
+                     "fe80::1", "ff02::1", "2001:db8::1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "::ffff:0:10.0.0.1", "2001::1", "5f00::1"] {
+            let refusal = try #require(lan.check(IPAddress(text)!), "\(text) should be refused on a LAN")
+            #expect(refusal.description.contains("--allow-peer-network"))
+        }
+        #expect(AddressPolicy(allowNetworks: [IPNetwork("127.0.0.0/8")!], scope: .lan).check(IPAddress("127.0.0.1")!) == nil)
+    }
+
     @Test func tokensAreRandomAndComparedExactly() {
         let a = SwarmToken.generate()
         let b = SwarmToken.generate()

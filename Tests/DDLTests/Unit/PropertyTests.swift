@@ -109,7 +109,7 @@ struct SeededGenerator: RandomNumberGenerator {
 
     @Test func trackerAPISurvivesRandomAndMalformedRequests() async throws {
         let bound = Eventually<Int>()
-        let services = Tracker.makeServices(configuration: TrackerConfiguration(host: "127.0.0.1", port: 0), logger: testLogger) {
+        let services = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: 0), logger: testLogger) {
             await bound.set($0)
         }
         try await withServices(services) {

@@ -30,7 +30,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    static func number(fromBigEndian bytes: UnsafeRawBufferPointer) -> UInt128 {
+    package static func number(fromBigEndian bytes: UnsafeRawBufferPointer) -> UInt128 {
         var value: UInt128 = 0
         for byte in bytes.prefix(16) { value = value << 8 | UInt128(byte) }
         return value
@@ -55,6 +55,13 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         if high96 == 0x0064_FF9B_0000_0000_0000_0000 { return low32 }  // 64:ff9b::/96
         if value >> 112 == 0x2002 { return UInt32(truncatingIfNeeded: value >> 80) }  // 2002::/16
         return nil
+    }
+
+    /// The address itself, or the IPv4 address of an IPv4-mapped one (`::ffff:a.b.c.d`,
+    /// what a dual-stack socket reports for an IPv4 peer): the same connection either way.
+    public var unmapped: IPAddress {
+        if case let .v6(value) = self, value >> 32 == 0xFFFF { return .v4(UInt32(truncatingIfNeeded: value)) }
+        return self
     }
 
     /// The canonical text form (`inet_ntop`), without brackets.
@@ -127,15 +134,45 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
     static func mask128(_ prefix: Int) -> UInt128 { prefix == 0 ? 0 : UInt128.max << UInt128(128 - prefix) }
 }
 
-/// Which addresses a peer may connect to on a caller's behalf. Loopback, private,
-/// link-local, shared (CGNAT), documentation, benchmarking, reserved, multicast and
-/// broadcast addresses are refused unless they fall in ``allowNetworks``.
+/// Which addresses may be used, for one of two purposes (``Scope``):
+///
+/// - ``Scope/internet``: origins a peer fetches from on a caller's behalf (the SSRF guard).
+///   Only global unicast addresses pass: every block of the IANA special-purpose registries
+///   that is not globally reachable is refused, and for IPv6 everything outside `2000::/3`.
+/// - ``Scope/lan``: the peer servers of a swarm (what the tracker accepts and clients connect
+///   to). Private (RFC 1918), shared (CGNAT), benchmarking and unique-local addresses pass;
+///   loopback, link-local (and so cloud metadata), unspecified, documentation, multicast,
+///   broadcast and reserved addresses do not.
+///
+/// ``allowNetworks`` lets blocks through although a rule refuses them, and matches only what
+/// it names: an IPv4 block also matches the IPv4-mapped forms (`::ffff:a.b.c.d`) of its
+/// addresses, which are the same IPv4 connection, but no other IPv6 embedding (NAT64,
+/// IPv4-compatible, 6to4); those need their IPv6 block named.
 public struct AddressPolicy: Hashable, Sendable {
+    /// What the addresses are for.
+    public enum Scope: Sendable, Hashable {
+        /// Origins on the internet: global unicast only.
+        case internet
+        /// Peer servers on the LAN: unicast, private addresses included.
+        case lan
+
+        /// The option that opens a refused block, named in refusals.
+        public var option: String {
+            switch self {
+            case .internet: "--allow-network"
+            case .lan: "--allow-peer-network"
+            }
+        }
+    }
+
     /// Blocks that are allowed even though a rule refuses them.
     public var allowNetworks: [IPNetwork]
+    /// What the addresses are for.
+    public var scope: Scope
 
-    public init(allowNetworks: [IPNetwork] = []) {
+    public init(allowNetworks: [IPNetwork] = [], scope: Scope = .internet) {
         self.allowNetworks = allowNetworks
+        self.scope = scope
     }
 
     /// Why an address is refused.
@@ -146,72 +183,104 @@ public struct AddressPolicy: Hashable, Sendable {
         public var rule: String
         /// The block to allow to let it through.
         public var network: IPNetwork
+        /// The option that allows it.
+        public var option: String = "--allow-network"
 
         public var description: String {
-            "\(address) is \(rule); allow it with --allow-network \(network)"
+            "\(address) is \(rule); allow it with \(option) \(network)"
         }
     }
 
     /// `nil` when `address` may be used, else the rule that refuses it.
     public func check(_ address: IPAddress) -> Refusal? {
         if isAllowed(address) { return nil }
-        guard let (rule, network) = Self.classify(address) else { return nil }
-        return Refusal(address: address, rule: rule, network: network)
+        guard let (rule, network) = Self.classify(address, scope: scope) else { return nil }
+        return Refusal(address: address, rule: rule, network: network, option: scope.option)
     }
 
+    /// The address itself is in an allowed block, or it is the IPv4-mapped form of an
+    /// address in an allowed IPv4 block. Nothing else: `--allow-network 127.0.0.5/32` does
+    /// not open `64:ff9b::127.0.0.5` or `::127.0.0.5`.
     private func isAllowed(_ address: IPAddress) -> Bool {
         if allowNetworks.contains(where: { $0.contains(address) }) { return true }
-        if let v4 = address.embeddedIPv4, allowNetworks.contains(where: { $0.contains(.v4(v4)) }) { return true }
+        if case let .v6(value) = address, value >> 32 == 0xFFFF,
+           allowNetworks.contains(where: { $0.contains(.v4(UInt32(truncatingIfNeeded: value))) }) {
+            return true
+        }
         return false
     }
 
-    /// The special-purpose rule `address` falls under, if any, and its block.
-    public static func classify(_ address: IPAddress) -> (rule: String, network: IPNetwork)? {
-        for (network, rule) in blocked where network.contains(address) {
+    /// The rule `address` falls under in `scope`, if any, and the block to allow to let it
+    /// through.
+    public static func classify(_ address: IPAddress, scope: Scope = .internet) -> (rule: String, network: IPNetwork)? {
+        for (network, rule, lanAllows) in blocked where network.contains(address) {
+            if scope == .lan && lanAllows { return nil }
             return (rule, network)
         }
-        if let v4 = address.embeddedIPv4, let (rule, network) = classify(.v4(v4)) {
-            return ("\(rule) (as \(embeddingName(address)) IPv6)", network)
+        guard case let .v6(value) = address else { return nil }
+        if let v4 = address.embeddedIPv4, let embedding = embedding(of: value) {
+            guard let (rule, network) = classify(.v4(v4), scope: scope) else { return nil }
+            // The same block, as the IPv6 addresses of this embedding carry it.
+            guard case let .v4(base) = network.address else { return nil }
+            let v6Network: IPNetwork
+            switch embedding.name {
+            case "IPv4-mapped": v6Network = network
+            case "6to4": v6Network = IPNetwork(address: .v6(embedding.prefix | UInt128(base) << 80), prefixLength: 16 + network.prefixLength)
+            default: v6Network = IPNetwork(address: .v6(embedding.prefix | UInt128(base)), prefixLength: 96 + network.prefixLength)
+            }
+            return ("\(rule) (as \(embedding.name) IPv6)", v6Network)
         }
+        if globalUnicast.contains(address) { return nil }
+        if scope == .lan && uniqueLocal.contains(address) { return nil }
+        return ("not global unicast", IPNetwork(address: address, prefixLength: 128))
+    }
+
+    /// The IPv6 forms that carry an IPv4 address, with their prefix bits.
+    private static func embedding(of value: UInt128) -> (name: String, prefix: UInt128)? {
+        if value >> 32 == 0xFFFF { return ("IPv4-mapped", 0xFFFF << 32) }
+        if value >> 32 == 0 { return ("IPv4-compatible", 0) }
+        if value >> 32 == 0x0064_FF9B_0000_0000_0000_0000 { return ("NAT64", 0x0064_FF9B_0000_0000_0000_0000 << 32) }
+        if value >> 112 == 0x2002 { return ("6to4", 0x2002 << 112) }
         return nil
     }
 
-    private static func embeddingName(_ address: IPAddress) -> String {
-        guard case let .v6(value) = address else { return "" }
-        if value >> 32 == 0xFFFF { return "IPv4-mapped" }
-        if value >> 32 == 0 { return "IPv4-compatible" }
-        if value >> 112 == 0x2002 { return "6to4" }
-        return "NAT64"
-    }
+    private static let globalUnicast = IPNetwork("2000::/3")!
+    private static let uniqueLocal = IPNetwork("fc00::/7")!
 
-    /// The refused blocks, most specific name first where they overlap.
-    static let blocked: [(IPNetwork, String)] = [
-        ("0.0.0.0/8", "unspecified (\"this network\")"),
-        ("10.0.0.0/8", "private (RFC 1918)"),
-        ("100.64.0.0/10", "shared address space (CGNAT)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("172.16.0.0/12", "private (RFC 1918)"),
-        ("192.0.0.0/24", "IETF protocol assignments"),
-        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
-        ("192.88.99.0/24", "6to4 relay anycast"),
-        ("192.168.0.0/16", "private (RFC 1918)"),
-        ("198.18.0.0/15", "benchmarking"),
-        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
-        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
-        ("224.0.0.0/4", "multicast"),
-        ("255.255.255.255/32", "broadcast"),
-        ("240.0.0.0/4", "reserved"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("64:ff9b:1::/48", "local-use NAT64"),
-        ("100::/64", "discard-only"),
-        ("2001:db8::/32", "documentation"),
-        ("fc00::/7", "unique-local"),
-        ("fe80::/10", "link-local"),
-        ("fec0::/10", "site-local"),
-        ("ff00::/8", "multicast"),
-    ].map { (IPNetwork($0.0)!, $0.1) }
+    /// The refused blocks, most specific name first where they overlap, each with whether a
+    /// LAN (``Scope/lan``) allows it. IPv6 outside `2000::/3` (and, on a LAN, `fc00::/7`)
+    /// that is no IPv4 embedding is refused as well.
+    static let blocked: [(IPNetwork, String, Bool)] = [
+        ("0.0.0.0/8", "unspecified (\"this network\")", false),
+        ("10.0.0.0/8", "private (RFC 1918)", true),
+        ("100.64.0.0/10", "shared address space (CGNAT)", true),
+        ("127.0.0.0/8", "loopback", false),
+        ("169.254.0.0/16", "link-local", false),
+        ("172.16.0.0/12", "private (RFC 1918)", true),
+        ("192.0.0.0/24", "IETF protocol assignments", false),
+        ("192.0.2.0/24", "documentation (TEST-NET-1)", false),
+        ("192.88.99.0/24", "6to4 relay anycast", false),
+        ("192.168.0.0/16", "private (RFC 1918)", true),
+        ("198.18.0.0/15", "benchmarking", true),
+        ("198.51.100.0/24", "documentation (TEST-NET-2)", false),
+        ("203.0.113.0/24", "documentation (TEST-NET-3)", false),
+        ("224.0.0.0/4", "multicast", false),
+        ("255.255.255.255/32", "broadcast", false),
+        ("240.0.0.0/4", "reserved", false),
+        ("::/128", "unspecified", false),
+        ("::1/128", "loopback", false),
+        ("::ffff:0:0:0/96", "IPv4-translated (SIIT)", false),
+        ("64:ff9b:1::/48", "local-use NAT64", false),
+        ("100::/64", "discard-only", false),
+        ("2001::/23", "IETF protocol assignments (Teredo, ORCHID, benchmarking…)", false),
+        ("2001:db8::/32", "documentation", false),
+        ("3fff::/20", "documentation", false),
+        ("5f00::/16", "segment routing (SRv6) SIDs", false),
+        ("fc00::/7", "unique-local", true),
+        ("fe80::/10", "link-local", false),
+        ("fec0::/10", "site-local", false),
+        ("ff00::/8", "multicast", false),
+    ].map { (IPNetwork($0.0)!, $0.1, $0.2) }
 }
 
 extension AddressPolicy {
@@ -236,14 +305,5 @@ extension AddressPolicy {
         public var description: String {
             "allow_networks: \(text) is not a network such as 192.168.1.0/24, 10.0.0.5 or fd00::/8"
         }
-    }
-}
-
-extension StringProtocol {
-    fileprivate func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let first = s.first, first.isWhitespace { s.removeFirst() }
-        while let last = s.last, last.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -69,6 +69,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var readTimeoutSeconds: Int = 30
     /// The swarm token, sent to the tracker and to peers (never to the origin).
     public var token: String?
+    /// Report the download's result to the tracker at the end (URL without query string,
+    /// size, time, bytes per source), for its dashboard and metrics. Best effort.
+    public var reportToTracker: Bool = true
 
     public init(url: String) {
         self.url = url

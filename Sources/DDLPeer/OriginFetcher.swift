@@ -17,10 +17,12 @@ struct OriginFetcher: Sendable {
     let configuration: PeerConfiguration
     let logger: Logger
     let stats: PeerStats
+    let metrics: PeerMetrics
     /// The SSRF guard every origin URL and redirect target passes.
     var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks)) }
 
     func handle(_ request: Request, context: DDLRequestContext) async -> Response {
+        let started = ContinuousClock.now
         guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
             return problem(.badRequest, type: "missing-url", "query parameter url is required")
         }
@@ -109,14 +111,15 @@ struct OriginFetcher: Sendable {
         // The loop runs on the caller's connection's event loop, so that the channel's
         // writability bounds the bytes in flight (see EventLoopTaskExecutor).
         let executor = EventLoopTaskExecutor(context.eventLoop)
-        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger, originClient, originResponse] writer in
+        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, metrics, logger, originClient, originResponse] writer in
             defer {
                 limiter.release()
                 originClient.release()
             }
             try await withTaskExecutorPreference(executor) {
-                try await forward(originResponse.body, to: &writer, expected: expected, served: served, url: url, stats: stats, logger: logger)
+                try await forward(originResponse.body, to: &writer, expected: expected, served: served, url: url, stats: stats, metrics: metrics, logger: logger)
             }
+            metrics.fetchFinished(startedAt: started)
         }
         return Response(status: .partialContent, headers: headers, body: body)
     }
@@ -125,11 +128,12 @@ struct OriginFetcher: Sendable {
 /// Streams `expected` bytes of an origin body to the caller, then ends the response.
 private func forward(
     _ originBody: HTTPClientResponse.Body, to writer: inout any ResponseBodyWriter, expected: Int64, served: ByteRange,
-    url: String, stats: PeerStats, logger: Logger
+    url: String, stats: PeerStats, metrics: PeerMetrics, logger: Logger
 ) async throws {
     var sent: Int64 = 0
     do {
         for try await var chunk in originBody {
+            metrics.receivedFromOrigin(chunk.readableBytes)
             let room = expected - sent
             if Int64(chunk.readableBytes) > room {
                 chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room)) ?? chunk
@@ -137,6 +141,7 @@ private func forward(
             sent += Int64(chunk.readableBytes)
             try await writer.write(chunk)
             stats.add(bytes: Int64(chunk.readableBytes))
+            metrics.served(chunk.readableBytes, from: .origin)
             if sent >= expected { break }
         }
     } catch {

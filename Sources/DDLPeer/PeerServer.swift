@@ -35,16 +35,20 @@ public enum PeerServer {
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
+        metrics: PeerMetrics = PeerMetrics(),
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         let originClient = makeOriginClient(configuration: configuration)
+        let limiter = FetchLimiter(limit: configuration.maxConcurrentFetches)
         let fetcher = OriginFetcher(
-            sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
-            configuration: configuration, logger: logger, stats: stats)
+            sharedOriginClient: originClient, limiter: limiter,
+            configuration: configuration, logger: logger, stats: stats, metrics: metrics)
         let router = Router(context: DDLRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(registry: metrics.registry, role: "peer"))
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
+        router.addMetrics(MetricsEndpoint(registry: metrics.registry) { metrics.setActiveFetches(limiter.inUse) })
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
 
         let boundPort = Eventually<Int>()
@@ -63,7 +67,8 @@ public enum PeerServer {
         var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
         if let trackerURL = configuration.trackerURL {
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
-            services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))
+            let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
+            services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
         return services
     }
@@ -74,12 +79,14 @@ struct DeferredRegistration: Service {
     let boundPort: Eventually<Int>
     let configuration: PeerConfiguration
     let tracker: TrackerClient
+    /// What the peer has done, sent with every registration and heartbeat.
+    let status: @Sendable () -> TrackerAPI.PeerStatus
     let logger: Logger
 
     func run() async throws {
         guard let port = try? await cancelWhenGracefulShutdown({ try await boundPort.wait() }) else { return }
         let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name)
-        try await TrackerRegistration(tracker: tracker, request: request, logger: logger).run()
+        try await TrackerRegistration(tracker: tracker, request: request, status: status, logger: logger).run()
     }
 }
 

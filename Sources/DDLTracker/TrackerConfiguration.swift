@@ -10,6 +10,10 @@ public struct TrackerConfiguration: Sendable, Hashable {
     public var maxPeers: Int = 100_000
     /// Most peers returned by one list request.
     public var maxListed: Int = 1000
+    /// Download reports kept for `GET /v1/downloads` and the dashboard.
+    public var downloadHistory: Int = 100
+    /// Most peers the dashboard lists.
+    public var dashboardPeers: Int = 200
     /// The swarm token every request but `/healthz` must carry as
     /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
     public var token: String?

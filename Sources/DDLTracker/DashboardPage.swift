@@ -38,7 +38,7 @@ caption { text-align: left; color: var(--muted); font-size: .85rem; padding-bott
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { font-size: .85rem; color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; }
-td.file { white-space: normal; word-break: break-all; min-width: 8rem; }
+.file { white-space: normal; overflow-wrap: anywhere; min-width: 8rem; }
 .share { display: flex; height: .6rem; min-width: 6rem; border-radius: 3px; overflow: hidden; background: var(--line); }
 .share span { display: block; height: 100%; }
 .legend { color: var(--muted); font-size: .8rem; white-space: normal; }
@@ -293,7 +293,9 @@ button { font: inherit; padding: .35rem .9rem; margin-top: .5rem; border: 1px so
   }
 
   function renderChart() {
-    var svg = $("chart"), NS = "http://www.w3.org/2000/svg", W = 600, H = 180, L = 56, B = 20, T = 8;
+    // The drawing is as wide as the page shows it, so its text keeps its size on a phone.
+    var svg = $("chart"), NS = "http://www.w3.org/2000/svg", W = Math.max(300, Math.round(svg.clientWidth || 600)), H = 180, L = 72, B = 20, T = 10;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var points = state.throughput;
     $("chart-span").textContent = Math.round(points.length * state.bucketSeconds / 60);
     var max = 0;
@@ -311,10 +313,10 @@ button { font: inherit; padding: .35rem .9rem; margin-top: .5rem; border: 1px so
     for (var g = 0; g <= 2; g++) {
       var v = top * g / 2;
       add("line", { x1: L, x2: W - 4, y1: y(v), y2: y(v), stroke: "#d0d7de" });
-      add("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": "11", fill: "#4a5560" }, rate(v));
+      add("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": "12", fill: "#4a5560" }, rate(v));
     }
-    add("text", { x: L, y: H - 4, "font-size": "11", fill: "#4a5560" }, "−" + Math.round(points.length * state.bucketSeconds / 60) + " min");
-    add("text", { x: W - 4, y: H - 4, "text-anchor": "end", "font-size": "11", fill: "#4a5560" }, "now");
+    add("text", { x: L, y: H - 4, "font-size": "12", fill: "#4a5560" }, "−" + Math.round(points.length * state.bucketSeconds / 60) + " min");
+    add("text", { x: W - 4, y: H - 4, "text-anchor": "end", "font-size": "12", fill: "#4a5560" }, "now");
     function area(values, base, color) {
       var d = "M" + x(0) + "," + y(base[0]);
       values.forEach(function (v, i) { d += " L" + x(i) + "," + y(base[i] + v); });
@@ -335,6 +337,12 @@ button { font: inherit; padding: .35rem .9rem; margin-top: .5rem; border: 1px so
     var p = Math.pow(2, Math.ceil(Math.log(v) / Math.LN2));
     return p;
   }
+
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { if (state) renderChart(); }, 200);
+  });
 
   setInterval(function () {
     document.querySelectorAll("[data-seen]").forEach(function (cell) { cell.textContent = ago(cell.dataset.seen); });

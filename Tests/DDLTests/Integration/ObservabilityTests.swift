@@ -258,7 +258,10 @@ import Testing
             #expect(page.contains("<table id=\"peers\">"))
             #expect(!page.contains("secret-peer-name"))
             #expect(!page.contains(Self.token))
-            #expect(!page.contains("http://") || !page.contains("src=\"http"))  // nothing loaded from elsewhere
+            // Nothing loaded from elsewhere: no script or image by address, no style sheet link.
+            #expect(!page.contains(" src="))
+            #expect(!page.contains("href=\"http"))
+            #expect(!page.contains("@import"))
             #expect(try await get(client, base + "/v1/events", token: nil).0 == 401)
             #expect(try await get(client, base + "/v1/events", token: SwarmToken.generate()).0 == 401)
         }

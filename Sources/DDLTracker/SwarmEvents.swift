@@ -5,7 +5,9 @@ import Synchronization
 /// reported, a download was reported). Each subscriber holds at most one pending signal, so
 /// a burst of changes becomes one update.
 ///
-/// A `Service`: on graceful shutdown it ends every stream, so open dashboards do not keep
+/// A `Service`: every ``keepalive`` it signals every stream (each sends a fresh snapshot, so a
+/// dashboard that went away is noticed when the write fails, and frees its slot, even on an
+/// idle tracker); on graceful shutdown it ends every stream, so open dashboards do not keep
 /// the HTTP server from stopping. Put it after the application in the `ServiceGroup` (it
 /// then shuts down first).
 public final class SwarmEvents: Service, Sendable {
@@ -17,10 +19,13 @@ public final class SwarmEvents: Service, Sendable {
 
     /// Most streams open at once.
     public let limit: Int
+    /// Time between two signals when nothing changes.
+    public let keepalive: Duration
     private let state = Mutex(State())
 
-    public init(limit: Int = 32) {
+    public init(limit: Int = 32, keepalive: Duration = .seconds(15)) {
         self.limit = limit
+        self.keepalive = keepalive
     }
 
     /// A stream of change signals that starts with one (send the current state at once), or
@@ -51,7 +56,12 @@ public final class SwarmEvents: Service, Sendable {
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: self.keepalive)
+                self.changed()
+            }
+        }
         let subscribers = state.withLock { state in
             state.closed = true
             defer { state.subscribers = [:] }

@@ -308,6 +308,30 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func aDashboardThatWentAwayFreesItsSlot() async throws {
+        var configuration = TrackerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.token = Self.token
+        let parts = Tracker.Parts(configuration: configuration, events: SwarmEvents(limit: 1, keepalive: .seconds(1)), logger: testLogger)
+        let bound = Eventually<Int>()
+        try await withServices(Tracker.makeServices(parts) { await bound.set($0) }) {
+            let base = "http://127.0.0.1:\(try await bound.wait())"
+            try await withHTTPClient { client in
+                // The first dashboard, on a connection of its own that then closes.
+                try await withHTTPClient { gone in
+                    var events = try await EventStream.open(gone, base, token: Self.token)
+                    _ = try await events.next { _ in true }
+                    #expect(try await get(client, base + "/v1/events").0 == 503)
+                }
+                // Nothing changes on this tracker: the keepalive's write finds the closed
+                // connection and frees the slot.
+                #expect(try await eventually(within: 20) { parts.events.subscriberCount == 0 })
+                var events = try await EventStream.open(client, base, token: Self.token)
+                #expect(try await events.next { _ in true }.peerCount == 0)
+            }
+        }
+    }
+
     @Test func malformedHeartbeatBodiesAreRefused() async throws {
         try await withTracker { base, client, _ in
             let tracker = TrackerClient(baseURL: base, httpClient: client, token: Self.token)

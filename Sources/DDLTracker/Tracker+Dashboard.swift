@@ -1,4 +1,3 @@
-import Crypto
 import DDLCore
 import DDLServerSupport
 import Foundation
@@ -53,46 +52,4 @@ extension Tracker {
             return Response(status: .ok, headers: headers, body: body)
         }
     }
-}
-
-/// The dashboard's state: what one `snapshot` event carries.
-struct DashboardSnapshot: Encodable {
-    /// The tracker's clock, ISO 8601 (the page shows "last seen" relative to it).
-    var time: String
-    var ttl: Int
-    /// Live peers; ``peers`` lists at most `dashboardPeers` of them.
-    var peerCount: Int
-    var peers: [PeerRegistry.PeerView]
-    /// The most recent reports, newest first.
-    var downloads: [TrackerAPI.DownloadRecord]
-    var bucketSeconds: Int64
-    /// Rates in bytes per second, oldest bucket first.
-    var throughput: [ThroughputHistory.Point]
-
-    /// The snapshot as JSON (one line: no newline may end an SSE `data:` field early).
-    static func make(_ parts: Tracker.Parts) async throws -> [UInt8] {
-        let chart = await parts.activity.throughputPoints()
-        let snapshot = DashboardSnapshot(
-            time: ISO8601DateFormatter().string(from: Date()), ttl: parts.configuration.ttlSeconds,
-            peerCount: await parts.registry.liveCount(), peers: await parts.registry.views(limit: parts.configuration.dashboardPeers),
-            downloads: await parts.activity.recent(limit: 20), bucketSeconds: chart.bucketSeconds, throughput: chart.points)
-        return Array(try JSONEncoder().encode(snapshot))
-    }
-}
-
-extension DashboardPage {
-    /// The page and the Content-Security-Policy that allows exactly its inline style and script.
-    struct Rendered: Sendable {
-        var html: String
-        var contentSecurityPolicy: String
-    }
-
-    static let rendered: Rendered = {
-        let html = "<!doctype html>\n<html lang=\"en\">\n<head>\n" + head + "<style>" + style + "</style>\n</head>\n<body>\n" + body
-            + "<script>" + script + "</script>\n</body>\n</html>\n"
-        func hash(_ text: String) -> String { "'sha256-" + Data(SHA256.hash(data: Data(text.utf8))).base64EncodedString() + "'" }
-        let policy = "default-src 'none'; style-src \(hash(style)); script-src \(hash(script)); connect-src 'self'; img-src 'self' data:; "
-            + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        return Rendered(html: html, contentSecurityPolicy: policy)
-    }()
 }

@@ -100,7 +100,7 @@ button { font: inherit; padding: .35rem .9rem; margin-top: .5rem; border: 1px so
     <h2 id="downloads-h">Recent downloads</h2>
     <div class="scroll">
       <table id="downloads">
-        <caption>Reported by <code>ddl get</code> when it ends, newest first</caption>
+        <caption>Reported by <code>ddl get</code> when it ends, newest first (the last 20)</caption>
         <thead><tr><th scope="col">File</th><th scope="col" class="num">Size</th><th scope="col" class="num">Time</th><th scope="col" class="num">Rate</th><th scope="col">Share per source</th><th scope="col" class="num">Saved</th><th scope="col">Result</th><th scope="col">Finished</th></tr></thead>
         <tbody></tbody>
       </table>
@@ -218,15 +218,11 @@ button { font: inherit; padding: .35rem .9rem; margin-top: .5rem; border: 1px so
     if (!state) return;
     var fetches = 0;
     state.peers.forEach(function (p) { fetches += p.activeFetches || 0; });
-    var total = 0, saved = 0;
-    state.downloads.forEach(function (d) {
-      if (d.report.result === "ok") { total += d.report.bytes; saved += Math.max(0, d.report.bytes - d.report.originBytes); }
-    });
     $("t-peers").textContent = state.peerCount;
     $("t-fetches").textContent = fetches;
-    $("t-downloads").textContent = state.downloads.length;
-    $("t-bytes").textContent = bytes(total);
-    $("t-saved").textContent = bytes(saved);
+    $("t-downloads").textContent = state.totals.downloads;
+    $("t-bytes").textContent = bytes(state.totals.bytes);
+    $("t-saved").textContent = bytes(state.totals.savedBytes);
     renderPeers();
     renderDownloads();
     renderChart();

@@ -11,6 +11,8 @@ struct DashboardSnapshot: Encodable {
     var peers: [PeerRegistry.PeerView]
     /// The most recent reports, newest first.
     var downloads: [TrackerAPI.DownloadRecord]
+    /// Over every report since the tracker started.
+    var totals: SwarmActivity.Totals
     var bucketSeconds: Int64
     /// Rates in bytes per second, oldest bucket first.
     var throughput: [ThroughputHistory.Point]
@@ -21,7 +23,7 @@ struct DashboardSnapshot: Encodable {
         let snapshot = DashboardSnapshot(
             time: ISO8601DateFormatter().string(from: Date()), ttl: parts.configuration.ttlSeconds,
             peerCount: await parts.registry.liveCount(), peers: await parts.registry.views(limit: parts.configuration.dashboardPeers),
-            downloads: await parts.activity.recent(limit: 20), bucketSeconds: chart.bucketSeconds, throughput: chart.points)
+            downloads: await parts.activity.recent(limit: 20), totals: await parts.activity.totals, bucketSeconds: chart.bucketSeconds, throughput: chart.points)
         return Array(try JSONEncoder().encode(snapshot))
     }
 }

@@ -302,6 +302,7 @@ import Testing
                     originBytes: 1000))
                 let reported = try await events.next { !$0.downloads.isEmpty }
                 #expect(reported.downloads.first?.report.file == "big.iso")
+                #expect(reported.totals == .init(downloads: 1, bytes: 1000, savedBytes: 0))
 
                 // A graceful shutdown ends the open stream, so the server can stop.
                 #expect(parts.events.subscriberCount == 1)
@@ -366,6 +367,7 @@ struct EventStream {
         var peerCount: Int
         var peers: [Peer]
         var downloads: [TrackerAPI.DownloadRecord]
+        var totals: SwarmActivity.Totals
         var bucketSeconds: Int64
         var throughput: [Point]
     }

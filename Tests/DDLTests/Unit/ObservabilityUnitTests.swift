@@ -77,6 +77,7 @@ import Testing
             await activity.add(.init(url: "http://x/\(name)", file: name, bytes: 1, seconds: 1, result: "ok", mode: nil, sources: [], originBytes: 0), client: nil)
         }
         #expect(await activity.recent().map(\.report.file) == ["c", "b"])
+        #expect(await activity.totals.downloads == 3)
         #expect(await activity.recent(limit: 1).map(\.report.file) == ["c"])
     }
 

@@ -143,7 +143,7 @@ import Testing
 
     // MARK: reports
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func getReportsItsResultAndThePeersTheirStatus() async throws {
         let size: Int64 = 3 << 20
         try await LocalSwarm.run(swarmOptions(size: size, ttl: 3)) { swarm in
@@ -271,7 +271,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func theEventStreamSendsSnapshotsOnChangesAndEndsOnShutdown() async throws {
         var configuration = TrackerConfiguration(host: "127.0.0.1", port: 0)
         configuration.token = Self.token
@@ -313,7 +313,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func aDashboardThatWentAwayFreesItsSlot() async throws {
         var configuration = TrackerConfiguration(host: "127.0.0.1", port: 0)
         configuration.token = Self.token

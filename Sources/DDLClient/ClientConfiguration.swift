@@ -86,6 +86,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// link-local…; `--allow-peer-network`, config key `allow_peer_networks`). Peers the
     /// tracker lists at other refused addresses, or under a name, are ignored.
     public var allowPeerNetworks: [IPNetwork] = []
+    /// Report the download's result to the tracker at the end (URL without query string,
+    /// size, time, bytes per source), for its dashboard and metrics. Best effort.
+    public var reportToTracker: Bool = true
 
     public init(url: String) {
         self.url = url

@@ -11,7 +11,9 @@ extension OriginFetcher {
     /// Serves `range` of `url` through the cache: stored blocks from disk, blocks another
     /// request is fetching once it has stored them, the rest from the origin (stored on the
     /// way). Called with a fetch slot taken; gives it back.
-    func cachedResponse(url: String, range: ByteRange, key: CacheKey, cache: PeerCache, context: DDLRequestContext) async -> Response {
+    func cachedResponse(
+        url: String, range: ByteRange, key: CacheKey, cache: PeerCache, context: DDLRequestContext, started: ContinuousClock.Instant
+    ) async -> Response {
         await cache.ready()
         cache.begin(key)
         let shared = cache.coverage(key, range: range)
@@ -60,6 +62,7 @@ extension OriginFetcher {
             try await withTaskExecutorPreference(executor) {
                 try await serveSegments(whole, first: first, url: url, key: key, cache: cache, writer: &writer)
             }
+            metrics.fetchFinished(startedAt: started)
             try await writer.finish(nil)
         }
         return Response(status: .partialContent, headers: headers, body: body)
@@ -89,6 +92,7 @@ extension OriginFetcher {
                 case let .success(buffer):
                     try await writer.write(buffer)
                     stats.add(bytes: Int64(buffer.readableBytes))
+                    metrics.served(buffer.readableBytes, from: .cache)
                     cache.hitBytes.add(Int64(buffer.readableBytes), ordering: .relaxed)
                     cursor = bytes.last + 1
                 case let .failure(corrupt):
@@ -134,9 +138,11 @@ extension OriginFetcher {
         var block = ByteBuffer()
         for try await var chunk in origin.response.body {
             let room = origin.served.last + 1 - position
+            metrics.receivedFromOrigin(chunk.readableBytes)
             if Int64(chunk.readableBytes) > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room))! }
             try await writer.write(chunk)
             stats.add(bytes: Int64(chunk.readableBytes))
+            metrics.served(chunk.readableBytes, from: .origin)
             if let file {
                 var rest = chunk
                 while rest.readableBytes > 0 {

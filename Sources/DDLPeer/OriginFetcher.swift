@@ -17,6 +17,7 @@ struct OriginFetcher: Sendable {
     let configuration: PeerConfiguration
     let logger: Logger
     let stats: PeerStats
+    let metrics: PeerMetrics
     /// The cache of fetched ranges, when on.
     var cache: PeerCache?
     /// Resolves origin host names (`getaddrinfo`; tests inject answers).
@@ -25,6 +26,7 @@ struct OriginFetcher: Sendable {
     var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks), resolver: resolver) }
 
     func handle(_ request: Request, context: DDLRequestContext) async -> Response {
+        let started = ContinuousClock.now
         guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
             return problem(.badRequest, type: "missing-url", "query parameter url is required")
         }
@@ -41,7 +43,7 @@ struct OriginFetcher: Sendable {
             return response
         }
         if let cache, let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) {
-            return await cachedResponse(url: url, range: range, key: key, cache: cache, context: context)
+            return await cachedResponse(url: url, range: range, key: key, cache: cache, context: context, started: started)
         }
         var released = false
         defer { if !released { limiter.release() } }
@@ -62,14 +64,15 @@ struct OriginFetcher: Sendable {
         // The loop runs on the caller's connection's event loop, so that the channel's
         // writability bounds the bytes in flight (see EventLoopTaskExecutor).
         let executor = EventLoopTaskExecutor(context.eventLoop)
-        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, logger] writer in
+        let body = ResponseBody(contentLength: Int(expected)) { [limiter, stats, metrics, logger] writer in
             defer {
                 limiter.release()
                 opened.client.release()
             }
             try await withTaskExecutorPreference(executor) {
-                try await forward(opened.response.body, to: &writer, expected: expected, served: served, url: url, stats: stats, logger: logger)
+                try await forward(opened.response.body, to: &writer, expected: expected, served: served, url: url, stats: stats, metrics: metrics, logger: logger)
             }
+            metrics.fetchFinished(startedAt: started)
             try await writer.finish(nil)
         }
         return Response(status: .partialContent, headers: headers, body: body)
@@ -177,11 +180,12 @@ struct OpenedOrigin: Sendable {
 /// Streams `expected` bytes of an origin body to the caller, then ends the response.
 func forward(
     _ originBody: HTTPClientResponse.Body, to writer: inout any ResponseBodyWriter, expected: Int64, served: ByteRange,
-    url: String, stats: PeerStats, logger: Logger
+    url: String, stats: PeerStats, metrics: PeerMetrics, logger: Logger
 ) async throws {
     var sent: Int64 = 0
     do {
         for try await var chunk in originBody {
+            metrics.receivedFromOrigin(chunk.readableBytes)
             let room = expected - sent
             if Int64(chunk.readableBytes) > room {
                 chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(room)) ?? chunk
@@ -189,6 +193,7 @@ func forward(
             sent += Int64(chunk.readableBytes)
             try await writer.write(chunk)
             stats.add(bytes: Int64(chunk.readableBytes))
+            metrics.served(chunk.readableBytes, from: .origin)
             if sent >= expected { break }
         }
     } catch {

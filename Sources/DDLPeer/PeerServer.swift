@@ -48,6 +48,7 @@ public enum PeerServer {
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
+        metrics: PeerMetrics = PeerMetrics(),
         resolver: HostResolver = .system,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -61,12 +62,15 @@ public enum PeerServer {
                 logger: logger)
         }
         let originClient = makeOriginClient(configuration: configuration)
+        let limiter = FetchLimiter(limit: configuration.maxConcurrentFetches)
         let fetcher = OriginFetcher(
-            sharedOriginClient: originClient, limiter: FetchLimiter(limit: configuration.maxConcurrentFetches),
-            configuration: configuration, logger: logger, stats: stats, cache: cache, resolver: resolver)
+            sharedOriginClient: originClient, limiter: limiter,
+            configuration: configuration, logger: logger, stats: stats, metrics: metrics, cache: cache, resolver: resolver)
         let router = Router(context: DDLRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(registry: metrics.registry, role: "peer"))
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
+        router.addMetrics(MetricsEndpoint(registry: metrics.registry) { metrics.setActiveFetches(limiter.inUse) })
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
         router.post("/v1/preheat") { request, context in await fetcher.preheat(request, context: context) }
         if let cache { CacheRoutes(cache: cache).add(to: router) }
@@ -88,7 +92,8 @@ public enum PeerServer {
         if let lock { services.insert(CacheDirectoryLockLifetime(lock: lock), at: 0) }
         if let trackerURL = configuration.trackerURL {
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
-            services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, logger: logger))
+            let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
+            services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
         return services
     }
@@ -99,12 +104,14 @@ struct DeferredRegistration: Service {
     let boundPort: Eventually<Int>
     let configuration: PeerConfiguration
     let tracker: TrackerClient
+    /// What the peer has done, sent with every registration and heartbeat.
+    let status: @Sendable () -> TrackerAPI.PeerStatus
     let logger: Logger
 
     func run() async throws {
         guard let port = try? await cancelWhenGracefulShutdown({ try await boundPort.wait() }) else { return }
         let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name)
-        try await TrackerRegistration(tracker: tracker, request: request, logger: logger).run()
+        try await TrackerRegistration(tracker: tracker, request: request, status: status, logger: logger).run()
     }
 }
 

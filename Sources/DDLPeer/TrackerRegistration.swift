@@ -9,12 +9,19 @@ import ServiceLifecycle
 public struct TrackerRegistration: Service {
     let tracker: TrackerClient
     let request: TrackerAPI.RegisterRequest
+    let status: @Sendable () -> TrackerAPI.PeerStatus?
     let logger: Logger
     let maximumBackoff: Duration
 
-    public init(tracker: TrackerClient, request: TrackerAPI.RegisterRequest, logger: Logger, maximumBackoff: Duration = .seconds(10)) {
+    /// - Parameter status: what the peer has done so far, sent with every registration and
+    ///   heartbeat for the tracker's dashboard (`nil`: nothing is sent).
+    public init(
+        tracker: TrackerClient, request: TrackerAPI.RegisterRequest, status: @escaping @Sendable () -> TrackerAPI.PeerStatus? = { nil },
+        logger: Logger, maximumBackoff: Duration = .seconds(10)
+    ) {
         self.tracker = tracker
         self.request = request
+        self.status = status
         self.logger = logger
         self.maximumBackoff = maximumBackoff
     }
@@ -41,12 +48,14 @@ public struct TrackerRegistration: Service {
             var wait = interval
             do {
                 if let id = await registered.id {
-                    if try await tracker.heartbeat(id: id) == .unknown {
+                    if try await tracker.heartbeat(id: id, status: status()) == .unknown {
                         logger.info("tracker forgot this peer; registering again", metadata: ["peer.id": "\(id)"])
                         await registered.set(nil)
                         continue
                     }
                 } else {
+                    var request = self.request
+                    request.status = status()
                     let answer = try await tracker.register(request)
                     await registered.set(answer.id)
                     interval = .seconds(max(1, answer.ttl)) / 3

@@ -17,6 +17,16 @@ public actor PeerRegistry {
         var serial: Int
         var lastSeen: ContinuousClock.Instant
         var lastSeenWall: Date
+        /// The peer's last reported status, and when it came.
+        var status: TrackerAPI.PeerStatus?
+        var statusAt: Date?
+    }
+
+    /// Bytes a peer served between two of its status reports (for the throughput chart).
+    public struct ServedDelta: Sendable, Hashable {
+        public var bytes: Int64
+        public var from: Date
+        public var to: Date
     }
 
     /// Time a peer stays listed without a heartbeat.
@@ -57,8 +67,9 @@ public actor PeerRegistry {
     }
 
     /// Registers `host:port` on behalf of `source` (the address the request came from),
-    /// reusing the id when that endpoint is already registered.
-    public func register(host: String, port: Int, name: String?, source: String) -> RegisterResult {
+    /// reusing the id when that endpoint is already registered. `status` (optional) is the
+    /// peer's first status report: the baseline of its throughput.
+    public func register(host: String, port: Int, name: String?, source: String, status: TrackerAPI.PeerStatus? = nil) -> RegisterResult {
         let now = self.now()
         let endpoint = "\(host)|\(port)"
         if let id = idByEndpoint[endpoint], entries[id] != nil {
@@ -66,6 +77,7 @@ public actor PeerRegistry {
             entries[id]!.lastSeenWall = Date()
             if entries[id]!.name != name { membershipVersion += 1 }
             entries[id]!.name = name
+            if let status { _ = record(status, for: id) }
             return .registered(id: id)
         }
         if entries.count >= capacity || countBySource[source, default: 0] >= capacityPerSource {
@@ -74,7 +86,9 @@ public actor PeerRegistry {
             if countBySource[source, default: 0] >= capacityPerSource { return .sourceFull }
         }
         let id = Self.makeID()
-        entries[id] = Entry(id: id, host: host, port: port, name: name, source: source, serial: nextSerial, lastSeen: now, lastSeenWall: Date())
+        entries[id] = Entry(
+            id: id, host: host, port: port, name: name, source: source, serial: nextSerial, lastSeen: now, lastSeenWall: Date(),
+            status: status, statusAt: status == nil ? nil : Date())
         nextSerial += 1
         countBySource[source, default: 0] += 1
         idByEndpoint[endpoint] = id
@@ -93,6 +107,46 @@ public actor PeerRegistry {
         entries[id]!.lastSeen = now
         entries[id]!.lastSeenWall = Date()
         return true
+    }
+
+    /// Keeps `status` as `id`'s latest; returns the bytes it served since its previous report
+    /// (`nil` for an unknown id or a first report). A counter that went down (the peer
+    /// restarted) counts from zero.
+    public func record(_ status: TrackerAPI.PeerStatus, for id: String) -> ServedDelta? {
+        guard let entry = entries[id] else { return nil }
+        let now = Date()
+        entries[id]!.status = status
+        entries[id]!.statusAt = now
+        guard let previous = entry.status, let previousAt = entry.statusAt else { return nil }
+        let bytes = status.servedBytes >= previous.servedBytes ? status.servedBytes - previous.servedBytes : status.servedBytes
+        return ServedDelta(bytes: bytes, from: previousAt, to: now)
+    }
+
+    /// One peer as the dashboard shows it.
+    public struct PeerView: Codable, Sendable, Hashable {
+        public var id: String
+        public var host: String
+        public var port: Int
+        public var name: String?
+        /// Time of the last registration or heartbeat, ISO 8601.
+        public var lastSeen: String
+        /// Bytes served since the peer started, as of its last report.
+        public var servedBytes: Int64?
+        /// Fetches in progress at its last report.
+        public var activeFetches: Int?
+    }
+
+    /// The live peers with their last status, sorted by host and port.
+    public func views(limit: Int) -> [PeerView] {
+        expire(now: now())
+        let formatter = ISO8601DateFormatter()
+        return entries.values
+            .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
+            .prefix(limit)
+            .map {
+                PeerView(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall),
+                    servedBytes: $0.status?.servedBytes, activeFetches: $0.status?.activeFetches)
+            }
     }
 
     /// Removes `id`; returns whether it was registered.
@@ -156,15 +210,26 @@ public actor PeerRegistry {
     /// Number of registered peers (including any not yet swept).
     public var count: Int { entries.count }
 
-    /// Forgets every peer whose TTL has passed.
-    public func expire(now: ContinuousClock.Instant) {
+    /// Forgets every peer whose TTL has passed; returns how many.
+    @discardableResult
+    public func expire(now: ContinuousClock.Instant) -> Int {
+        var removed = 0
         for (id, entry) in entries where now - entry.lastSeen > ttl {
             remove(id: id)
+            removed += 1
         }
+        return removed
     }
 
-    /// Forgets expired peers as of now.
-    public func sweep() { expire(now: now()) }
+    /// Forgets expired peers as of now; returns how many.
+    @discardableResult
+    public func sweep() -> Int { expire(now: now()) }
+
+    /// Number of live peers (expired ones are forgotten first).
+    public func liveCount() -> Int {
+        expire(now: now())
+        return entries.count
+    }
 
     static func makeID() -> String {
         var rng = SystemRandomNumberGenerator()

@@ -6,8 +6,33 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Builds the tracker: its HTTP application and the sweeper that forgets expired peers.
+/// Builds the tracker: its HTTP application, the sweeper that forgets expired peers, and the
+/// dashboard's event source.
 public enum Tracker {
+    /// What the tracker's routes share: one per tracker (tests run many in one process).
+    public struct Parts: Sendable {
+        public var configuration: TrackerConfiguration
+        public var registry: PeerRegistry
+        public var metrics: TrackerMetrics
+        public var activity: SwarmActivity
+        public var events: SwarmEvents
+        public var logger: Logger
+
+        /// Fresh state for `configuration`; pass any part to share or inspect it.
+        public init(
+            configuration: TrackerConfiguration, registry: PeerRegistry? = nil, metrics: TrackerMetrics = TrackerMetrics(),
+            activity: SwarmActivity? = nil, events: SwarmEvents = SwarmEvents(), logger: Logger
+        ) {
+            self.configuration = configuration
+            self.registry = registry ?? PeerRegistry(
+                ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers, capacityPerSource: configuration.maxPeersPerAddress)
+            self.metrics = metrics
+            self.activity = activity ?? SwarmActivity(capacity: configuration.downloadHistory)
+            self.events = events
+            self.logger = logger
+        }
+    }
+
     /// Builds the tracker's services. Run them in one `ServiceGroup`.
     /// - Parameter onListening: called with the bound port once the server accepts connections.
     public static func makeServices(
@@ -16,26 +41,41 @@ public enum Tracker {
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
-        let registry = registry ?? PeerRegistry(
-            ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers, capacityPerSource: configuration.maxPeersPerAddress)
+        makeServices(Parts(configuration: configuration, registry: registry, logger: logger), onListening: onListening)
+    }
+
+    /// Builds the tracker's services from its parts. Run them in one `ServiceGroup`.
+    public static func makeServices(_ parts: Parts, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        let configuration = parts.configuration
         let app = Application(
-            router: makeRouter(registry: registry, configuration: configuration, logger: logger),
+            router: makeRouter(parts),
             server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-tracker"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
-            logger: logger
+            logger: parts.logger
         )
-        return [app, PeerSweeper(registry: registry, interval: .seconds(max(1, configuration.ttlSeconds / 2)))]
+        // The event source last: the group shuts it down first, which ends the dashboards'
+        // streams, so the server's own shutdown does not wait for them.
+        return [app, PeerSweeper(registry: parts.registry, events: parts.events, interval: .seconds(max(1, configuration.ttlSeconds / 2))), parts.events]
     }
 
     /// The tracker's routes.
     public static func makeRouter(registry: PeerRegistry, configuration: TrackerConfiguration, logger: Logger) -> Router<DDLRequestContext> {
+        makeRouter(Parts(configuration: configuration, registry: registry, logger: logger))
+    }
+
+    /// The tracker's routes: `/healthz` and the dashboard page open, the rest behind the token.
+    public static func makeRouter(_ parts: Parts) -> Router<DDLRequestContext> {
+        let (registry, configuration, logger, events) = (parts.registry, parts.configuration, parts.logger, parts.events)
         let router = Router(context: DDLRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(registry: parts.metrics.registry, role: "tracker"))
         router.get("/healthz") { _, _ in
             HTTPResponse.Status.ok
         }
+        addDashboardPage(to: router)
         router.requireToken(configuration.token)
         let peerPolicy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
+        router.addMetrics(MetricsEndpoint(registry: parts.metrics.registry) { parts.metrics.setPeers(await registry.liveCount()) })
         let peers = router.group("/v1/peers")
         peers.post { request, context -> Response in
             let body: TrackerAPI.RegisterRequest
@@ -71,9 +111,10 @@ public enum Tracker {
                 return problem(.forbidden, type: "forbidden-address", "peer address \(refusal.description)")
             }
             let host = address.description
-            switch await registry.register(host: host, port: body.port, name: body.name, source: sourceAddress.description) {
+            switch await registry.register(host: host, port: body.port, name: body.name, source: sourceAddress.description, status: body.status?.sanitized) {
             case let .registered(id):
                 logger.info("peer registered", metadata: ["peer.id": "\(id)", "peer.host": "\(host)", "peer.port": "\(body.port)"])
+                events.changed()
                 return try jsonResponse(TrackerAPI.RegisterResponse(id: id, ttl: configuration.ttlSeconds), status: .created)
             case .full:
                 return problem(.serviceUnavailable, type: "full", "the tracker has reached its peer limit")
@@ -87,10 +128,23 @@ public enum Tracker {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: try await registry.listDocument(limit: configuration.maxListed)))
         }
-        peers.put(":id") { _, context -> Response in
+        peers.put(":id") { request, context -> Response in
             let id = try context.parameters.require("id")
+            // An optional status body (what the peer served): read before the heartbeat counts.
+            var status: TrackerAPI.PeerStatus?
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            if body.readableBytes > 0 {
+                guard let decoded = try? JSONDecoder().decode(TrackerAPI.PeerStatus.self, from: body) else {
+                    return problem(.badRequest, type: "bad-request", "expected no body or {\"servedBytes\": N, \"activeFetches\": N}")
+                }
+                status = decoded.sanitized
+            }
             guard await registry.heartbeat(id: id) else {
                 return problem(.notFound, type: "unknown-peer", "unknown peer id; register again")
+            }
+            if let status {
+                if let served = await registry.record(status, for: id) { await parts.activity.add(served) }
+                events.changed()
             }
             return Response(status: .noContent)
         }
@@ -100,22 +154,33 @@ public enum Tracker {
                 return problem(.notFound, type: "unknown-peer", "unknown peer id")
             }
             logger.info("peer removed", metadata: ["peer.id": "\(id)"])
+            events.changed()
             return Response(status: .noContent)
         }
+        addDownloadRoutes(to: router, parts)
+        addEventStream(to: router, parts)
         return router
+    }
+}
+
+extension TrackerAPI.PeerStatus {
+    /// The status with negative numbers clamped to zero.
+    var sanitized: Self {
+        Self(servedBytes: max(0, servedBytes), activeFetches: max(0, activeFetches))
     }
 }
 
 /// Periodically forgets peers whose TTL has passed.
 struct PeerSweeper: Service {
     let registry: PeerRegistry
+    let events: SwarmEvents
     let interval: Duration
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                await registry.sweep()
+                if await registry.sweep() > 0 { events.changed() }
             }
         }
     }

@@ -24,6 +24,10 @@ public struct TrackerConfiguration: Sendable, Hashable {
     public var allowPeerNetworks: [IPNetwork] = []
     /// Connection caps (see ``ConnectionLimits``).
     public var connectionLimits = ConnectionLimits()
+    /// Download reports kept for `GET /v1/downloads` and the dashboard.
+    public var downloadHistory: Int = 100
+    /// Most peers the dashboard lists.
+    public var dashboardPeers: Int = 200
     /// The swarm token every request but `/healthz` must carry as
     /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
     public var token: String?

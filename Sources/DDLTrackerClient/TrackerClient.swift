@@ -69,10 +69,14 @@ public struct TrackerClient: Sendable {
         return try decode(TrackerAPI.RegisterResponse.self, from: body)
     }
 
-    /// Sends a heartbeat for `id`.
-    public func heartbeat(id: String) async throws -> HeartbeatResult {
+    /// Sends a heartbeat for `id`, with the peer's `status` when given.
+    public func heartbeat(id: String, status: TrackerAPI.PeerStatus? = nil) async throws -> HeartbeatResult {
         var req = HTTPClientRequest(url: baseURL + "/v1/peers/" + id.addingPathPercentEncoding())
         req.method = .PUT
+        if let status {
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(status)))
+        }
         let (status, _) = try await send(req)
         switch status {
         case 200..<300: return .ok
@@ -89,6 +93,17 @@ public struct TrackerClient: Sendable {
         guard (200..<300).contains(status) || status == 404 else { throw Failure.badStatus(baseURL, status) }
     }
 
+    /// Reports a finished (or failed) download. Best effort: the caller ignores failures;
+    /// `timeout` bounds the whole request.
+    public func report(_ download: TrackerAPI.DownloadReport, timeout: TimeAmount = .seconds(2)) async throws {
+        var req = HTTPClientRequest(url: baseURL + "/v1/downloads")
+        req.method = .POST
+        req.headers.add(name: "Content-Type", value: "application/json")
+        req.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(download)))
+        let (status, _) = try await send(req, timeout: timeout)
+        guard (200..<300).contains(status) else { throw Failure.badStatus(baseURL, status) }
+    }
+
     /// Lists the live peers (at most ``maxPeers``, each with a valid host and port).
     public func peers() async throws -> [TrackerAPI.Peer] {
         let (status, body) = try await send(HTTPClientRequest(url: baseURL + "/v1/peers"))
@@ -100,11 +115,11 @@ public struct TrackerClient: Sendable {
         }
     }
 
-    private func send(_ request: HTTPClientRequest) async throws -> (Int, ByteBuffer) {
+    private func send(_ request: HTTPClientRequest, timeout: TimeAmount? = nil) async throws -> (Int, ByteBuffer) {
         var request = request
         if let token { request.headers.replaceOrAdd(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
         do {
-            let response = try await httpClient.execute(request, timeout: timeout)
+            let response = try await httpClient.execute(request, timeout: timeout ?? self.timeout)
             let body = try await response.body.collect(upTo: Self.maxResponseBytes)
             return (Int(response.status.code), body)
         } catch let error as Failure {

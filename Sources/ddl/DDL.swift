@@ -17,8 +17,8 @@ struct DDL: AsyncParsableCommand {
             Settings come from flags, then DDL_<KEY> environment variables, then the --config file, then defaults.
             Exit codes: 0 ok, 1 other failure, 3 network, 4 origin error, 5 integrity, 6 local I/O, 64 usage, 130 interrupted.
             """,
-        version: "0.1.0",
-        subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, PreheatCommand.self, CacheCommand.self, DemoCommand.self]
+        version: BuildInfo.version,
+        subcommands: [TrackerCommand.self, ServerCommand.self, GetCommand.self, PeersCommand.self, PreheatCommand.self, CacheCommand.self, DemoCommand.self, TestOriginCommand.self]
     )
 }
 
@@ -214,5 +214,33 @@ struct DemoCommand: AsyncParsableCommand {
         options.progress = quiet ? .quiet : .auto
         let code = await Demo.run(options, logger: Logger(label: "ddl.demo"))
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `ddl test-origin`: the tests' generated-content origin as a process of its own, for
+/// scripts (hidden from the help: not a role of a real swarm).
+struct TestOriginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-origin", abstract: "Serve generated content with Range support (for scripts and tests).", shouldDisplay: false)
+
+    @Option(help: "Address to bind.") var host: String = "127.0.0.1"
+    @Option(help: "Port to bind (0 picks a free one).") var port: Int = 0
+    @Option(help: "Size of the generated file.") var size: String = "64MiB"
+    @Option(help: "Throttle each response to this many bytes per second, e.g. 8MiB.") var rate: String?
+    @Option(help: "Log level.") var logLevel: Logger.Level = .warning
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        guard let bytes = ByteSize.parse(size), bytes > 0 else { throw ValidationError("--size must be a size such as 64MiB") }
+        var bytesPerSecond: Int?
+        if let rate {
+            guard let parsed = ByteSize.parse(rate), parsed > 0 else { throw ValidationError("--rate must be a size such as 8MiB") }
+            bytesPerSecond = Int(parsed)
+        }
+        try await Roles.runTestOrigin(host: host, port: port, size: bytes, bytesPerSecond: bytesPerSecond, logger: Logger(label: "ddl.test-origin"))
     }
 }

@@ -20,6 +20,7 @@ public enum Roles {
             if let token = configuration.token {
                 SecuritySettings.joinInstructions(host: configuration.host, port: port, token: token, generated: tokenGenerated).forEach(announce)
             }
+            announce(SecuritySettings.dashboardLine(host: configuration.host, port: port, token: configuration.token, generated: tokenGenerated))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         try await group.run()
@@ -52,12 +53,14 @@ public enum Roles {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: download, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
+        let started = ContinuousClock.now
         do {
             try await group.run()
         } catch {
             logger.debug("service group ended", metadata: ["error": "\(error)"])
         }
         let outcome = download.result ?? .failure(.interrupted)
+        await report(outcome, seconds: (ContinuousClock.now - started).seconds, configuration: configuration, httpClient: httpClient, logger: logger)
         try? await httpClient.shutdown()
         switch outcome {
         case .success:
@@ -70,6 +73,25 @@ public enum Roles {
                 FileHandle.standardOutput.write(Data(line.utf8))
             }
             return error.exitCode
+        }
+    }
+
+    /// Reports a download's outcome to the tracker, when there is one and reporting is on.
+    /// Best effort: a failure is logged at debug level and changes nothing else; the request
+    /// gives up after 2 s.
+    static func report(
+        _ outcome: Result<DownloadSummary, DownloadError>, seconds: Double, configuration: ClientConfiguration, httpClient: HTTPClient, logger: Logger
+    ) async {
+        guard configuration.reportToTracker, let trackerURL = configuration.trackerURL else { return }
+        let report = switch outcome {
+        case let .success(summary): TrackerAPI.DownloadReport(summary: summary, givenURL: configuration.url)
+        case let .failure(error): TrackerAPI.DownloadReport(error: error, givenURL: configuration.url, seconds: seconds)
+        }
+        do {
+            try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).report(report, timeout: .seconds(2))
+            logger.debug("reported the download to the tracker", metadata: ["result": "\(report.result)"])
+        } catch {
+            logger.debug("could not report the download to the tracker", metadata: ["error": "\(error)"])
         }
     }
 

@@ -53,7 +53,7 @@ extension PeerConfiguration {
 extension ClientConfiguration {
     /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
-    /// `verify_peers`, `connect_timeout`, `read_timeout`.
+    /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         trackerURL = reader.string(forKey: "tracker")
@@ -98,6 +98,7 @@ extension ClientConfiguration {
         computeSHA256 = try ConfigLoader.bool(reader, "sha256", default: computeSHA256)
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
+        reportToTracker = try ConfigLoader.bool(reader, "report", default: reportToTracker)
         token = try SecuritySettings.token(reader)
         allowPeerNetworks = try SecuritySettings.allowPeerNetworks(reader)
     }

@@ -4,6 +4,7 @@ import DDLCore
 import DDLPeer
 import DDLServerSupport
 import DDLTracker
+import DDLTrackerClient
 import Foundation
 import NIOCore
 import NIOPosix
@@ -113,6 +114,16 @@ public enum SecuritySettings {
             "ddl tracker: download with:            ddl get URL --tracker \(trackerURL) --token \(shown)",
             "ddl tracker: the token travels in clear text on the LAN; see SECURITY.md",
         ]
+    }
+
+    /// The line `ddl tracker` prints with the dashboard's address. With a token, the link
+    /// carries it in the fragment (`#token=…`), which the browser never sends to the server;
+    /// a configured token is not printed.
+    public static func dashboardLine(host: String, port: Int, token: String?, generated: Bool) -> String {
+        let base = "http://\(advertisedHost(for: host)):\(port)/"
+        guard let token else { return "ddl tracker: dashboard:                 \(base)" }
+        let shown = generated ? token.addingPathPercentEncoding() : "<your token>"
+        return "ddl tracker: dashboard:                 \(base)#token=\(shown)"
     }
 
     /// The bind address, or for a wildcard bind this machine's first non-loopback IPv4

@@ -10,10 +10,13 @@ public enum TrackerAPI {
         public var host: String?
         /// Optional human-readable name.
         public var name: String?
-        public init(port: Int, host: String? = nil, name: String? = nil) {
+        /// Optional: what the peer has done so far (for the dashboard).
+        public var status: PeerStatus?
+        public init(port: Int, host: String? = nil, name: String? = nil, status: PeerStatus? = nil) {
             self.port = port
             self.host = host
             self.name = name
+            self.status = status
         }
     }
 

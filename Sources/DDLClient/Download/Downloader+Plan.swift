@@ -187,12 +187,13 @@ extension Downloader {
     /// The piece plan and the pieces already on disk: from the control file when it matches
     /// the file on the server (resume), else a fresh plan for `sources`.
     func planPieces(file: RemoteFile, length: Int64, sources: [DownloadSource], partPath: String, controlPath: String, startOver: Bool) throws -> (PiecePlan, Set<Int>) {
-        // With peers, the plan depends on the peers alone (not on whether this machine or
-        // mirrors take part): every client of the swarm then cuts the file the same way, and
-        // a piece's owner holds exactly the bytes another client asks it for.
+        // With peers, the plan depends on the number of peers alone (counted with this
+        // machine, whether or not it takes part, nor mirrors): every client of the swarm then
+        // cuts the file the same way, and a piece's owner holds exactly the bytes another
+        // client asks it for.
         let peers = sources.filter { $0.kind is PeerSource }.count
         let fresh = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
-            ?? PiecePlan.automatic(length: length, sources: peers > 0 ? peers : sources.count * configuration.connections)
+            ?? PiecePlan.automatic(length: length, sources: peers > 0 ? peers + 1 : sources.count * configuration.connections)
         guard configuration.resume && !startOver, FileSystemChecks.isRegularFile(partPath), let saved = ControlFile.load(path: controlPath),
               saved.url == configuration.url || saved.finalURL == file.url
         else { return (fresh, []) }

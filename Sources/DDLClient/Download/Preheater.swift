@@ -71,7 +71,7 @@ package struct Preheater: Sendable {
             DownloadSource(PeerSource(host: $0.host, port: $0.port, name: $0.name, target: pinned, targetIsOrigin: true, token: configuration.token))
         }
         // Cut and assigned as a download through these peers would be (see Downloader+Plan).
-        let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) } ?? PiecePlan.automatic(length: length, sources: peers.count)
+        let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) } ?? PiecePlan.automatic(length: length, sources: peers.count + 1)
         let owners = Downloader.owners(plan: plan, file: file, sources: sources, holdings: [:]) ?? []
         let byID = Dictionary(sources.map { ($0.id, $0.kind as! PeerSource) }, uniquingKeysWith: { a, _ in a })
         var queues: [String: [Int]] = [:]

@@ -32,7 +32,9 @@ extension PieceScheduler {
     }
 
     /// With owners: the source's own lowest pending piece; else the lowest pending piece
-    /// without a live owner; else the last pending piece of the owner with the most pending.
+    /// without a live owner; else the lowest pending piece of the owner with the most
+    /// pending (the file's last, small pieces stay for the end, where they balance the
+    /// sources' finish).
     /// (`pending` holds re-queued pieces at its end: they are taken first among equals.)
     func ownedIndexToTake(for id: SourceID, owners: [SourceID?], now: Instant) -> Int? {
         func isLive(_ owner: SourceID?) -> Bool {
@@ -51,7 +53,7 @@ extension PieceScheduler {
             } else if let owner {
                 var entry = backlog[owner] ?? (0, index, piece)
                 entry.count += 1
-                if piece > entry.piece { (entry.index, entry.piece) = (index, piece) }
+                if piece < entry.piece { (entry.index, entry.piece) = (index, piece) }
                 backlog[owner] = entry
             }
         }

@@ -7,7 +7,9 @@ extension TrackerAPI.DownloadReport {
         let sources = summary.sources.filter { $0.bytes > 0 }.map { share in
             Source(name: share.source, kind: Self.kind(ofSource: share.source), bytes: share.bytes)
         }
-        let originBytes = summary.sources.filter { Self.isFromOrigin($0.source) }.reduce(Int64(0)) { $0 + $1.bytes }
+        // A peer's bytes from its cache (or a fetch another client started) did not cross the
+        // internet again for this download.
+        let originBytes = summary.sources.filter { Self.isFromOrigin($0.source) }.reduce(Int64(0)) { $0 + $1.bytes - $1.cachedBytes }
         self.init(
             url: Self.redact(givenURL), file: URL(fileURLWithPath: summary.path).lastPathComponent, bytes: summary.bytes, seconds: summary.seconds,
             result: "ok", mode: summary.mode, sources: sources, originBytes: originBytes)

@@ -49,7 +49,8 @@ extension TrackerAPI {
         /// Bytes per source.
         public var sources: [Source]
         /// Bytes that came from the origin server itself, over any link (the client's own
-        /// fetches and the peers' relayed ones); the rest came from mirrors (or, later, caches).
+        /// fetches and the peers' relayed ones); the rest came from mirrors and the peers'
+        /// caches.
         public var originBytes: Int64
 
         public init(url: String, file: String?, bytes: Int64, seconds: Double, result: String, mode: String?, sources: [Source], originBytes: Int64) {

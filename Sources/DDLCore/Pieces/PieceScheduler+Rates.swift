@@ -32,9 +32,10 @@ extension PieceScheduler {
     }
 
     /// With owners: the source's own lowest pending piece; else the lowest pending piece
-    /// without a live owner; else the lowest pending piece of the owner with the most
-    /// pending (the file's last, small pieces stay for the end, where they balance the
-    /// sources' finish).
+    /// without a live owner; else, from the owner with the most pending, its last big piece:
+    /// the one it would reach last (in a fan-out, when other clients' requests have had it
+    /// fetch and cache the piece already, if ever), while the file's small tail pieces stay
+    /// for the end, where they balance the sources' finish.
     /// (`pending` holds re-queued pieces at its end: they are taken first among equals.)
     func ownedIndexToTake(for id: SourceID, owners: [SourceID?], now: Instant) -> Int? {
         func isLive(_ owner: SourceID?) -> Bool {
@@ -53,7 +54,8 @@ extension PieceScheduler {
             } else if let owner {
                 var entry = backlog[owner] ?? (0, index, piece)
                 entry.count += 1
-                if piece < entry.piece { (entry.index, entry.piece) = (index, piece) }
+                let (size, best) = (sizes?[piece] ?? 0, sizes?[entry.piece] ?? 0)
+                if size > best || (size == best && piece > entry.piece) { (entry.index, entry.piece) = (index, piece) }
                 backlog[owner] = entry
             }
         }

@@ -186,7 +186,7 @@ package struct PieceScheduler: Sendable {
 
     /// Gives pieces owners (`owners[piece]`, `nil` for none): a source takes the pending
     /// pieces it owns first, lowest first; then pieces without a live owner; then, idle, it
-    /// steals from the owner with the most pending pieces, taking that owner's lowest one. So
+    /// steals from the owner with the most pending pieces, taking that owner's last big one. So
     /// each piece normally goes to its owner (a peer that caches it for the whole swarm), and
     /// the work still balances when owners differ in speed. In a warm swarm (``swarmIsWarm``)
     /// nobody steals: the owners hold the pieces.

@@ -61,18 +61,31 @@ import Testing
         #expect(take(&s, "a", now: now) == 2)
     }
 
-    @Test func aSourceWithoutPiecesStealsTheLowestPieceOfTheBiggestBacklog() {
+    @Test func aSourceWithoutPiecesStealsTheLastPieceOfTheBiggestBacklog() {
         var s = scheduler(owners: ["a", "b", "a", "b", "a", "a"])
         let now = ContinuousClock.now
-        // "self" owns nothing: it takes a's lowest piece (a has 4 pending, b 2).
-        #expect(take(&s, "self", now: now) == 0)
-        #expect(take(&s, "self", now: now) == 2)
-        // Now a has 2 and b has 2: the tie goes to the owner named first.
+        // "self" owns nothing: it takes a's last piece (a has 4 pending, b 2).
+        #expect(take(&s, "self", now: now) == 5)
         #expect(take(&s, "self", now: now) == 4)
-        #expect(take(&s, "a", now: now) == 5)
+        // Now a has 2 and b has 2: the tie goes to the owner named first.
+        #expect(take(&s, "self", now: now) == 2)
+        #expect(take(&s, "a", now: now) == 0)
         #expect(take(&s, "b", now: now) == 1)
         #expect(take(&s, "b", now: now) == 3)
         #expect(take(&s, "a", now: now) == nil)
+    }
+
+    /// The file's small tail pieces stay for the end: a thief takes the last big piece.
+    @Test func aThiefLeavesTheSmallTailPiecesForTheEnd() {
+        var s = PieceScheduler(pieceSizes: [4 << 20, 4 << 20, 4 << 20, 1 << 20, 1 << 20])
+        s.assignOwners(Array(repeating: "a", count: 5))
+        s.addSource("a", maxInFlight: 8)
+        s.addSource("self", maxInFlight: 8)
+        let now = ContinuousClock.now
+        #expect(take(&s, "self", now: now) == 2)
+        #expect(take(&s, "self", now: now) == 1)
+        #expect(take(&s, "a", now: now) == 0)
+        #expect(take(&s, "self", now: now) == 4)
     }
 
     @Test func piecesOfADroppedOwnerGoToWhoeverAsks() {
@@ -107,7 +120,7 @@ import Testing
         #expect(s.next(for: "self", now: now) == .wait(until: nil), "warm: the caches serve it")
         #expect(take(&s, "a", now: now) == 0)
         s.swarmIsWarm = false
-        #expect(take(&s, "self", now: now) == 2, "cold: this machine's link helps")
+        #expect(take(&s, "self", now: now) == 3, "cold: this machine's link helps")
         // A dropped owner's pieces are anyone's, warm or not.
         s.swarmIsWarm = true
         s.drop("a")
@@ -132,6 +145,6 @@ import Testing
         #expect(take(&s, "a", now: now) == 0)
         #expect(take(&s, "a", now: now) == nil, "b holds its pieces in its cache")
         s.swarmIsWarm = false
-        #expect(take(&s, "a", now: now) == 1)
+        #expect(take(&s, "a", now: now) == 2)
     }
 }

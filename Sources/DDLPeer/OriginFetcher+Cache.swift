@@ -195,20 +195,15 @@ extension OriginFetcher {
     /// piece's owner.
     func preheat(_ request: Request, context: DDLRequestContext) async -> Response {
         guard let cache else { return problem(.notFound, type: "no-cache", "this peer keeps no cache (--no-cache)") }
-        guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
-            return problem(.badRequest, type: "missing-url", "query parameter url is required")
+        let (url, range): (String, ByteRange)
+        switch target(of: request) {
+        case let .failure(refusal): return refusal.response
+        case let .success(found): (url, range) = found
         }
         guard let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) else {
             return problem(.badRequest, type: "missing-validator", "If-Range with the file's strong ETag or Last-Modified is required")
         }
-        guard let rangeHeader = request.headers[.range], let range = ByteRange.parseRangeHeader(rangeHeader) else {
-            return problem(.badRequest, type: "bad-range", "a single Range: bytes=first-last header is required")
-        }
-        guard limiter.tryAcquire() else {
-            var response = problem(.serviceUnavailable, type: "busy", "this peer is at its limit of \(limiter.limit) concurrent fetches")
-            response.headers[.retryAfter] = "1"
-            return response
-        }
+        guard limiter.tryAcquire() else { return busy }
         defer { limiter.release() }
         await cache.ready()
         cache.begin(key)

@@ -25,23 +25,37 @@ struct OriginFetcher: Sendable {
     /// The SSRF guard every origin URL and redirect target passes.
     var urlPolicy: URLPolicy { URLPolicy(addresses: AddressPolicy(allowNetworks: configuration.allowNetworks), resolver: resolver) }
 
-    func handle(_ request: Request, context: DDLRequestContext) async -> Response {
-        let started = ContinuousClock.now
+    /// The `url` query parameter (`http`/`https`) and the single `Range` of a fetch or
+    /// preheat request, or the `400` that says what is wrong.
+    func target(of request: Request) -> Result<(url: String, range: ByteRange), ProblemResponse> {
         guard let url = request.uri.queryParameters.get("url"), !url.isEmpty else {
-            return problem(.badRequest, type: "missing-url", "query parameter url is required")
+            return .failure(ProblemResponse(problem(.badRequest, type: "missing-url", "query parameter url is required")))
         }
         let lowered = url.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
-            return problem(.badRequest, type: "bad-scheme", "only http and https URLs can be fetched")
+            return .failure(ProblemResponse(problem(.badRequest, type: "bad-scheme", "only http and https URLs can be fetched")))
         }
         guard let rangeHeader = request.headers[.range], let range = ByteRange.parseRangeHeader(rangeHeader) else {
-            return problem(.badRequest, type: "bad-range", "a single Range: bytes=first-last header is required")
+            return .failure(ProblemResponse(problem(.badRequest, type: "bad-range", "a single Range: bytes=first-last header is required")))
         }
-        guard limiter.tryAcquire() else {
-            var response = problem(.serviceUnavailable, type: "busy", "this peer is at its limit of \(limiter.limit) concurrent fetches")
-            response.headers[.retryAfter] = "1"
-            return response
+        return .success((url, range))
+    }
+
+    /// `503 busy` with `Retry-After: 1`: every fetch slot is taken.
+    var busy: Response {
+        var response = problem(.serviceUnavailable, type: "busy", "this peer is at its limit of \(limiter.limit) concurrent fetches")
+        response.headers[.retryAfter] = "1"
+        return response
+    }
+
+    func handle(_ request: Request, context: DDLRequestContext) async -> Response {
+        let started = ContinuousClock.now
+        let (url, range): (String, ByteRange)
+        switch target(of: request) {
+        case let .failure(refusal): return refusal.response
+        case let .success(found): (url, range) = found
         }
+        guard limiter.tryAcquire() else { return busy }
         if let cache, let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) {
             return await cachedResponse(url: url, range: range, key: key, cache: cache, context: context, started: started)
         }
@@ -255,4 +269,10 @@ public final class PeerStats: Sendable {
     func add(bytes: Int64) { served.add(bytes, ordering: .relaxed) }
     /// Body bytes streamed to callers.
     public var bytesServed: Int64 { served.load(ordering: .relaxed) }
+}
+
+/// An error answer carried in a `Result`.
+struct ProblemResponse: Error {
+    let response: Response
+    init(_ response: Response) { self.response = response }
 }

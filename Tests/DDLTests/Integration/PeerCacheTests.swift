@@ -273,4 +273,27 @@ import Testing
             #expect(h.origin.getRequests == 2)
         }
     }
+
+    @Test func preheatRequestsAreCheckedLikeFetches() async throws {
+        try await withCachingPeer { h in
+            func preheat(_ url: String, ifRange: String?) async throws -> (Int, String) {
+                var request = h.request(url, range: ByteRange(first: 0, last: 65_535), ifRange: ifRange)
+                request.url = request.url.replacingOccurrences(of: "/v1/fetch?", with: "/v1/preheat?")
+                request.method = .POST
+                let response = try await h.client.execute(request, timeout: .seconds(30))
+                return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+            #expect(try await preheat("file:///etc/passwd", ifRange: "\"v1\"").0 == 400)
+            let (status, text) = try await preheat(h.fileURL, ifRange: nil)
+            #expect(status == 400 && text.contains("missing-validator"))
+            let (ok, answer) = try await preheat(h.fileURL, ifRange: "\"v1\"")
+            #expect(ok == 200 && answer.contains("\"bytes\":65536"))
+            // Now stored: a fetch needs no origin.
+            let requests = h.origin.getRequests
+            let (_, body, shared) = try await h.fetch(ByteRange(first: 0, last: 65_535))
+            #expect(body == h.expected(ByteRange(first: 0, last: 65_535)))
+            #expect(shared == 65_536)
+            #expect(h.origin.getRequests == requests)
+        }
+    }
 }

@@ -47,7 +47,7 @@ extension Downloader {
         let started = ContinuousClock.now
         var slow: [DownloadSource] = []
         let verdict = try await transfer.verifier.check(
-            range: range, fallback: fallback, fetcher: transfer.fetcher, partFile: transfer.partFile, slow: &slow)
+            range: range, fallback: fallback, fetcher: transfer.fetcher, partFile: transfer.partFile, slow: &slow, refresher: transfer.refresher)
         // Avoided as referees while others are left.
         for peer in slow { coordinator.slowReferee(peer.id) }
         logger.debug("spot check", metadata: [

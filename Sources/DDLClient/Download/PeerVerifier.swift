@@ -87,15 +87,19 @@ struct PeerVerifier: Sendable {
     /// referees, and when it disagrees, the next that delivers breaks the tie (at most
     /// ``fallbackAttempts`` peers are asked). Peers that missed the deadline are added to
     /// `slow`.
+    ///
+    /// An origin URL that answers as an expired signed URL does is resolved again with
+    /// `refresher` (shared with the transfer) and asked again.
     func check(
-        range: ByteRange, fallback: [DownloadSource], fetcher: PieceFetcher, partFile: PartFile, slow: inout [DownloadSource]
+        range: ByteRange, fallback: [DownloadSource], fetcher: PieceFetcher, partFile: PartFile, slow: inout [DownloadSource],
+        refresher: URLRefresher? = nil
     ) async throws -> Verdict {
         let onDisk = try await partFile.sha256(of: range)
         let originFailure: String
-        switch try await originDigest(range: range, fetcher: fetcher) {
+        switch try await originDigest(range: range, fetcher: fetcher, refresher: refresher) {
         case let .delivered(reference):
             return reference == onDisk ? .match(referee: authority) : .mismatch(expected: reference, got: onDisk, referee: authority)
-        case let .undelivered(why, _, _):
+        case let .undelivered(why, _, _, _):
             originFailure = why
         }
         var candidates = fallback.prefix(Self.fallbackAttempts)[...]
@@ -104,7 +108,7 @@ struct PeerVerifier: Sendable {
             while let peer = candidates.popFirst() {
                 switch try await digest(range: range, from: peer, fetcher: fetcher) {
                 case let .delivered(digest): return (peer, digest)
-                case let .undelivered(_, timedOut, _):
+                case let .undelivered(_, timedOut, _, _):
                     if timedOut { slow.append(peer) }
                     failure = .undelivered(by: peer, timedOut: timedOut, origin: originFailure)
                 }
@@ -123,22 +127,34 @@ struct PeerVerifier: Sendable {
     /// What a source answered for a window.
     enum Answer {
         case delivered(String)
-        /// It failed (`why`), or (`timedOut`) missed the deadline.
-        case undelivered(String, timedOut: Bool, retryAfter: Duration? = nil)
+        /// It failed (`why`), or (`timedOut`) missed the deadline; `expired` holds the status
+        /// and URL when it answered as an expired signed URL does.
+        case undelivered(String, timedOut: Bool, retryAfter: Duration? = nil, expired: Expiry? = nil)
 
         static func failed(_ why: String, retryAfter: Duration? = nil) -> Answer {
             .undelivered(why, timedOut: false, retryAfter: retryAfter)
         }
     }
 
+    /// An answer as an expired signed URL gives: its status and the URL asked.
+    struct Expiry {
+        let status: Int
+        let url: String
+    }
+
     /// The origin's SHA-256 of `range`, asked up to ``originAttempts`` times when it refuses
     /// or fails (a rate limit, a dropped connection), waiting what its `Retry-After` says (at
-    /// most ``longestRetryWait``). A deadline missed is not retried: it was spent already.
-    private func originDigest(range: ByteRange, fetcher: PieceFetcher) async throws -> Answer {
+    /// most ``longestRetryWait``). A deadline missed is not retried: it was spent already. An
+    /// expired signed URL is resolved again (once per attempt) and asked again at once.
+    private func originDigest(range: ByteRange, fetcher: PieceFetcher, refresher: URLRefresher?) async throws -> Answer {
         var answer = Answer.failed("not asked")
         for attempt in 1...Self.originAttempts {
             answer = try await digest(range: range, from: authority, fetcher: fetcher)
-            guard case let .undelivered(_, timedOut, retryAfter) = answer, !timedOut, attempt < Self.originAttempts else { return answer }
+            guard case let .undelivered(_, timedOut, retryAfter, expired) = answer, !timedOut, attempt < Self.originAttempts else { return answer }
+            if let expired, let refresher {
+                guard try await refresher.refresh(after: expired.url, status: expired.status, claimedBy: .authoritative) == .refreshed else { return answer }
+                continue
+            }
             try await Task.sleep(for: min(retryAfter ?? .milliseconds(500 * attempt), Self.longestRetryWait))
         }
         return answer
@@ -157,6 +173,9 @@ struct PeerVerifier: Sendable {
                     return .delivered(box.hex)
                 } catch let failure as PieceFailure {
                     if case let .status(_, _, retryAfter) = failure { return .failed(failure.description, retryAfter: retryAfter) }
+                    if case let .expired(status, url) = failure {
+                        return .undelivered(failure.description, timedOut: false, expired: Expiry(status: status, url: url))
+                    }
                     return .failed(failure.description)
                 }
             }

@@ -56,6 +56,31 @@ import Testing
         }
     }
 
+    /// Both pieces of the file are in flight at the peer when every signed URL handed out
+    /// so far expires; they complete, and the only origin requests left are the spot checks
+    /// of the peer's bytes, which meet the expired URL: the check resolves it again and asks
+    /// again, instead of leaving the bytes unchecked (exit 5).
+    @Test func aSpotCheckAfterTheSignedURLExpiredResolvesItAgain() async throws {
+        try await LocalSwarm.run(options(size: 512 << 10)) { swarm in
+            let origin = swarm.origin!
+            var configuration = configuration(swarm.originURL! + "/signed/release.iso", swarm: swarm, directory: try makeTemporaryDirectory())
+            configuration.useSelf = false  // every origin request of this machine is a check
+            configuration.discoverDigests = false  // no digest: the checks must settle
+            // Every piece waits after the file's first byte (the probe's bytes=0-0 passes).
+            let gate = origin.pause(atOffset: 1)
+            let issued = origin.signedURLsIssued
+            let result = try await download(configuration, pausedAt: gate) {
+                // Both pieces' origin requests are in (the peer keeps 2 in flight), then the URLs expire.
+                let both = try await eventually(within: 20) { origin.activeResponses >= 2 }
+                #expect(both)
+                origin.expireSignedURLs()
+            }
+            let summary = try result.get()
+            #expect(summary.sha256 == origin.content.sha256())
+            #expect(origin.signedURLsIssued > issued, "the URL was resolved again")
+        }
+    }
+
     /// An expired signed URL is resolved again from the user's URL, checked, handed to every
     /// source (this machine and the peers), and the download goes on.
     @Test func aSignedURLThatExpiresMidDownloadIsResolvedAgain() async throws {

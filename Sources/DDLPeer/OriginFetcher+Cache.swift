@@ -93,7 +93,6 @@ extension OriginFetcher {
                     try await writer.write(buffer)
                     stats.add(bytes: Int64(buffer.readableBytes))
                     metrics.served(buffer.readableBytes, from: .cache)
-                    cache.hitBytes.add(Int64(buffer.readableBytes), ordering: .relaxed)
                     cursor = bytes.last + 1
                 case let .failure(corrupt):
                     await cache.discard(key, block: corrupt.block)

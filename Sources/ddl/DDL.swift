@@ -199,11 +199,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Log level.") var logLevel: Logger.Level = .warning
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        bootstrapStandardErrorLogging(level: logLevel)
         guard let bytes = ByteSize.parse(size), bytes > 0 else { throw ValidationError("--size must be a size such as 256MiB") }
         guard (0...32).contains(peers) else { throw ValidationError("--peers must be between 0 and 32") }
         var options = Demo.Options()
@@ -230,11 +226,7 @@ struct TestOriginCommand: AsyncParsableCommand {
     @Option(help: "Log level.") var logLevel: Logger.Level = .warning
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        bootstrapStandardErrorLogging(level: logLevel)
         guard let bytes = ByteSize.parse(size), bytes > 0 else { throw ValidationError("--size must be a size such as 64MiB") }
         var bytesPerSecond: Int?
         if let rate {
@@ -242,5 +234,14 @@ struct TestOriginCommand: AsyncParsableCommand {
             bytesPerSecond = Int(parsed)
         }
         try await Roles.runTestOrigin(host: host, port: port, size: bytes, bytesPerSecond: bytesPerSecond, logger: Logger(label: "ddl.test-origin"))
+    }
+}
+
+/// Logs to standard error at `level` (the demo and the test origin, which take no config).
+func bootstrapStandardErrorLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }

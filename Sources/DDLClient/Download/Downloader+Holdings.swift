@@ -22,8 +22,7 @@ extension Downloader {
         return await withTaskGroup(of: (String, CacheHoldings?).self) { group in
             for (id, peer) in peers {
                 group.addTask {
-                    let authority = peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"
-                    var request = HTTPClientRequest(url: "http://\(authority)/v1/cache/holdings?url=\(file.url.addingPathPercentEncoding())")
+                    var request = HTTPClientRequest(url: "http://\(peer.authority)/v1/cache/holdings?url=\(file.url.addingPathPercentEncoding())")
                     request.headers.add(name: "If-Range", value: validator)
                     if let token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
                     do {

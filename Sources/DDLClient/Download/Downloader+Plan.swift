@@ -87,7 +87,7 @@ extension Downloader {
         var candidates: [String: String] = [:]
         for source in sources {
             guard let peer = source.kind as? PeerSource, peer.targetIsOrigin else { continue }
-            candidates[peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"] = source.id
+            candidates[peer.authority] = source.id
         }
         guard !candidates.isEmpty else { return nil }
         let key = file.url + " " + validator

@@ -108,8 +108,7 @@ package struct Preheater: Sendable {
 
     /// Asks `peer` to fetch `range` into its cache; waits until it is stored.
     func preheat(_ range: ByteRange, at peer: PeerSource, url: String, validator: String, client: HTTPClient) async -> PieceResult {
-        let authority = peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"
-        var request = HTTPClientRequest(url: "http://\(authority)/v1/preheat?url=\(url.addingPathPercentEncoding())")
+        var request = HTTPClientRequest(url: "http://\(peer.authority)/v1/preheat?url=\(url.addingPathPercentEncoding())")
         request.method = .POST
         request.headers.add(name: "Range", value: range.rangeHeader)
         request.headers.add(name: "If-Range", value: validator)

@@ -19,7 +19,9 @@ package struct PeerSource: PieceSource {
     let token: String?
 
     package let id: String
-    private let authority: String
+    /// `host:port`, with an IPv6 host in brackets: where its requests go, and its identity in
+    /// the swarm's rendezvous hashing.
+    package let authority: String
 
     package init(host: String, port: Int, name: String?, target: PinnedFile, targetIsOrigin: Bool, token: String?) {
         self.host = host

@@ -53,8 +53,6 @@ package final class PeerCache: Sendable {
     let state = Mutex(State())
     private let loaded = Eventually<Bool>()
     private let loadStarted = Atomic<Bool>(false)
-    /// Bytes served from stored blocks (counting each request's bytes once).
-    package let hitBytes = Atomic<Int64>(0)
 
     package init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration

@@ -1,5 +1,6 @@
 import Foundation
 import DDLCore
+import DDLTLS
 import DDLServerSupport
 
 /// Settings of a peer server.
@@ -13,6 +14,11 @@ public struct PeerConfiguration: Sendable, Hashable {
     public var advertise: String?
     /// Tracker base URL, e.g. `http://10.0.0.5:5000`; `nil` runs without registering.
     public var trackerURL: String?
+    /// Fingerprints the tracker's certificate may have (config key `tracker_fingerprint`).
+    public var trackerFingerprints: [CertificateFingerprint] = []
+    /// The certificate and key this peer serves https with, and whose fingerprint it
+    /// registers; `nil` serves plain HTTP (`--plain-http`).
+    public var tls: TLSIdentity?
     /// Name shown in peer lists.
     public var name: String?
     /// Most origin fetches at once; past it, `503` with `Retry-After`.

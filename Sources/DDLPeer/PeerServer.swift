@@ -78,7 +78,7 @@ public enum PeerServer {
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
+            server: ServerHardening.server(limitedBy: ConnectionCounter(limits: configuration.connectionLimits), tls: configuration.tls),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -91,7 +91,7 @@ public enum PeerServer {
         var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
         if let lock { services.insert(CacheDirectoryLockLifetime(lock: lock), at: 0) }
         if let trackerURL = configuration.trackerURL {
-            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token)
+            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
             let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
@@ -110,7 +110,7 @@ struct DeferredRegistration: Service {
 
     func run() async throws {
         guard let port = try? await cancelWhenGracefulShutdown({ try await boundPort.wait() }) else { return }
-        let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name)
+        let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name, fingerprint: configuration.tls?.fingerprint)
         try await TrackerRegistration(tracker: tracker, request: request, status: status, logger: logger).run()
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLClient
 import DDLCore
 import DDLPeer
+import DDLTLS
 import DDLTracker
 import DDLTrackerClient
 import Foundation
@@ -16,11 +17,19 @@ public enum Roles {
     /// itself when it was generated).
     public static func runTracker(configuration: TrackerConfiguration, logger: Logger, tokenGenerated: Bool = false) async throws {
         let services = Tracker.makeServices(configuration: configuration, logger: logger) { port in
-            announce("ddl tracker listening on http://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
-            if let token = configuration.token {
-                SecuritySettings.joinInstructions(host: configuration.host, port: port, token: token, generated: tokenGenerated).forEach(announce)
+            let scheme = configuration.tls == nil ? "http" : "https"
+            announce("ddl tracker listening on \(scheme)://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
+            if let tls = configuration.tls {
+                announce("ddl tracker: certificate fingerprint \(tls.fingerprint) (kept in \(tls.path ?? "memory"))")
             }
-            announce(SecuritySettings.dashboardLine(host: configuration.host, port: port, token: configuration.token, generated: tokenGenerated))
+            if let token = configuration.token {
+                SecuritySettings.joinInstructions(
+                    host: configuration.host, port: port, token: token, generated: tokenGenerated, fingerprint: configuration.tls?.fingerprint
+                ).forEach(announce)
+            }
+            SecuritySettings.dashboardLines(
+                host: configuration.host, port: port, token: configuration.token, generated: tokenGenerated, fingerprint: configuration.tls?.fingerprint
+            ).forEach(announce)
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         try await group.run()
@@ -31,7 +40,8 @@ public enum Roles {
         let httpClient = PeerServer.makeOriginClient(configuration: configuration)
         do {
             let services = try PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
-                announce("ddl server listening on http://\(display(configuration.host)):\(port)"
+                announce("ddl server listening on \(configuration.tls == nil ? "http" : "https")://\(display(configuration.host)):\(port)"
+                    + (configuration.tls.map { " (certificate fingerprint \($0.fingerprint))" } ?? "")
                     + (configuration.trackerURL.map { ", tracker \($0)" } ?? ", no tracker"))
             }
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
@@ -88,7 +98,8 @@ public enum Roles {
         case let .failure(error): TrackerAPI.DownloadReport(error: error, givenURL: configuration.url, seconds: seconds)
         }
         do {
-            try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token).report(report, timeout: .seconds(2))
+            try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
+                .report(report, timeout: .seconds(2))
             logger.debug("reported the download to the tracker", metadata: ["result": "\(report.result)"])
         } catch {
             logger.debug("could not report the download to the tracker", metadata: ["error": "\(error)"])
@@ -96,13 +107,13 @@ public enum Roles {
     }
 
     /// Lists the tracker's peers as a table or JSON on standard output.
-    public static func listPeers(trackerURL: String, json: Bool, token: String? = nil) async throws {
+    public static func listPeers(trackerURL: String, json: Bool, token: String? = nil, fingerprints: [CertificateFingerprint] = []) async throws {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow  // the token goes to the tracker only
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let peers: [TrackerAPI.Peer]
         do {
-            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token).peers()
+            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token, fingerprints: fingerprints).peers()
             try await httpClient.shutdown()
         } catch {
             try? await httpClient.shutdown()

@@ -21,13 +21,18 @@ extension TrackerConfiguration {
 }
 
 extension PeerConfiguration {
-    /// Reads `tracker`, `host`, `port`, `advertise`, `name`, `max_fetches`,
+    /// Reads `tracker`, `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
     /// `cache_max_age`.
     public init(reader: ConfigReader) throws {
         self.init()
         trackerURL = reader.string(forKey: "tracker")
         if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
+        if let trackerURL {
+            try TransportSettings.checkTracker(
+                trackerURL, fingerprints: trackerFingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: reader.string(forKey: "token", isSecret: true) != nil)
+        }
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")
@@ -51,13 +56,19 @@ extension PeerConfiguration {
 }
 
 extension ClientConfiguration {
-    /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
+    /// Reads `tracker`, `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         trackerURL = reader.string(forKey: "tracker")
         if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
+        plainHTTP = try TransportSettings.plainHTTP(reader)
+        if let trackerURL {
+            try TransportSettings.checkTracker(
+                trackerURL, fingerprints: trackerFingerprints, plainHTTP: plainHTTP, hasToken: reader.string(forKey: "token", isSecret: true) != nil)
+        }
         outputFile = reader.string(forKey: "output")
         downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)
         connections = try ConfigLoader.int(reader, "connections", default: connections, in: 1...64)

@@ -4,6 +4,7 @@ import DDLApp
 import DDLClient
 import DDLCore
 import DDLPeer
+import DDLTLS
 import DDLTracker
 import Foundation
 import Logging
@@ -65,6 +66,8 @@ struct TrackerCommand: AsyncParsableCommand {
     var allowPeerNetworks: [String] = []
     @Option(help: "Directory for the tracker's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
     @Flag(help: "Serve plain HTTP instead of TLS: the token and all data then cross the LAN in clear (config key plain_http).") var plainHTTP = false
+    @Flag(help: "Print the fingerprint of the tracker's certificate (making it in the state directory if there is none yet) and exit: for scripts that hand it to servers and clients.")
+    var printFingerprint = false
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
@@ -75,6 +78,10 @@ struct TrackerCommand: AsyncParsableCommand {
             "max_peers_per_address": maxPeersPerAddress.map { .int($0) },
             "state_dir": stateDir.map { .string($0) }, "plain_http": plainHTTP ? .bool(true) : nil,
         ])
+        if printFingerprint {
+            try printIdentityFingerprint(.tracker, reader)
+            return
+        }
         var configuration = try settings { try TrackerConfiguration(reader: reader) }
         let generated = try settings { try SecuritySettings.enforce(.tracker, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
         configuration.tls = try settings { try TransportSettings.identity(for: .tracker, reader) }
@@ -98,6 +105,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Remove cached files unused for this long, e.g. 7d, 12h (default 7d).") var cacheMaxAge: String?
     @Flag(help: "Keep no cache: relay bytes from the origin without storing them (config key cache: false).") var noCache = false
     @Option(help: "Directory for this peer's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
+    @Flag(help: "Print the fingerprint of this peer's certificate (making it in the state directory if there is none yet) and exit.")
+    var printFingerprint = false
     @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
@@ -112,6 +121,10 @@ struct ServerCommand: AsyncParsableCommand {
             "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
         ])
+        if printFingerprint {
+            try printIdentityFingerprint(.server, reader)
+            return
+        }
         var configuration = try settings { try PeerConfiguration(reader: reader) }
         _ = try settings { try SecuritySettings.enforce(.server, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
         configuration.tls = try settings { try TransportSettings.identity(for: .server, reader) }
@@ -250,6 +263,13 @@ struct TestOriginCommand: AsyncParsableCommand {
         }
         try await Roles.runTestOrigin(host: host, port: port, size: bytes, bytesPerSecond: bytesPerSecond, logger: Logger(label: "ddl.test-origin"))
     }
+}
+
+/// `--print-fingerprint`: the role's identity in the state directory (made when absent).
+func printIdentityFingerprint(_ role: SecuritySettings.Role, _ reader: ConfigReader) throws {
+    let path = TransportSettings.identityPath(stateDirectory: TransportSettings.stateDirectory(reader), role: role)
+    let identity = try settings { try TLSIdentity.loadOrCreate(at: path, commonName: "ddl \(role.rawValue)") }
+    FileHandle.standardOutput.write(Data((identity.fingerprint.description + "\n").utf8))
 }
 
 /// Logs to standard error at `level` (the demo and the test origin, which take no config).

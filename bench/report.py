@@ -4,9 +4,16 @@
   report.py report RESULTS.jsonl [--md OUT.md] [--png OUT.png]
       Markdown tables on stdout (and in OUT.md); throughput-vs-N chart in OUT.png
       (matplotlib, else gnuplot, else no chart).
-  report.py register --url http://127.0.0.1:5000 --count 10000 --ids FILE
+  report.py register --url http[s]://127.0.0.1:5000 --count 10000 --ids FILE
       Registers COUNT peers with distinct hosts 198.18.x.y over one keep-alive
-      connection (POST /v1/peers) and writes their ids, one a line, to FILE.
+      connection (POST /v1/peers) and writes their ids, one a line, to FILE. With an
+      https URL (a TLS tracker) each peer registers a made-up fingerprint, as a TLS
+      tracker requires one; the tracker's certificate is not checked (loopback only).
+  report.py pcapscan PCAP --token TOKEN [--tracker-port 5000 --peer-port 6000]
+      For the tls scenario: reads a tcpdump capture (Ethernet, IPv4/TCP), counts packets and
+      bytes to and from the tracker's and the peers' ports, reassembles every TCP stream and
+      counts the token's occurrences in them (and in the raw file), TLS handshakes and
+      plain-text HTTP requests. Prints one JSON object.
   report.py wrkparse WRK_OUTPUT --endpoint NAME [--peers N]
       One JSON line (requests/s, latency percentiles, errors) from wrk --latency output.
   report.py liarevents EVENTS.ndjson --source "peer HOST:PORT" [--before A.json --after B.json]
@@ -21,12 +28,15 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import hashlib
 import http.client
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,8 +48,17 @@ import urllib.parse
 def _register_range(url, start: int, stop: int, ids: list) -> None:
     """Registers peers start..stop-1 over one keep-alive connection, filling ids[start:stop]."""
 
+    tls = url.scheme == "https"
+
     def connect() -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+        if tls:
+            # the bench's own load on a loopback tracker: no verification (ddl's clients pin it)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=10, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
         conn.connect()
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
@@ -54,7 +73,10 @@ def _register_range(url, start: int, stop: int, ids: list) -> None:
         a, b = divmod(i, 254)
         host = f"198.{18 + a // 256}.{a % 256}.{b + 1}"
         # bytes, so http.client sends headers and body in one segment
-        body = json.dumps({"port": 6000 + i % 1000, "host": host, "name": f"bench-{i}"}).encode()
+        peer = {"port": 6000 + i % 1000, "host": host, "name": f"bench-{i}"}
+        if tls:  # a TLS tracker lists only peers that serve TLS, with their key's fingerprint
+            peer["fingerprint"] = "sha256:" + hashlib.sha256(f"bench-{i}".encode()).hexdigest()
+        body = json.dumps(peer).encode()
         for attempt in range(3):
             try:
                 conn.request("POST", "/v1/peers", body=body, headers=headers)
@@ -85,6 +107,147 @@ def cmd_register(args: argparse.Namespace) -> int:
     with open(args.ids, "w") as f:
         f.write("\n".join(ids) + "\n")
     print(f"registered {len(ids)} peers", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- pcapscan
+
+
+def _pcap_packets(path: str):
+    """Yields (orig_len, tcp tuple or None) for every packet of a pcap file (not pcapng).
+    The tuple is (src, sport, dst, dport, seq, payload) for IPv4/IPv6 TCP."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        end = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        end = ">"
+    else:
+        raise ValueError(f"{path}: not a pcap file (tcpdump -w writes pcap; pcapng is not read here)")
+    linktype = struct.unpack(end + "I", data[20:24])[0] & 0x0FFFFFFF
+    off = 24
+    while off + 16 <= len(data):
+        _, _, incl, orig = struct.unpack(end + "IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        yield orig, _pcap_tcp(pkt, linktype)
+
+
+def _pcap_tcp(pkt: bytes, linktype: int):
+    if linktype == 1:  # Ethernet
+        if len(pkt) < 14:
+            return None
+        etype, l3 = struct.unpack("!H", pkt[12:14])[0], 14
+        while etype in (0x8100, 0x88A8) and len(pkt) >= l3 + 4:  # VLAN tags
+            etype, l3 = struct.unpack("!H", pkt[l3 + 2:l3 + 4])[0], l3 + 4
+    elif linktype == 113:  # Linux cooked (tcpdump -i any)
+        if len(pkt) < 16:
+            return None
+        etype, l3 = struct.unpack("!H", pkt[14:16])[0], 16
+    elif linktype == 276:  # Linux cooked v2
+        if len(pkt) < 20:
+            return None
+        etype, l3 = struct.unpack("!H", pkt[0:2])[0], 20
+    else:
+        return None
+    if etype == 0x0800 and len(pkt) >= l3 + 20:
+        ihl = (pkt[l3] & 0x0F) * 4
+        total = struct.unpack("!H", pkt[l3 + 2:l3 + 4])[0]
+        if pkt[l3 + 9] != 6:
+            return None
+        src, dst = socket.inet_ntop(socket.AF_INET, pkt[l3 + 12:l3 + 16]), socket.inet_ntop(socket.AF_INET, pkt[l3 + 16:l3 + 20])
+        l4, l4end = l3 + ihl, l3 + total
+    elif etype == 0x86DD and len(pkt) >= l3 + 40:
+        if pkt[l3 + 6] != 6:
+            return None
+        plen = struct.unpack("!H", pkt[l3 + 4:l3 + 6])[0]
+        src, dst = socket.inet_ntop(socket.AF_INET6, pkt[l3 + 8:l3 + 24]), socket.inet_ntop(socket.AF_INET6, pkt[l3 + 24:l3 + 40])
+        l4, l4end = l3 + 40, l3 + 40 + plen
+    else:
+        return None
+    if len(pkt) < l4 + 20:
+        return None
+    sport, dport, seq = struct.unpack("!HHI", pkt[l4:l4 + 8])
+    doff = (pkt[l4 + 12] >> 4) * 4
+    return src, sport, dst, dport, seq, pkt[l4 + doff:min(l4end, len(pkt))]
+
+
+def _reassemble(segments: dict) -> tuple[bytes, int]:
+    """segments: seq -> payload of one direction of a TCP connection. Returns the bytes in
+    sequence order (retransmissions and overlaps once) and the number of holes."""
+    if not segments:
+        return b"", 0
+    base = min(segments, key=lambda q: q)
+    # sequence numbers relative to the lowest one (a stream here is far below 2^31 bytes)
+    rel = sorted((((q - base) & 0xFFFFFFFF), p) for q, p in segments.items())
+    out, cursor, holes = bytearray(), 0, 0
+    for r, p in rel:
+        if r > cursor:
+            holes += 1
+            out += b"\0"  # a hole (bytes the capture missed) separates what is on either side
+            cursor = r
+        if r + len(p) > cursor:
+            out += p[cursor - r:]
+            cursor = r + len(p)
+    return bytes(out), holes
+
+
+HTTP_REQUEST = re.compile(rb"(?:GET|POST|PUT|DELETE|HEAD|PATCH) /\S* HTTP/1\.[01]\r\n")
+
+
+def cmd_pcapscan(args: argparse.Namespace) -> int:
+    token = args.token.encode()
+    tp, pp = args.tracker_port, args.peer_port
+    out: dict = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    out.update({"pcap_bytes": os.path.getsize(args.pcap), "packets": 0, "captured_bytes": 0,
+           "tracker_packets": 0, "tracker_bytes": 0, "peer_packets": 0, "peer_bytes": 0,
+           "tracker_payload_bytes": 0, "peer_payload_bytes": 0})
+    streams: dict = {}
+    for orig, tcp in _pcap_packets(args.pcap):
+        out["packets"] += 1
+        out["captured_bytes"] += orig
+        if tcp is None:
+            continue
+        src, sport, dst, dport, seq, payload = tcp
+        for port, name in ((tp, "tracker"), (pp, "peer")):
+            if port in (sport, dport):
+                out[f"{name}_packets"] += 1
+                out[f"{name}_bytes"] += orig
+                out[f"{name}_payload_bytes"] += len(payload)
+        if payload:
+            seg = streams.setdefault((src, sport, dst, dport), {})
+            if len(payload) > len(seg.get(seq, b"")):
+                seg[seq] = payload
+    with open(args.pcap, "rb") as f:
+        out["token_raw"] = f.read().count(token)
+    out.update({"streams": len(streams), "token_streams": 0, "token_to_tracker": 0, "token_to_peers": 0,
+                "token_other": 0, "tls_client_hellos": 0, "http_requests": 0, "stream_holes": 0})
+    for (src, sport, dst, dport), seg in streams.items():
+        data, holes = _reassemble(seg)
+        out["stream_holes"] += holes
+        n = data.count(token)
+        out["token_streams"] += n
+        if dport == tp:
+            out["token_to_tracker"] += n
+        elif dport == pp:
+            out["token_to_peers"] += n
+        else:
+            out["token_other"] += n
+        if dport in (tp, pp):
+            # a TLS handshake record (0x16 0x03 0x01..0x04) opening a client's stream
+            if len(data) >= 6 and data[0] == 0x16 and data[1] == 0x03 and data[5] == 0x01:
+                out["tls_client_hellos"] += 1
+            out["http_requests"] += len(HTTP_REQUEST.findall(data))
+    print(json.dumps(out))
     return 0
 
 
@@ -122,7 +285,8 @@ def cmd_wrkparse(args: argparse.Namespace) -> int:
     with open(args.file) as f:
         parsed = parse_wrk(f.read())
     names = {"get": "GET /v1/peers", "heartbeat": "PUT /v1/peers/{id} (heartbeat)"}
-    row = {"scenario": "tracker", "endpoint": names.get(args.endpoint, args.endpoint), "peers": args.peers}
+    row = {"scenario": "tracker", "endpoint": names.get(args.endpoint, args.endpoint), "peers": args.peers,
+           "tls": args.tls == "true"}
     row.update(parsed)
     row["ok"] = parsed["rps"] is not None and parsed["non2xx"] == 0 and parsed["socket_errors"] == 0
     print(json.dumps(row))
@@ -158,11 +322,55 @@ def skipped_note(rows: list[dict]) -> str:
     return "".join(f"\n_skipped: {n}_\n" for n in notes)
 
 
+def tls_line(rows: list[dict]) -> str:
+    """The swarm links' protocol for a section: from the rows' "tls" (absent in runs that predate it)."""
+    seen = {r["tls"] for r in rows if isinstance(r.get("tls"), bool)}
+    if seen == {True}:
+        return "Swarm links (tracker, peers, client): **TLS** (pinned self-signed certificates).\n"
+    if seen == {False}:
+        return "Swarm links (tracker, peers, client): **plain HTTP** (`--plain-http`, or a ddl without TLS).\n"
+    if seen:
+        return "Swarm links: TLS in some rows, plain HTTP in others (`tls` in results.jsonl).\n"
+    return ""
+
+
+def report_tls(rows: list[dict]) -> str:
+    """The tls scenario: the LAN captured during a swarm download, with TLS and in plain HTTP."""
+    rs = [r for r in rows if r.get("mode") in ("tls", "plain")]
+    parts = ["## 9. TLS: the token on the LAN (tcpdump on br-lan during a swarm download)\n"]
+    body = []
+    for r in rs:
+        body.append(["TLS" if r.get("mode") == "tls" else "plain HTTP (control)", r.get("peers", "–"), mib(r.get("bytes")),
+                     fmt(r.get("ok")), r.get("packets", "–"), r.get("captured_bytes", "–"),
+                     f"{r.get('tracker_packets', '–')} / {r.get('tracker_bytes', '–')}",
+                     f"{r.get('peer_packets', '–')} / {r.get('peer_bytes', '–')}", r.get("tls_client_hellos", "–"),
+                     r.get("http_requests", "–"), r.get("token_streams", "–"),
+                     f"{r.get('token_to_tracker', '–')} / {r.get('token_to_peers', '–')}", r.get("token_raw", "–"),
+                     r.get("dropped", "–")])
+    if body:
+        parts.append(table(["swarm", "peers", "file", "download ok", "packets", "bytes captured", "tracker port pkts / bytes",
+                            "peer port pkts / bytes", "TLS handshakes", "plain HTTP requests",
+                            "token occurrences (TCP streams)", "of which to tracker / to peers", "token in raw pcap",
+                            "dropped"], body))
+        parts.append("Each run: a fresh tracker, peers and random token; the capture spans the swarm's start "
+                     "(registrations), the download and the stop. Token occurrences are counted in every TCP stream "
+                     "reassembled from the capture (so a token split over two segments counts) and in the raw file. "
+                     "The plain-HTTP run is the control: it must find the token, or the capture proves nothing.\n")
+    for r in rows:
+        if r.get("kind") == "verdict":
+            parts.append(f"**{'PASS' if r.get('ok') else 'FAIL'}: {r.get('note', '')}**\n")
+    return "\n".join(parts)
+
+
 def report_markdown(rows: list[dict]) -> str:
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r.get("scenario", "?"), []).append(r)
     parts: list[str] = ["# ddl benchmark results\n"]
+    meta = next((r for r in by.get("meta", []) if r.get("kind") == "tls"), None)
+    if meta:
+        parts.append(f"Swarm links in this run: {meta.get('words', '?')} (BENCH_TLS={meta.get('bench_tls', '?')}; "
+                     "the liar scenario always runs plain HTTP, the tls scenario runs both).\n")
 
     for name in ("smoke", "aggregation"):
         rs = [r for r in by.get(name, []) if "skipped" not in r]
@@ -171,6 +379,7 @@ def report_markdown(rows: list[dict]) -> str:
         beff = next((r["mbit"] for r in rs if r.get("tool") == "curl"), None)
         title = "Smoke" if name == "smoke" else "1. Aggregation"
         parts.append(f"## {title} (every link B, B_eff = curl over one link = {fmt(beff)} Mbit/s)\n")
+        parts.append(tls_line([r for r in rs if r.get("tool") == "ddl"]))
         body = []
         for r in rs:
             n = r.get("n", 0)
@@ -195,6 +404,7 @@ def report_markdown(rows: list[dict]) -> str:
         rs = [r for r in by["mixed"] if "skipped" not in r]
         links = [r for r in rs if r.get("tool") == "curl (link check)"]
         parts.append("## 2. Mixed links\n")
+        parts.append(tls_line([r for r in rs if r.get("tool") == "ddl"]))
         if links:
             parts.append("Link check (curl, 10 MiB, all links at once):\n")
             parts.append(table(["host", "nominal Mbit/s", "curl Mbit/s"],
@@ -219,6 +429,8 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("loopback"):
         rs = [r for r in by["loopback"] if "skipped" not in r]
         parts.append("## 3. Raw efficiency on loopback (no shaping)\n")
+        if not any(r.get("swarm") for r in rs):
+            parts.append(tls_line([r for r in rs if "peers" in str(r.get("tool", ""))]))
         # rows without "proto" come from runs before the https rows existed: plain http
         http_cpu = {r["tool"]: r["cpu"] for r in rs if r.get("proto", "http") == "http" and r.get("cpu") is not None}
         body = []
@@ -227,7 +439,8 @@ def report_markdown(rows: list[dict]) -> str:
             tls_cost = "–"
             if proto == "https" and r.get("cpu") is not None and r["tool"] in http_cpu:
                 tls_cost = f"{r['cpu'] - http_cpu[r['tool']]:+.2f}"
-            body.append([r["tool"], proto, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
+            tool = r["tool"] + (f" ({'TLS' if r['swarm'] == 'tls' else 'plain HTTP'} swarm)" if r.get("swarm") else "")
+            body.append([tool, proto, mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit"), 0),
                          fmt(r.get("cpu"), 2), tls_cost, fmt(r.get("peers_cpu"), 2),
                          fmt(r.get("rss_kb", 0) / 1024, 1), fmt(r.get("ok"))])
         parts.append(table(["tool", "proto", "size", "wall s", "Mbit/s", "cpu s (user+sys)", "cpu s vs http",
@@ -238,6 +451,13 @@ def report_markdown(rows: list[dict]) -> str:
                          "ddl computes the file's SHA-256 by default (about 0.6 CPU s per GiB here); "
                          "plain aria2c, curl and axel compute no hash: compare them with `ddl --no-sha256`, "
                          "and ddl's default with `aria2c --checksum=sha-256`.\n")
+        sw = {r["swarm"]: r for r in rs if r.get("swarm") and r.get("total_cpu")}
+        if "tls" in sw and "plain" in sw:
+            cost = sw["tls"]["total_cpu"] / sw["plain"]["total_cpu"] - 1
+            parts.append(f"**TLS CPU cost on the swarm's links (ddl via 2 peers, client + peers CPU, median of "
+                         f"{sw['tls'].get('runs', 1)} runs): {sw['tls']['total_cpu']:.2f} s with TLS against "
+                         f"{sw['plain']['total_cpu']:.2f} s in plain HTTP = {100 * cost:+.1f}% "
+                         f"(target ≤ 15%: {'✓' if cost <= 0.15 else '✗'}).**\n")
         if any(r.get("proto") == "https" for r in rs):
             parts.append("https rows: the same nginx over TLS 1.3 (TLS_AES_128_GCM_SHA256, HTTP/1.1, test CA); "
                          "cpu s vs http is the client's extra CPU time over the same tool's http row, "
@@ -247,6 +467,7 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("memory"):
         rs = [r for r in by["memory"] if "skipped" not in r]
         parts.append("## 4. Memory (peak RSS, loopback)\n")
+        parts.append(tls_line(rs))
         body = [[r["role"], mib(r.get("bytes")), fmt(r.get("rss_kb", 0) / 1024, 1), r.get("runs", 1),
                  fmt(r.get("ok"))] for r in rs]
         parts.append(table(["process", "file", "peak RSS MiB (highest of the runs)", "runs", "sha256 ok"], body))
@@ -255,6 +476,7 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("tracker"):
         rs = [r for r in by["tracker"] if "skipped" not in r and "endpoint" in r]
         parts.append("## 5. Tracker (loopback)\n")
+        parts.append(tls_line(rs))
         body = [[r["endpoint"], r.get("peers", "–"), fmt(r.get("rps"), 0), fmt(r.get("p50_ms"), 2),
                  fmt(r.get("p99_ms"), 2), r.get("non2xx", "–"), r.get("socket_errors", "–"), fmt(r.get("ok"))]
                 for r in rs]
@@ -309,6 +531,7 @@ def report_markdown(rows: list[dict]) -> str:
         curl = next((r for r in by["fanout"] if r.get("tool") == "curl"), {})
         parts.append(f"## 7. Fan-out (every host runs `ddl server` and `ddl get` of the same file at once; "
                      f"each host's link B_eff = {fmt(curl.get('mbit'))} Mbit/s)\n")
+        parts.append(tls_line(rs))
         body = [[r.get("mode"), r.get("hosts"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("ideal_s"), 2),
                  fmt(r.get("wall_over_ideal"), 2), fmt(r.get("origin_ratio"), 3), fmt(r.get("ok"))] for r in rs]
         parts.append(table(["peers", "hosts", "size", "all done s", "ideal s = size/(hosts·B_eff)", "× ideal",
@@ -321,6 +544,7 @@ def report_markdown(rows: list[dict]) -> str:
     if by.get("warm"):
         rs = [r for r in by["warm"] if "skipped" not in r]
         parts.append("## 8. Warm swarm (the peers' caches hold the file; LAN links shaped)\n")
+        parts.append(tls_line(rs))
         body = [[r.get("phase"), r.get("peers"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("mbit")),
                  fmt(r.get("lan_mbit")), (fmt(100 * r["lan_share"], 0) + "%") if r.get("lan_share") is not None else "–",
                  (fmt(100 * r["origin_share"], 2) + "%") if r.get("origin_share") is not None else "–",
@@ -329,7 +553,11 @@ def report_markdown(rows: list[dict]) -> str:
                             "origin sent / size (WAN counter)", "runs s", "sha256 ok"], body))
         parts.append(skipped_note(by["warm"]) + "\n")
 
+    if by.get("tls"):
+        parts.append(report_tls(by["tls"]) + skipped_note(by["tls"]) + "\n")
+
     if by.get("liar"):
+        parts.append(tls_line([r for r in by["liar"] if r.get("kind") == "download"]) + "\n")
         parts.append(report_liar(by["liar"]) + skipped_note(by["liar"]) + "\n")
 
     return "\n".join(parts)
@@ -482,7 +710,9 @@ def chart(rows: list[dict], png: str) -> str | None:
     xs = list(range(0, max_n + 1))
     ax.plot(xs, [(n + 1) * beff for n in xs], "--", color="gray", label=f"limit (N+1)·B_eff, B_eff={beff:.1f} Mbit/s")
     if ddl:
-        ax.plot([n for n, _ in ddl], [m for _, m in ddl], "o-", color="tab:blue", label="ddl (client + N peers)")
+        tls = {r.get("tls") for r in agg if r.get("tool") == "ddl" and r.get("mbit")}
+        links = " over TLS" if tls == {True} else " in plain HTTP" if tls == {False} else ""
+        ax.plot([n for n, _ in ddl], [m for _, m in ddl], "o-", color="tab:blue", label=f"ddl (client + N peers{links})")
         for n, m in ddl:
             ax.annotate(f"{m:.0f}", (n, m), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     markers = ["s", "^", "D", "v"]
@@ -563,6 +793,14 @@ def main() -> int:
     w.add_argument("file")
     w.add_argument("--endpoint", required=True)
     w.add_argument("--peers", type=int, default=0)
+    w.add_argument("--tls", default="false", help="true when wrk spoke https to the tracker")
+    c = sub.add_parser("pcapscan")
+    c.add_argument("pcap")
+    c.add_argument("--token", required=True)
+    c.add_argument("--tracker-port", type=int, default=5000)
+    c.add_argument("--peer-port", type=int, default=6000)
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="add a field to the row (VALUE read as JSON when it is, else a string)")
     e = sub.add_parser("liarevents")
     e.add_argument("events")
     e.add_argument("--source", required=True)
@@ -570,7 +808,7 @@ def main() -> int:
     e.add_argument("--after")
     args = p.parse_args()
     return {"report": cmd_report, "register": cmd_register, "wrkparse": cmd_wrkparse,
-            "liarevents": cmd_liarevents}[args.cmd](args)
+            "liarevents": cmd_liarevents, "pcapscan": cmd_pcapscan}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var outputFile: String?
     /// Directory for downloads when ``outputFile`` is not given.
     public var downloadDirectory: String = "."
-    /// Tracker base URL; `nil` downloads directly.
-    public var trackerURL: String?
+    /// The swarm's trackers' base URLs, all asked at once (see `TrackerSet`); empty downloads
+    /// directly.
+    public var trackerURLs: [String] = []
     /// Parallel ranges in direct mode.
     public var connections: Int = 4
     /// Pieces each source keeps in flight in swarm mode.
@@ -98,7 +99,7 @@ public struct ClientConfiguration: Sendable, Hashable {
 extension ClientConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The main settings, without the token.
     public var description: String {
-        "ClientConfiguration(url: \(url), tracker: \(trackerURL ?? "none"), token: \(token == nil ? "none" : "<redacted>"))"
+        "ClientConfiguration(url: \(url), tracker: \(trackerURLs.isEmpty ? "none" : trackerURLs.joined(separator: ", ")), token: \(token == nil ? "none" : "<redacted>"))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }

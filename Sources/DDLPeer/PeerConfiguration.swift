@@ -11,8 +11,9 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// Host to advertise to the tracker. When `nil`, a specific bind address is advertised,
     /// and for a wildcard bind the tracker uses the registration's source address.
     public var advertise: String?
-    /// Tracker base URL, e.g. `http://10.0.0.5:5000`; `nil` runs without registering.
-    public var trackerURL: String?
+    /// Trackers' base URLs, e.g. `http://10.0.0.5:5000`: the peer registers and heartbeats
+    /// with each one independently. Empty runs without registering.
+    public var trackerURLs: [String] = []
     /// Name shown in peer lists.
     public var name: String?
     /// Most origin fetches at once; past it, `503` with `Retry-After`.
@@ -46,10 +47,10 @@ public struct PeerConfiguration: Sendable, Hashable {
         return home + "/.cache/ddl/peer-cache"
     }
 
-    public init(host: String = "0.0.0.0", port: Int = 6000, trackerURL: String? = nil) {
+    public init(host: String = "0.0.0.0", port: Int = 6000, trackerURLs: [String] = []) {
         self.host = host
         self.port = port
-        self.trackerURL = trackerURL
+        self.trackerURLs = trackerURLs
     }
 
     /// The host to send in the registration, if any.

@@ -21,13 +21,12 @@ extension TrackerConfiguration {
 }
 
 extension PeerConfiguration {
-    /// Reads `tracker`, `host`, `port`, `advertise`, `name`, `max_fetches`,
+    /// Reads `tracker` (one URL or several), `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
     /// `cache_max_age`.
     public init(reader: ConfigReader) throws {
         self.init()
-        trackerURL = reader.string(forKey: "tracker")
-        if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerURLs = TrackerSettings.urls(reader)
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")
@@ -51,13 +50,12 @@ extension PeerConfiguration {
 }
 
 extension ClientConfiguration {
-    /// Reads `tracker`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
+    /// Reads `tracker` (one URL or several), `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
-        trackerURL = reader.string(forKey: "tracker")
-        if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerURLs = TrackerSettings.urls(reader)
         outputFile = reader.string(forKey: "output")
         downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)
         connections = try ConfigLoader.int(reader, "connections", default: connections, in: 1...64)

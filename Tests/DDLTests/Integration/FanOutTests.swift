@@ -21,7 +21,7 @@ import Testing
 
     func configuration(_ swarm: LocalSwarm) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(url: swarm.fileURL())
-        configuration.trackerURL = swarm.trackerURL
+        configuration.trackerURLs = [swarm.trackerURL]
         configuration.token = swarm.token
         configuration.outputFile = try makeTemporaryDirectory() + "/file.bin"
         configuration.pieceSize = 512 << 10

@@ -174,7 +174,7 @@ import Testing
                         .register(.init(port: try await peerPort.wait(), host: "127.0.0.2", name: "redirector"))
                 }
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/r.bin"
                 configuration.useSelf = false  // every piece goes to the redirecting peer
@@ -199,7 +199,7 @@ import Testing
                         .register(.init(port: try await peerPort.wait(), host: "127.0.0.2", name: "loopback"))
                 }
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/p.bin"
                 // The default policy: a peer on loopback is refused, and never contacted.
@@ -248,7 +248,7 @@ import Testing
         options.token = Self.token
         try await LocalSwarm.run(options, logger: logger) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.allowPeerNetworks = testPeerNetworks
             configuration.outputFile = try makeTemporaryDirectory() + "/t.bin"

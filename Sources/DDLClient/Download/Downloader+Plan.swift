@@ -19,8 +19,9 @@ extension Downloader {
                 let listing = try await trackers.list()
                 if listing.answered > 0 {
                     listed = usablePeers(listing.peers)
+                    // Said once, not an error: the other trackers' lists are enough.
                     for failure in listing.failures {
-                        logger.info("a tracker did not answer; using the others'", metadata: ["error": "\(failure)"])
+                        observer.handle(.notice("\(failure); using the other trackers' peers"))
                     }
                     if listed.isEmpty {
                         observer.handle(.notice((trackers.trackers.count == 1 ? "the tracker lists" : "the trackers list") + " no peers: \(direct)"))

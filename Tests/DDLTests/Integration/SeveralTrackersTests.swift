@@ -129,6 +129,7 @@ import Testing
                     #expect(summary.sources.filter { $0.source.hasPrefix("peer 127.0.0.") && $0.bytes > 0 }.count >= 1)
                     #expect(observer.start?.sources.count == 3)
                     #expect(!observer.notices.contains { $0.contains("tracker unreachable") })
+                    #expect(observer.notices.contains { $0.contains("cannot reach the tracker at http://127.0.0.1:1") && $0.contains("using the other trackers' peers") })
                 }
             }
         }

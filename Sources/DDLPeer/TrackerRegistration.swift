@@ -3,9 +3,10 @@ import DDLTrackerClient
 import Logging
 import ServiceLifecycle
 
-/// Keeps a peer server registered with one tracker (a peer with several runs one each): registers, heartbeats every ttl/3,
-/// registers again after a `404` (tracker restarted or the entry expired), retries with
-/// backoff while the tracker is down, and deregisters on graceful shutdown.
+/// Keeps a peer server registered with one tracker (a peer with several trackers runs one
+/// per tracker): registers, heartbeats every ttl/3, registers again after a `404` (tracker
+/// restarted or the entry expired), retries with backoff while the tracker is down, and
+/// deregisters on graceful shutdown.
 public struct TrackerRegistration: Service {
     let tracker: TrackerClient
     let request: TrackerAPI.RegisterRequest

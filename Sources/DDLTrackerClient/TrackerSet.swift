@@ -23,6 +23,7 @@ public struct TrackerSet: Sendable {
         }
 
         public var description: String {
+            if failures.isEmpty { return "no tracker configured: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file" }
             if failures.count == 1 { return failures[0].description }
             return "none of the \(failures.count) trackers answered: " + failures.map(\.description).joined(separator: "; ")
         }

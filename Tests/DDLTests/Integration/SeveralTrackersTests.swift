@@ -17,10 +17,10 @@ import Testing
     /// `body` gets its URL and a function that stops it early (and returns once it has stopped).
     /// Its ttl is short so that the peers' kept-alive heartbeat connections, which its graceful
     /// shutdown waits for, come back within 2 s.
-    func withTracker<T: Sendable>(token: String?, _ body: @Sendable (_ url: String, _ stop: @Sendable () async throws -> Void) async throws -> T) async throws -> T {
+    func withTracker<T: Sendable>(token: String?, port bound: Int = 0, _ body: @Sendable (_ url: String, _ stop: @Sendable () async throws -> Void) async throws -> T) async throws -> T {
         let port = Eventually<Int>()
         let stopped = Eventually<Bool>()
-        var configuration = loopbackTrackerConfiguration(ttlSeconds: 6)
+        var configuration = loopbackTrackerConfiguration(port: bound, ttlSeconds: 6)
         configuration.token = token
         let group = ServiceGroup(
             services: Tracker.makeServices(configuration: configuration, logger: testLogger) { await port.set($0) }, logger: testLogger)
@@ -80,7 +80,7 @@ import Testing
         #expect(listed, "the tracker at \(url) does not list \(count) peers")
     }
 
-    @Test func aPeerRegistersWithEveryTrackerIndependently() async throws {
+    @Test func aPeerRegistersWithEveryTrackerIndependentlyAndAgainAfterOneRestarts() async throws {
         let peerPort = Eventually<Int>()
         try await withFailFastClient { client in
             try await withTracker(token: nil) { first, _ in
@@ -98,6 +98,15 @@ import Testing
                         try await stopSecond()
                         await #expect(throws: (any Error).self) { try await TrackerClient(baseURL: second, httpClient: client).peers() }
                         #expect(try await TrackerClient(baseURL: first, httpClient: client).peers().map(\.port) == [port])
+                        // The second tracker restarts, empty, on its port: the peer registers with it
+                        // again (its heartbeat is refused, then answered 404), the first is untouched.
+                        let secondPort = try #require(Int(second.split(separator: ":").last ?? ""))
+                        try await withTracker(token: nil, port: secondPort) { restarted, _ in
+                            let tracker = TrackerClient(baseURL: restarted, httpClient: client)
+                            let listed = try await eventually(within: 15) { (try? await tracker.peers().map(\.port)) == [port] }
+                            #expect(listed, "the peer did not register again with the restarted tracker")
+                            #expect(try await TrackerClient(baseURL: first, httpClient: client).peers().map(\.port) == [port])
+                        }
                     }
                     // Deregistered from the tracker still running on the way out.
                     #expect(try await TrackerClient(baseURL: first, httpClient: client).peers().isEmpty)

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ddl", targets: ["ddl"]),
         .library(name: "DDLCore", targets: ["DDLCore"]),
+        .library(name: "DDLTLS", targets: ["DDLTLS"]),
         .library(name: "DDLTrackerClient", targets: ["DDLTrackerClient"]),
         .library(name: "DDLTracker", targets: ["DDLTracker"]),
         .library(name: "DDLPeer", targets: ["DDLPeer"]),
@@ -26,14 +27,30 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Models, protocol and pure state machines: no I/O.
         .target(name: "DDLCore"),
+        // TLS identities (self-signed, kept in the state directory) and certificate pinning.
+        .target(
+            name: "DDLTLS",
+            dependencies: [
+                "DDLCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "DDLTrackerClient",
             dependencies: [
-                "DDLCore",
+                "DDLCore", "DDLTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -42,8 +59,9 @@ let package = Package(
         .target(
             name: "DDLServerSupport",
             dependencies: [
-                "DDLCore",
+                "DDLCore", "DDLTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -52,7 +70,7 @@ let package = Package(
         .target(
             name: "DDLTracker",
             dependencies: [
-                "DDLCore", "DDLServerSupport",
+                "DDLCore", "DDLServerSupport", "DDLTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,7 +82,7 @@ let package = Package(
         .target(
             name: "DDLPeer",
             dependencies: [
-                "DDLCore", "DDLServerSupport", "DDLTrackerClient",
+                "DDLCore", "DDLServerSupport", "DDLTrackerClient", "DDLTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -79,7 +97,7 @@ let package = Package(
         .target(
             name: "DDLClient",
             dependencies: [
-                "DDLCore", "DDLTrackerClient", "CDDLSystem",
+                "DDLCore", "DDLTrackerClient", "DDLTLS", "CDDLSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -100,7 +118,7 @@ let package = Package(
         .target(
             name: "DDLApp",
             dependencies: [
-                "DDLCore", "DDLTrackerClient", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
+                "DDLCore", "DDLTrackerClient", "DDLTLS", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,13 +139,14 @@ let package = Package(
         .testTarget(
             name: "DDLTests",
             dependencies: [
-                "DDLCore", "DDLTrackerClient", "DDLServerSupport", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp",
+                "DDLCore", "DDLTrackerClient", "DDLServerSupport", "DDLTracker", "DDLPeer", "DDLClient", "DDLTestOrigin", "DDLApp", "DDLTLS",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ]

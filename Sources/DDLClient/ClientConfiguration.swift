@@ -28,6 +28,14 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// The swarm's trackers' base URLs, all asked at once (see `TrackerSet`); empty downloads
     /// directly.
     public var trackerURLs: [String] = []
+    /// Fingerprints the trackers' certificates may have (`--tracker-fingerprint`, config key
+    /// `tracker_fingerprint`): an https tracker is trusted by this pin alone. Empty: the
+    /// system's CAs verify an https tracker.
+    public var trackerFingerprints: [CertificateFingerprint] = []
+    /// Use peers that serve plain HTTP (listed without a certificate fingerprint): they
+    /// receive the token in clear (`--plain-http`, config key `plain_http`). Off: such peers
+    /// are left out and never contacted.
+    public var plainHTTP: Bool = false
     /// Parallel ranges in direct mode.
     public var connections: Int = 4
     /// Pieces each source keeps in flight in swarm mode.

@@ -1,5 +1,6 @@
 import Foundation
 import DDLCore
+import DDLTLS
 import DDLServerSupport
 
 /// Settings of a peer server.
@@ -11,9 +12,14 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// Host to advertise to the tracker. When `nil`, a specific bind address is advertised,
     /// and for a wildcard bind the tracker uses the registration's source address.
     public var advertise: String?
-    /// Trackers' base URLs, e.g. `http://10.0.0.5:5000`: the peer registers and heartbeats
+    /// Trackers' base URLs, e.g. `https://10.0.0.5:5000`: the peer registers and heartbeats
     /// with each one independently. Empty runs without registering.
     public var trackerURLs: [String] = []
+    /// Fingerprints the trackers' certificates may have (config key `tracker_fingerprint`).
+    public var trackerFingerprints: [CertificateFingerprint] = []
+    /// The certificate and key this peer serves https with, and whose fingerprint it
+    /// registers; `nil` serves plain HTTP (`--plain-http`).
+    public var tls: TLSIdentity?
     /// Name shown in peer lists.
     public var name: String?
     /// Most origin fetches at once; past it, `503` with `Retry-After`.

@@ -78,7 +78,7 @@ public enum PeerServer {
         let boundPort = Eventually<Int>()
         let app = Application(
             router: router,
-            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
+            server: ServerHardening.server(limitedBy: ConnectionCounter(limits: configuration.connectionLimits), tls: configuration.tls),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-peer"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -93,7 +93,9 @@ public enum PeerServer {
         // One registration per tracker, each on its own: a tracker that is down or restarts
         // delays only its own registration (trackers share no state; see docs/trackers.md).
         let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
-        for tracker in TrackerSet(baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token).trackers {
+        let trackers = TrackerSet(
+            baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
+        for tracker in trackers.trackers {
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
         return services
@@ -111,7 +113,7 @@ struct DeferredRegistration: Service {
 
     func run() async throws {
         guard let port = try? await cancelWhenGracefulShutdown({ try await boundPort.wait() }) else { return }
-        let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name)
+        let request = TrackerAPI.RegisterRequest(port: port, host: configuration.advertisedHost, name: configuration.name, fingerprint: configuration.tls?.fingerprint)
         try await TrackerRegistration(tracker: tracker, request: request, status: status, logger: logger).run()
     }
 }

@@ -1,5 +1,7 @@
+import DDLTLS
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 
 /// HTTP/1.1 server settings shared by the tracker and the peer server, against slow and
@@ -24,5 +26,16 @@ public enum ServerHardening {
     public static func http1(limitedBy counter: ConnectionCounter) -> HTTP1Channel.Configuration {
         HTTP1Channel.Configuration(
             additionalChannelHandlers: [ConnectionGuard(counter: counter)], idleTimeout: idleTimeout, httpDecoderConfiguration: decoder)
+    }
+
+    /// The server of a ddl tracker or peer: HTTP/1.1 limited by `counter`, inside TLS with
+    /// `tls` (plain HTTP when `nil`).
+    public static func server(limitedBy counter: ConnectionCounter, tls: TLSIdentity?) -> HTTPServerBuilder {
+        let configuration = http1(limitedBy: counter)
+        guard let tls else { return .http1(configuration: configuration) }
+        let tlsConfiguration = tls.serverConfiguration
+        return HTTPServerBuilder { responder in
+            try TLSChannel(HTTP1Channel(responder: responder, configuration: configuration), tlsConfiguration: tlsConfiguration)
+        }
     }
 }

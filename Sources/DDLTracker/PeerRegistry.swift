@@ -20,6 +20,8 @@ public actor PeerRegistry {
         /// The peer's last reported status, and when it came.
         var status: TrackerAPI.PeerStatus?
         var statusAt: Date?
+        /// Its TLS certificate's fingerprint (nil: plain HTTP).
+        var fingerprint: CertificateFingerprint?
     }
 
     /// Bytes a peer served between two of its status reports (for the throughput chart).
@@ -69,14 +71,17 @@ public actor PeerRegistry {
     /// Registers `host:port` on behalf of `source` (the address the request came from),
     /// reusing the id when that endpoint is already registered. `status` (optional) is the
     /// peer's first status report: the baseline of its throughput.
-    public func register(host: String, port: Int, name: String?, source: String, status: TrackerAPI.PeerStatus? = nil) -> RegisterResult {
+    public func register(
+        host: String, port: Int, name: String?, source: String, status: TrackerAPI.PeerStatus? = nil, fingerprint: CertificateFingerprint? = nil
+    ) -> RegisterResult {
         let now = self.now()
         let endpoint = "\(host)|\(port)"
         if let id = idByEndpoint[endpoint], entries[id] != nil {
             entries[id]!.lastSeen = now
             entries[id]!.lastSeenWall = Date()
-            if entries[id]!.name != name { membershipVersion += 1 }
+            if entries[id]!.name != name || entries[id]!.fingerprint != fingerprint { membershipVersion += 1 }
             entries[id]!.name = name
+            entries[id]!.fingerprint = fingerprint
             if let status { _ = record(status, for: id) }
             return .registered(id: id)
         }
@@ -88,7 +93,7 @@ public actor PeerRegistry {
         let id = Self.makeID()
         entries[id] = Entry(
             id: id, host: host, port: port, name: name, source: source, serial: nextSerial, lastSeen: now, lastSeenWall: Date(),
-            status: status, statusAt: status == nil ? nil : Date())
+            status: status, statusAt: status == nil ? nil : Date(), fingerprint: fingerprint)
         nextSerial += 1
         countBySource[source, default: 0] += 1
         idByEndpoint[endpoint] = id
@@ -185,7 +190,8 @@ public actor PeerRegistry {
             round += 1
         }
         let formatter = ISO8601DateFormatter()
-        return chosen.map { TrackerAPI.Peer(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall)) }
+        return chosen.map { TrackerAPI.Peer(
+                id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall), fingerprint: $0.fingerprint) }
     }
 
     /// ``list(limit:using:)`` with the system's random generator.

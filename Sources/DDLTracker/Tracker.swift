@@ -49,7 +49,7 @@ public enum Tracker {
         let configuration = parts.configuration
         let app = Application(
             router: makeRouter(parts),
-            server: .http1(configuration: ServerHardening.http1(limitedBy: ConnectionCounter(limits: configuration.connectionLimits))),
+            server: ServerHardening.server(limitedBy: ConnectionCounter(limits: configuration.connectionLimits), tls: configuration.tls),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ddl-tracker"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: parts.logger
@@ -110,8 +110,13 @@ public enum Tracker {
                 ])
                 return problem(.forbidden, type: "forbidden-address", "peer address \(refusal.description)")
             }
+            if configuration.tls != nil, body.fingerprint == nil {
+                return problem(.badRequest, type: "tls-required", "this swarm uses TLS: register with the fingerprint of the peer's certificate (run `ddl server` without --plain-http)")
+            }
             let host = address.description
-            switch await registry.register(host: host, port: body.port, name: body.name, source: sourceAddress.description, status: body.status?.sanitized) {
+            switch await registry.register(
+                host: host, port: body.port, name: body.name, source: sourceAddress.description, status: body.status?.sanitized, fingerprint: body.fingerprint)
+            {
             case let .registered(id):
                 logger.info("peer registered", metadata: ["peer.id": "\(id)", "peer.host": "\(host)", "peer.port": "\(body.port)"])
                 events.changed()

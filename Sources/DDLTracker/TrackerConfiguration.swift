@@ -1,5 +1,6 @@
 import DDLCore
 import DDLServerSupport
+import DDLTLS
 
 /// Settings of a tracker.
 public struct TrackerConfiguration: Sendable, Hashable {
@@ -31,6 +32,9 @@ public struct TrackerConfiguration: Sendable, Hashable {
     /// The swarm token every request but `/healthz` must carry as
     /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
     public var token: String?
+    /// The certificate and key the tracker serves https with; `nil` serves plain HTTP. With
+    /// TLS, peers must register their own certificate's fingerprint.
+    public var tls: TLSIdentity?
 
     public init(host: String = "0.0.0.0", port: Int = 5000, ttlSeconds: Int = 30) {
         self.host = host
@@ -43,6 +47,7 @@ extension TrackerConfiguration: CustomStringConvertible, CustomDebugStringConver
     /// The settings without the token.
     public var description: String {
         "TrackerConfiguration(host: \(host), port: \(port), ttl: \(ttlSeconds), token: \(token == nil ? "none" : "<redacted>"), "
+            + "tls: \(tls.map { $0.fingerprint.description } ?? "off"), "
             + "maxPeers: \(maxPeers), maxPeersPerAddress: \(maxPeersPerAddress), allowPeerNetworks: \(allowPeerNetworks))"
     }
     public var debugDescription: String { description }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTLS
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -44,18 +45,30 @@ public struct TrackerClient: Sendable {
     public let timeout: TimeAmount
     /// The swarm token, sent as `Authorization: Bearer <token>` with every request.
     public let token: String?
+    /// Fingerprints the tracker's certificate may have (`--tracker-fingerprint`): an https
+    /// tracker is then trusted by this pin alone. Empty: the system's CAs verify it.
+    public let fingerprints: [CertificateFingerprint]
+    let pins: PinnedCertificates
 
     /// - Parameters:
-    ///   - baseURL: e.g. `http://10.0.0.5:5000` (a trailing slash is ignored).
+    ///   - baseURL: e.g. `https://10.0.0.5:5000` (a trailing slash is ignored; without a
+    ///     scheme, `https://` with `fingerprints`, else `http://`).
     ///   - token: the swarm token, if the swarm has one.
-    public init(baseURL: String, httpClient: HTTPClient, timeout: TimeAmount = .seconds(5), token: String? = nil) {
+    ///   - fingerprints: see ``fingerprints``.
+    ///   - pins: where learned certificates are kept (share one per process).
+    public init(
+        baseURL: String, httpClient: HTTPClient, timeout: TimeAmount = .seconds(5), token: String? = nil,
+        fingerprints: [CertificateFingerprint] = [], pins: PinnedCertificates = PinnedCertificates()
+    ) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
-        if !base.contains("://") { base = "http://" + base }
+        if !base.contains("://") { base = (fingerprints.isEmpty ? "http://" : "https://") + base }
         self.baseURL = base
         self.httpClient = httpClient
         self.timeout = timeout
         self.token = token
+        self.fingerprints = fingerprints
+        self.pins = pins
     }
 
     /// Registers a peer server; returns its id and TTL.
@@ -117,6 +130,20 @@ public struct TrackerClient: Sendable {
 
     private func send(_ request: HTTPClientRequest, timeout: TimeAmount? = nil) async throws -> (Int, ByteBuffer) {
         var request = request
+        if !fingerprints.isEmpty {
+            // The pin is checked before anything is sent: a certificate with another key
+            // gets neither the request nor the token.
+            guard let url = URL(string: baseURL), url.scheme?.lowercased() == "https",
+                  let host = url.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            else {
+                throw Failure.unreachable(baseURL, underlying: "a tracker fingerprint is given, so the tracker URL must be https://")
+            }
+            do {
+                request.tlsConfiguration = try await pins.clientConfiguration(host: host, port: url.port ?? 443, fingerprints: fingerprints)
+            } catch {
+                throw Failure.unreachable(baseURL, underlying: error.description)
+            }
+        }
         if let token { request.headers.replaceOrAdd(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
         do {
             let response = try await httpClient.execute(request, timeout: timeout ?? self.timeout)

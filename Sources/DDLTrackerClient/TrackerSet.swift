@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTLS
 import NIOCore
 
 /// Several independent trackers of one swarm, asked together.
@@ -46,10 +47,14 @@ public struct TrackerSet: Sendable {
         /// The address in canonical form (`IPAddress` spelling when it parses, else lower case).
         public var host: String
         public var port: Int
+        /// Listed with two fingerprints (by two trackers), a peer is two candidates: the
+        /// client's certificate probe keeps the one that matches.
+        public var fingerprint: CertificateFingerprint?
 
         public init(_ peer: TrackerAPI.Peer) {
             host = IPAddress(peer.host).map(\.description) ?? peer.host.lowercased()
             port = peer.port
+            fingerprint = peer.fingerprint
         }
     }
 
@@ -64,8 +69,16 @@ public struct TrackerSet: Sendable {
     /// - Parameters:
     ///   - baseURLs: each tracker's URL, e.g. `http://10.0.0.5:5000`.
     ///   - token: the swarm token, sent to every tracker.
-    public init(baseURLs: [String], httpClient: HTTPClient, timeout: TimeAmount = .seconds(5), token: String? = nil) {
-        self.init(baseURLs.map { TrackerClient(baseURL: $0, httpClient: httpClient, timeout: timeout, token: token) })
+    ///   - fingerprints: the trackers' certificate fingerprints (each tracker may have any of
+    ///     them; see ``TrackerClient/fingerprints``).
+    ///   - pins: where learned certificates are kept (one per process or download).
+    public init(
+        baseURLs: [String], httpClient: HTTPClient, timeout: TimeAmount = .seconds(5), token: String? = nil,
+        fingerprints: [CertificateFingerprint] = [], pins: PinnedCertificates = PinnedCertificates()
+    ) {
+        self.init(baseURLs.map {
+            TrackerClient(baseURL: $0, httpClient: httpClient, timeout: timeout, token: token, fingerprints: fingerprints, pins: pins)
+        })
     }
 
     public var isEmpty: Bool { trackers.isEmpty }

@@ -4,6 +4,7 @@ import DDLApp
 import DDLClient
 import DDLCore
 import DDLPeer
+import DDLTLS
 import DDLTracker
 import Foundation
 import Logging
@@ -63,6 +64,10 @@ struct TrackerCommand: AsyncParsableCommand {
     @Option(help: "Most peers registered from one address (default 32).") var maxPeersPerAddress: Int?
     @Option(name: .customLong("allow-peer-network"), help: "Accept peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
     var allowPeerNetworks: [String] = []
+    @Option(help: "Directory for the tracker's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
+    @Flag(help: "Serve plain HTTP instead of TLS: the token and all data then cross the LAN in clear (config key plain_http).") var plainHTTP = false
+    @Flag(help: "Print the fingerprint of the tracker's certificate (making it in the state directory if there is none yet) and exit: for scripts that hand it to servers and clients.")
+    var printFingerprint = false
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
@@ -71,9 +76,15 @@ struct TrackerCommand: AsyncParsableCommand {
         let reader = try await common.reader(security.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
             "host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) },
             "max_peers_per_address": maxPeersPerAddress.map { .int($0) },
+            "state_dir": stateDir.map { .string($0) }, "plain_http": plainHTTP ? .bool(true) : nil,
         ])
+        if printFingerprint {
+            try printIdentityFingerprint(.tracker, reader)
+            return
+        }
         var configuration = try settings { try TrackerConfiguration(reader: reader) }
         let generated = try settings { try SecuritySettings.enforce(.tracker, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
+        configuration.tls = try settings { try TransportSettings.identity(for: .tracker, reader) }
         try await Roles.runTracker(configuration: configuration, logger: Logger(label: "ddl.tracker"), tokenGenerated: generated)
     }
 }
@@ -94,20 +105,30 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most bytes the cache holds, e.g. 20GiB (default 10GiB); least recently used files go first.") var cacheSize: String?
     @Option(help: "Remove cached files unused for this long, e.g. 7d, 12h (default 7d).") var cacheMaxAge: String?
     @Flag(help: "Keep no cache: relay bytes from the origin without storing them (config key cache: false).") var noCache = false
+    @Option(help: "Directory for this peer's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
+    @Flag(help: "Print the fingerprint of this peer's certificate (making it in the state directory if there is none yet) and exit.")
+    var printFingerprint = false
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .info)
-        let reader = try await common.reader(security.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
+        let reader = try await common.reader(security.flags + tls.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
+            "state_dir": stateDir.map { .string($0) },
             "cache_dir": cacheDir.map { .string($0) }, "cache_size": cacheSize.map { .string($0) },
             "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil,
         ] + [
             "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
         ])
+        if printFingerprint {
+            try printIdentityFingerprint(.server, reader)
+            return
+        }
         var configuration = try settings { try PeerConfiguration(reader: reader) }
         _ = try settings { try SecuritySettings.enforce(.server, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
+        configuration.tls = try settings { try TransportSettings.identity(for: .server, reader) }
         if configuration.trackerURLs.isEmpty {
             FileHandle.standardError.write(Data("ddl server: no tracker configured (--tracker, DDL_TRACKER or `tracker:`); serving without registering\n".utf8))
         }
@@ -140,6 +161,7 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "Print NDJSON events on standard output.") var json = false
     @Option(name: .customLong("allow-peer-network"), help: "Use peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
     var allowPeerNetworks: [String] = []
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
@@ -147,7 +169,7 @@ struct GetCommand: AsyncParsableCommand {
         common.bootstrap(defaultLevel: .warning)
         var progress: String?
         if json { progress = "json" } else if quiet { progress = "quiet" }
-        let reader = try await common.reader(security.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
+        let reader = try await common.reader(security.flags + tls.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
             "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": trackers.isEmpty ? nil : .stringArray(trackers),
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
             "self": noSelf ? .bool(false) : nil, "self_direct": selfDirect ? .bool(true) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
@@ -156,6 +178,7 @@ struct GetCommand: AsyncParsableCommand {
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         configuration.mirrors = mirrors
+        if configuration.plainHTTP, !configuration.trackerURLs.isEmpty { TransportSettings.warnPlainHTTP(.get) }
         _ = try settings {
             try SecuritySettings.enforce(.get, token: &configuration.token, insecure: SecuritySettings.insecure(reader), usesSwarm: !configuration.trackerURLs.isEmpty)
         }
@@ -170,20 +193,27 @@ struct PeersCommand: AsyncParsableCommand {
     @Option(name: .customLong("tracker"), help: "Tracker URL (repeatable: the lists are merged, each peer once; config key tracker).")
     var trackers: [String] = []
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
-        let reader = try await common.reader(security.flags + ["tracker": trackers.isEmpty ? nil : .stringArray(trackers)])
+        let reader = try await common.reader(security.flags + tls.flags + ["tracker": trackers.isEmpty ? nil : .stringArray(trackers)])
         let trackerURLs = TrackerSettings.urls(reader)
         guard !trackerURLs.isEmpty else {
             throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
         }
         var token = try settings { try SecuritySettings.token(reader) }
         _ = try settings { try SecuritySettings.enforce(.peers, token: &token, insecure: SecuritySettings.insecure(reader)) }
+        let fingerprints = try settings { try TransportSettings.trackerFingerprints(reader) }
+        try settings {
+            for trackerURL in trackerURLs {
+                try TransportSettings.checkTracker(trackerURL, fingerprints: fingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: token != nil)
+            }
+        }
         do {
-            try await Roles.listPeers(trackerURLs: trackerURLs, json: json, token: token)
+            try await Roles.listPeers(trackerURLs: trackerURLs, json: json, token: token, fingerprints: fingerprints)
         } catch {
             FileHandle.standardError.write(Data("ddl peers: \(TerminalText.escaped(String(describing: error)))\n".utf8))
             throw ExitCode(3)
@@ -239,6 +269,13 @@ struct TestOriginCommand: AsyncParsableCommand {
         }
         try await Roles.runTestOrigin(host: host, port: port, size: bytes, bytesPerSecond: bytesPerSecond, logger: Logger(label: "ddl.test-origin"))
     }
+}
+
+/// `--print-fingerprint`: the role's identity in the state directory (made when absent).
+func printIdentityFingerprint(_ role: SecuritySettings.Role, _ reader: ConfigReader) throws {
+    let path = TransportSettings.identityPath(stateDirectory: TransportSettings.stateDirectory(reader), role: role)
+    let identity = try settings { try TLSIdentity.loadOrCreate(at: path, commonName: "ddl \(role.rawValue)") }
+    FileHandle.standardOutput.write(Data((identity.fingerprint.description + "\n").utf8))
 }
 
 /// Logs to standard error at `level` (the demo and the test origin, which take no config).

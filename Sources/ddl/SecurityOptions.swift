@@ -22,3 +22,16 @@ struct SecurityOptions: ParsableArguments {
 func + (lhs: [String: ConfigContent?], rhs: [String: ConfigContent?]) -> [String: ConfigContent?] {
     lhs.merging(rhs) { $1 }
 }
+
+/// `--tracker-fingerprint` and `--plain-http`, shared by the roles that talk to a tracker.
+struct TLSOptions: ParsableArguments {
+    @Option(name: .customLong("tracker-fingerprint"), help: "The fingerprint of the tracker's certificate, sha256:HEX, as `ddl tracker` prints it: the https tracker is trusted by it alone (repeatable; config key tracker_fingerprint).")
+    var trackerFingerprints: [String] = []
+
+    @Flag(help: "A swarm without TLS: accept an http:// tracker and peers that serve plain HTTP; the token and all data then cross the LAN in clear (config key plain_http).")
+    var plainHTTP = false
+
+    var flags: [String: ConfigContent?] {
+        ["tracker_fingerprint": trackerFingerprints.isEmpty ? nil : .stringArray(trackerFingerprints), "plain_http": plainHTTP ? .bool(true) : nil]
+    }
+}

@@ -22,6 +22,7 @@ public enum Demo {
         var swarmOptions = LocalSwarm.Options()
         swarmOptions.originSize = options.size
         swarmOptions.peerHosts = Array(repeating: "127.0.0.1", count: options.peers)
+        swarmOptions.tls = true  // as a real swarm: TLS on every link, each certificate pinned
         do {
             return try await LocalSwarm.run(swarmOptions, logger: logger) { swarm in
                 let origin = swarm.origin!
@@ -29,6 +30,7 @@ public enum Demo {
                 let directory = try options.directory ?? makeTemporaryDirectory()
                 var configuration = ClientConfiguration(url: swarm.fileURL("demo.bin"))
                 configuration.trackerURLs = [swarm.trackerURL]
+                configuration.trackerFingerprints = swarm.trackerFingerprints
                 configuration.token = swarm.token
                 configuration.allowPeerNetworks = [IPNetwork("127.0.0.0/8")!]  // the demo's peers run on loopback
                 configuration.downloadDirectory = directory

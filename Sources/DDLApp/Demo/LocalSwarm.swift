@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DDLCore
 import DDLPeer
+import DDLTLS
 import DDLTestOrigin
 import DDLTracker
 import DDLTrackerClient
@@ -31,6 +32,9 @@ public struct LocalSwarm: Sendable {
         /// Trackers the peers register with besides the swarm's own (started and stopped by
         /// the caller: a test of several trackers).
         public var extraTrackerURLs: [String] = []
+        /// Serve the tracker and the peers over TLS, each with a fresh certificate (kept
+        /// nowhere). Clients then pin ``LocalSwarm/trackerFingerprints``.
+        public var tls = false
         public init() {}
     }
 
@@ -46,6 +50,9 @@ public struct LocalSwarm: Sendable {
     public let peerStats: [PeerStats]
     /// The swarm token clients must send (``Options/token``).
     public var token: String? = nil
+    /// The tracker's certificate fingerprint, with ``Options/tls`` (else empty): what
+    /// clients pin (``ClientConfiguration/trackerFingerprints``).
+    public var trackerFingerprints: [CertificateFingerprint] = []
 
     /// URL of the origin's file `name`.
     public func fileURL(_ name: String = "file.bin") -> String { (originURL ?? "") + "/files/" + name }
@@ -68,6 +75,8 @@ public struct LocalSwarm: Sendable {
         trackerConfiguration.token = options.token
         trackerConfiguration.allowPeerNetworks = options.allowPeerNetworks
         trackerConfiguration.maxPeersPerAddress = 10_000
+        trackerConfiguration.tls = options.tls ? try TLSIdentity.ephemeral(commonName: "ddl tracker") : nil
+        let trackerFingerprints = trackerConfiguration.tls.map { [$0.fingerprint] } ?? []
         services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
 
         let originClient = PeerServer.makeOriginClient(configuration: PeerConfiguration())
@@ -76,7 +85,7 @@ public struct LocalSwarm: Sendable {
             let result = try await withThrowingTaskGroup(of: Void.self) { tasks -> T in
                 tasks.addTask { try await infrastructure.run() }
                 do {
-                    let trackerURL = "http://127.0.0.1:\(try await trackerPort.wait())"
+                    let trackerURL = "\(options.tls ? "https" : "http")://127.0.0.1:\(try await trackerPort.wait())"
                     let originURL: String? = origin == nil ? nil : "http://127.0.0.1:\(try await originPort.wait())"
                     // Peers start once the tracker's URL is known, in a group of their own that
                     // shuts down first so that they deregister while the tracker still runs.
@@ -89,6 +98,8 @@ public struct LocalSwarm: Sendable {
                         configuration.token = options.token
                         configuration.allowNetworks = options.allowNetworks
                         configuration.cacheDirectory = options.cacheRoot.map { "\($0)/peer-\(index + 1)" }
+                        configuration.trackerFingerprints = trackerFingerprints
+                        configuration.tls = options.tls ? try TLSIdentity.ephemeral(commonName: "ddl server") : nil
                         peerServices += try PeerServer.makeServices(
                             configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
                         ) { await peerPorts[index].set($0) }
@@ -98,7 +109,9 @@ public struct LocalSwarm: Sendable {
                     do {
                         var ports: [Int] = []
                         for port in peerPorts { ports.append(try await port.wait()) }
-                        let swarm = LocalSwarm(origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats, token: options.token)
+                        let swarm = LocalSwarm(
+                            origin: origin, originURL: originURL, trackerURL: trackerURL, peerPorts: ports, peerStats: stats, token: options.token,
+                            trackerFingerprints: trackerFingerprints)
                         try await swarm.waitForPeers(count: ports.count, httpClient: originClient)
                         let value = try await body(swarm)
                         // A response still held at a pause gate would keep a peer's fetch,
@@ -128,9 +141,14 @@ public struct LocalSwarm: Sendable {
         }
     }
 
+    /// A client of this swarm's tracker, with its token and pinned certificate.
+    public func trackerClient(httpClient: HTTPClient) -> TrackerClient {
+        TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token, fingerprints: trackerFingerprints)
+    }
+
     /// Waits (up to 10 s) until the tracker lists `count` peers.
     public func waitForPeers(count: Int, httpClient: HTTPClient) async throws {
-        let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token)
+        let tracker = trackerClient(httpClient: httpClient)
         for _ in 0..<1000 {
             if let peers = try? await tracker.peers(), peers.count >= count { return }
             try await Task.sleep(for: .milliseconds(10))

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DDLClient
 import DDLCore
+import DDLTLS
 import Foundation
 import Logging
 import NIOCore
@@ -38,8 +39,8 @@ extension Roles {
     }
 
     /// Prints a peer's cache (`GET /v1/cache`).
-    public static func listCache(peer: String, json: Bool, token: String?) async throws {
-        let (status, body) = try await cacheRequest(peer: peer, path: "/v1/cache", method: .GET, token: token)
+    public static func listCache(peer: String, json: Bool, token: String?, fingerprint: CertificateFingerprint? = nil) async throws {
+        let (status, body) = try await cacheRequest(peer: peer, path: "/v1/cache", method: .GET, token: token, fingerprint: fingerprint)
         guard status == 200 else { throw CacheCommandError(text: "the peer answered HTTP \(status): \(String(buffer: body))") }
         if json {
             FileHandle.standardOutput.write(Data(String(buffer: body).utf8) + Data("\n".utf8))
@@ -63,19 +64,32 @@ extension Roles {
     }
 
     /// Removes `id` (all when `nil`) from a peer's cache.
-    public static func removeCached(peer: String, id: String?, token: String?) async throws {
+    public static func removeCached(peer: String, id: String?, token: String?, fingerprint: CertificateFingerprint? = nil) async throws {
         let path = "/v1/cache" + (id.map { "/" + $0.addingPathPercentEncoding() } ?? "")
-        let (status, body) = try await cacheRequest(peer: peer, path: path, method: .DELETE, token: token)
+        let (status, body) = try await cacheRequest(peer: peer, path: path, method: .DELETE, token: token, fingerprint: fingerprint)
         guard status == 200 else { throw CacheCommandError(text: "the peer answered HTTP \(status): \(String(buffer: body))") }
         announce("ddl: " + String(buffer: body))
     }
 
-    static func cacheRequest(peer: String, path: String, method: HTTPMethod, token: String?) async throws -> (Int, ByteBuffer) {
-        let base = peer.contains("://") ? peer : "http://" + peer
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+    /// A request to a peer's cache routes: over TLS pinned to `fingerprint`, or plain HTTP
+    /// without one.
+    static func cacheRequest(peer: String, path: String, method: HTTPMethod, token: String?, fingerprint: CertificateFingerprint?) async throws -> (Int, ByteBuffer) {
+        var authority = Substring(peer)
+        if let scheme = authority.range(of: "://") { authority = authority[scheme.upperBound...] }
+        while authority.hasSuffix("/") { authority = authority.dropLast() }
+        let base = (fingerprint == nil ? "http://" : "https://") + authority
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow  // the token goes to the peer only
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             var request = HTTPClientRequest(url: base + path)
             request.method = method
+            if let fingerprint {
+                guard let url = URL(string: base), let host = url.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) else {
+                    throw CacheCommandError(text: "cannot read the peer address \(peer); give HOST:PORT")
+                }
+                request.tlsConfiguration = try await PinnedCertificates().clientConfiguration(host: host, port: url.port ?? 6000, fingerprints: [fingerprint])
+            }
             if let token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
             let response = try await httpClient.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 16 << 20)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLClient
 import DDLCore
 import DDLPeer
+import DDLTLS
 import DDLTracker
 import DDLTrackerClient
 import Foundation
@@ -16,11 +17,19 @@ public enum Roles {
     /// itself when it was generated).
     public static func runTracker(configuration: TrackerConfiguration, logger: Logger, tokenGenerated: Bool = false) async throws {
         let services = Tracker.makeServices(configuration: configuration, logger: logger) { port in
-            announce("ddl tracker listening on http://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
-            if let token = configuration.token {
-                SecuritySettings.joinInstructions(host: configuration.host, port: port, token: token, generated: tokenGenerated).forEach(announce)
+            let scheme = configuration.tls == nil ? "http" : "https"
+            announce("ddl tracker listening on \(scheme)://\(display(configuration.host)):\(port) (ttl \(configuration.ttlSeconds) s)")
+            if let tls = configuration.tls {
+                announce("ddl tracker: certificate fingerprint \(tls.fingerprint) (kept in \(tls.path ?? "memory"))")
             }
-            announce(SecuritySettings.dashboardLine(host: configuration.host, port: port, token: configuration.token, generated: tokenGenerated))
+            if let token = configuration.token {
+                SecuritySettings.joinInstructions(
+                    host: configuration.host, port: port, token: token, generated: tokenGenerated, fingerprint: configuration.tls?.fingerprint
+                ).forEach(announce)
+            }
+            SecuritySettings.dashboardLines(
+                host: configuration.host, port: port, token: configuration.token, generated: tokenGenerated, fingerprint: configuration.tls?.fingerprint
+            ).forEach(announce)
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         try await group.run()
@@ -31,7 +40,8 @@ public enum Roles {
         let httpClient = PeerServer.makeOriginClient(configuration: configuration)
         do {
             let services = try PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
-                announce("ddl server listening on http://\(display(configuration.host)):\(port)"
+                announce("ddl server listening on \(configuration.tls == nil ? "http" : "https")://\(display(configuration.host)):\(port)"
+                    + (configuration.tls.map { " (certificate fingerprint \($0.fingerprint))" } ?? "")
                     + (configuration.trackerURLs.isEmpty ? ", no tracker" : ", tracker\(configuration.trackerURLs.count == 1 ? "" : "s") " + configuration.trackerURLs.joined(separator: ", ")))
             }
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
@@ -87,7 +97,8 @@ public enum Roles {
         case let .success(summary): TrackerAPI.DownloadReport(summary: summary, givenURL: configuration.url)
         case let .failure(error): TrackerAPI.DownloadReport(error: error, givenURL: configuration.url, seconds: seconds)
         }
-        let trackers = TrackerSet(baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token)
+        let trackers = TrackerSet(
+            baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
         let failures = await trackers.report(report, timeout: .seconds(2))
         for failure in failures {
             logger.debug("could not report the download to a tracker", metadata: ["error": "\(failure)"])
@@ -99,14 +110,14 @@ public enum Roles {
 
     /// Lists the trackers' peers, asked in parallel and merged (each peer once), as a table
     /// or JSON on standard output. Fails only when no tracker answers.
-    public static func listPeers(trackerURLs: [String], json: Bool, token: String? = nil) async throws {
+    public static func listPeers(trackerURLs: [String], json: Bool, token: String? = nil, fingerprints: [CertificateFingerprint] = []) async throws {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow  // the token goes to the tracker only
         configuration.connectionPool.retryConnectionEstablishment = false  // a tracker that is down fails at once; the others answer
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let peers: [TrackerAPI.Peer]
         do {
-            peers = try await TrackerSet(baseURLs: trackerURLs, httpClient: httpClient, token: token).peers()
+            peers = try await TrackerSet(baseURLs: trackerURLs, httpClient: httpClient, token: token, fingerprints: fingerprints).peers()
             try await httpClient.shutdown()
         } catch {
             try? await httpClient.shutdown()

@@ -21,12 +21,17 @@ extension TrackerConfiguration {
 }
 
 extension PeerConfiguration {
-    /// Reads `tracker` (one URL or several), `host`, `port`, `advertise`, `name`, `max_fetches`,
+    /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
     /// `cache_max_age`.
     public init(reader: ConfigReader) throws {
         self.init()
         trackerURLs = TrackerSettings.urls(reader)
+        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
+        for trackerURL in trackerURLs {
+            try TransportSettings.checkTracker(
+                trackerURL, fingerprints: trackerFingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: true)
+        }
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")
@@ -50,12 +55,17 @@ extension PeerConfiguration {
 }
 
 extension ClientConfiguration {
-    /// Reads `tracker` (one URL or several), `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
+    /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         trackerURLs = TrackerSettings.urls(reader)
+        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
+        plainHTTP = try TransportSettings.plainHTTP(reader)
+        for trackerURL in trackerURLs {
+            try TransportSettings.checkTracker(trackerURL, fingerprints: trackerFingerprints, plainHTTP: plainHTTP, hasToken: true)
+        }
         outputFile = reader.string(forKey: "output")
         downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)
         connections = try ConfigLoader.int(reader, "connections", default: connections, in: 1...64)

@@ -3,6 +3,7 @@ import DDLClient
 import DDLCore
 import DDLPeer
 import DDLServerSupport
+import DDLTLS
 import DDLTracker
 import DDLTrackerClient
 import Foundation
@@ -117,26 +118,38 @@ public enum SecuritySettings {
             """.utf8))
     }
 
-    /// The lines `ddl tracker` prints so that servers and clients can join.
-    public static func joinInstructions(host: String, port: Int, token: String, generated: Bool) -> [String] {
-        let trackerURL = "http://\(advertisedHost(for: host)):\(port)"
+    /// The lines `ddl tracker` prints so that servers and clients can join: with TLS, the
+    /// https URL and the certificate's fingerprint, which servers and clients pin.
+    public static func joinInstructions(host: String, port: Int, token: String, generated: Bool, fingerprint: CertificateFingerprint? = nil) -> [String] {
+        let trackerURL = "\(fingerprint == nil ? "http" : "https")://\(advertisedHost(for: host)):\(port)"
         let shown = generated ? token : "<your token>"
-        return [
+        let trust = fingerprint.map { " --tracker-fingerprint \($0)" } ?? " --plain-http"
+        var lines = [
             generated ? "ddl tracker: generated the swarm token (pass --token or set DDL_TOKEN to choose one)" : "ddl tracker: using the configured swarm token",
-            "ddl tracker: start peer servers with:  ddl server --tracker \(trackerURL) --token \(shown)",
-            "ddl tracker: download with:            ddl get URL --tracker \(trackerURL) --token \(shown)",
-            "ddl tracker: the token travels in clear text on the LAN; see SECURITY.md",
+            "ddl tracker: start peer servers with:  ddl server --tracker \(trackerURL)\(trust) --token \(shown)",
+            "ddl tracker: download with:            ddl get URL --tracker \(trackerURL)\(trust) --token \(shown)",
         ]
+        if fingerprint == nil { lines.append("ddl tracker: --plain-http: the token travels in clear text on the LAN; see SECURITY.md") }
+        return lines
     }
 
-    /// The line `ddl tracker` prints with the dashboard's address. With a token, the link
+    /// The lines `ddl tracker` prints with the dashboard's address. With a token, the link
     /// carries it in the fragment (`#token=…`), which the browser never sends to the server;
-    /// a configured token is not printed.
-    public static func dashboardLine(host: String, port: Int, token: String?, generated: Bool) -> String {
-        let base = "http://\(advertisedHost(for: host)):\(port)/"
-        guard let token else { return "ddl tracker: dashboard:                 \(base)" }
-        let shown = generated ? token.addingPathPercentEncoding() : "<your token>"
-        return "ddl tracker: dashboard:                 \(base)#token=\(shown)"
+    /// a configured token is not printed. With TLS, a browser warns about the self-signed
+    /// certificate: the line says which fingerprint to expect.
+    public static func dashboardLines(host: String, port: Int, token: String?, generated: Bool, fingerprint: CertificateFingerprint? = nil) -> [String] {
+        let base = "\(fingerprint == nil ? "http" : "https")://\(advertisedHost(for: host)):\(port)/"
+        var lines: [String]
+        if let token {
+            let shown = generated ? token.addingPathPercentEncoding() : "<your token>"
+            lines = ["ddl tracker: dashboard:                 \(base)#token=\(shown)"]
+        } else {
+            lines = ["ddl tracker: dashboard:                 \(base)"]
+        }
+        if let fingerprint {
+            lines.append("ddl tracker: the browser warns about the self-signed certificate; accept it only if its SHA-256 public key is \(fingerprint.base64) (base64 of the fingerprint)")
+        }
+        return lines
     }
 
     /// The bind address, or for a wildcard bind this machine's first non-loopback IPv4

@@ -22,7 +22,8 @@ extension Downloader {
         return await withTaskGroup(of: (String, CacheHoldings?).self) { group in
             for (id, peer) in peers {
                 group.addTask {
-                    var request = HTTPClientRequest(url: "http://\(peer.authority)/v1/cache/holdings?url=\(file.url.addingPathPercentEncoding())")
+                    var request = HTTPClientRequest(url: "\(peer.baseURL)/v1/cache/holdings?url=\(file.url.addingPathPercentEncoding())")
+                    request.tlsConfiguration = peer.tlsConfiguration
                     request.headers.add(name: "If-Range", value: validator)
                     if let token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
                     do {

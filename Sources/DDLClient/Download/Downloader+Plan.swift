@@ -11,7 +11,7 @@ extension Downloader {
         var listed: [TrackerAPI.Peer] = []
         var trackerFailure: String?
         if !configuration.trackerURLs.isEmpty {
-            let trackers = TrackerSet(baseURLs: configuration.trackerURLs, httpClient: swarmClient ?? httpClient, token: configuration.token)
+            let trackers = configuration.trackerSet(httpClient: swarmClient ?? httpClient, pins: pins)
             // All trackers are asked at once and one answer is enough. When every tracker is
             // unreachable, they are asked again twice, like the origin's probe.
             var delays = OriginProbe.retryDelays[...]
@@ -42,7 +42,11 @@ extension Downloader {
         } else {
             observer.handle(.notice("no tracker configured: \(direct)"))
         }
-        if listed.isEmpty && !configuration.useSelf {
+        let trusted = await trustedPeers(listed)
+        if trusted.isEmpty && !configuration.useSelf {
+            if !listed.isEmpty {
+                throw DownloadError.network("--no-self needs peers, but none of the \(listed.count) listed could be trusted (see the notice above)")
+            }
             if let trackerFailure {
                 throw DownloadError.network("--no-self needs peers, but the tracker could not be asked for them: \(trackerFailure)")
             }
@@ -50,12 +54,15 @@ extension Downloader {
         }
         let mirrorFiles = mirrors.map(PinnedFile.init)
         let targets = [(origin, true)] + mirrorFiles.map { ($0, false) }
-        var sources = listed.enumerated().map { index, peer in
+        var sources = trusted.enumerated().map { index, trusted in
             let (target, isOrigin) = targets[index % targets.count]
-            return DownloadSource(PeerSource(host: peer.host, port: peer.port, name: peer.name, target: target, targetIsOrigin: isOrigin, token: configuration.token))
+            let peer = trusted.peer
+            return DownloadSource(PeerSource(
+                host: peer.host, port: peer.port, name: peer.name, target: target, targetIsOrigin: isOrigin, token: configuration.token,
+                tlsConfiguration: trusted.tlsConfiguration))
         }
         var useSelf = configuration.useSelf
-        if useSelf, configuration.selfViaLocalPeer, let local = localPeer(among: listed) {
+        if useSelf, configuration.selfViaLocalPeer, let local = localPeer(among: trusted.map(\.peer)) {
             useSelf = false
             let name = local.name.map { "\($0) (\(local.host):\(local.port))" } ?? "\(local.host):\(local.port)"
             observer.handle(.notice("peer \(name) runs on this machine: this machine's share goes through it, which shares its fetches with the swarm (--self-direct fetches directly)"))
@@ -147,6 +154,19 @@ extension Downloader {
             logger.info("peers outside the address policy ignored", metadata: ["count": "\(refused.count)"])
         }
         return usable
+    }
+
+    /// The listed peers this download may send the token to (see ``PeerTrust``); a notice
+    /// says why any other was left out.
+    func trustedPeers(_ listed: [TrackerAPI.Peer]) async -> [TrustedPeer] {
+        guard !listed.isEmpty else { return [] }
+        let (trusted, refused) = await PeerTrust.secure(listed, pins: pins, plainHTTP: configuration.plainHTTP)
+        if !refused.isEmpty {
+            let shown = refused.prefix(3).joined(separator: "; ") + (refused.count > 3 ? "; …" : "")
+            observer.handle(.notice("left out \(refused.count) peer\(refused.count == 1 ? "" : "s"): \(shown)"))
+            logger.info("peers left out", metadata: ["count": "\(refused.count)"])
+        }
+        return trusted
     }
 
     /// Probes the mirrors (in parallel) and keeps those that show the origin's length, and

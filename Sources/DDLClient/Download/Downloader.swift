@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTLS
 import Logging
 import NIOCore
 
@@ -14,6 +15,8 @@ public struct Downloader: Sendable {
     /// follows no redirect (a peer answering `302` must not send this machine, with the
     /// swarm token, anywhere else). `nil` outside a run or without a tracker.
     var swarmClient: HTTPClient?
+    /// The tracker's and the peers' certificates, learned from their fingerprints.
+    let pins: PinnedCertificates
 
     /// - Parameter httpClient: used for the origin, the peers and the tracker; the caller
     ///   shuts it down. ``makeHTTPClient(configuration:)`` makes a suitable one.
@@ -22,6 +25,7 @@ public struct Downloader: Sendable {
         self.httpClient = httpClient
         self.logger = logger
         self.observer = observer
+        pins = PinnedCertificates(timeout: .seconds(Int64(configuration.connectTimeoutSeconds)))
     }
 
     /// An `HTTPClient` for downloads: keep-alive pools, redirects followed, no

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DDLCore
+import DDLTLS
 import DDLTrackerClient
 import Foundation
 import Logging
@@ -26,11 +27,13 @@ package struct Preheater: Sendable {
     let configuration: ClientConfiguration
     let httpClient: HTTPClient
     let logger: Logger
+    let pins: PinnedCertificates
 
     package init(configuration: ClientConfiguration, httpClient: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        pins = PinnedCertificates(timeout: .seconds(Int64(configuration.connectTimeoutSeconds)))
     }
 
     package func run() async throws(DownloadError) -> Summary {
@@ -58,17 +61,23 @@ package struct Preheater: Sendable {
         guard !configuration.trackerURLs.isEmpty else { throw .usage("preheat needs a tracker (--tracker URL)") }
         let listed: [TrackerAPI.Peer]
         do {
-            listed = try await TrackerSet(baseURLs: configuration.trackerURLs, httpClient: swarmClient, token: configuration.token).peers()
+            listed = try await configuration.trackerSet(httpClient: swarmClient, pins: pins).peers()
         } catch {
             throw .network("the tracker could not be asked for peers: \(error)")
         }
         // Only peers whose address passes the LAN policy, as a download would use.
         let policy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
-        let peers = listed.filter { peer in IPAddress(peer.host).map { policy.check($0) == nil } ?? false }
-        guard !peers.isEmpty else { throw .usage("the tracker lists no peers to preheat (\(listed.count) outside the address policy)") }
+        let inPolicy = listed.filter { peer in IPAddress(peer.host).map { policy.check($0) == nil } ?? false }
+        let (peers, refused) = await PeerTrust.secure(inPolicy, pins: pins, plainHTTP: configuration.plainHTTP)
+        guard !peers.isEmpty else {
+            throw .usage("the tracker lists no peers to preheat (\(listed.count - inPolicy.count) outside the address policy"
+                + (refused.isEmpty ? ")" : ", \(refused.count) left out: \(refused.prefix(3).joined(separator: "; ")))"))
+        }
         let pinned = PinnedFile(file)
         let sources = peers.map {
-            DownloadSource(PeerSource(host: $0.host, port: $0.port, name: $0.name, target: pinned, targetIsOrigin: true, token: configuration.token))
+            DownloadSource(PeerSource(
+                host: $0.peer.host, port: $0.peer.port, name: $0.peer.name, target: pinned, targetIsOrigin: true, token: configuration.token,
+                tlsConfiguration: $0.tlsConfiguration))
         }
         // Cut and assigned as a download through these peers would be (see Downloader+Plan).
         let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) } ?? PiecePlan.automatic(length: length, sources: peers.count + 1)
@@ -108,7 +117,8 @@ package struct Preheater: Sendable {
 
     /// Asks `peer` to fetch `range` into its cache; waits until it is stored.
     func preheat(_ range: ByteRange, at peer: PeerSource, url: String, validator: String, client: HTTPClient) async -> PieceResult {
-        var request = HTTPClientRequest(url: "http://\(peer.authority)/v1/preheat?url=\(url.addingPathPercentEncoding())")
+        var request = HTTPClientRequest(url: "\(peer.baseURL)/v1/preheat?url=\(url.addingPathPercentEncoding())")
+        request.tlsConfiguration = peer.tlsConfiguration
         request.method = .POST
         request.headers.add(name: "Range", value: range.rangeHeader)
         request.headers.add(name: "If-Range", value: validator)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DDLCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A peer server (`ddl server`) fetching ranges over its own link, from the origin or from a
 /// mirror (`target`), and streaming them back. Its bytes are spot-checked; its error answers
@@ -22,15 +23,21 @@ package struct PeerSource: PieceSource {
     /// `host:port`, with an IPv6 host in brackets: where its requests go, and its identity in
     /// the swarm's rendezvous hashing.
     package let authority: String
+    /// Trusts exactly the peer's pinned certificate; `nil` for a plain-HTTP peer.
+    package let tlsConfiguration: TLSConfiguration?
+    /// `https://host:port` (`http://` for a plain-HTTP peer).
+    package let baseURL: String
 
-    package init(host: String, port: Int, name: String?, target: PinnedFile, targetIsOrigin: Bool, token: String?) {
+    package init(host: String, port: Int, name: String?, target: PinnedFile, targetIsOrigin: Bool, token: String?, tlsConfiguration: TLSConfiguration?) {
         self.host = host
         self.port = port
         self.name = name
         self.target = target
         self.targetIsOrigin = targetIsOrigin
         self.token = token
+        self.tlsConfiguration = tlsConfiguration
         authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        baseURL = (tlsConfiguration == nil ? "http://" : "https://") + authority
         id = targetIsOrigin ? "peer \(authority)" : "peer \(authority) via \(MirrorSource.authority(of: target.current.url))"
     }
     package var trust: SourceTrust { .checked }
@@ -40,7 +47,8 @@ package struct PeerSource: PieceSource {
 
     package func request(for range: ByteRange) -> HTTPClientRequest {
         let file = target.current
-        var request = rangeRequest("http://\(authority)/v1/fetch?url=\(file.url.addingPathPercentEncoding())", range: range, file: file)
+        var request = rangeRequest("\(baseURL)/v1/fetch?url=\(file.url.addingPathPercentEncoding())", range: range, file: file)
+        request.tlsConfiguration = tlsConfiguration
         if let token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
         return request
     }

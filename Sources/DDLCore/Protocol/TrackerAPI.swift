@@ -12,11 +12,15 @@ public enum TrackerAPI {
         public var name: String?
         /// Optional: what the peer has done so far (for the dashboard).
         public var status: PeerStatus?
-        public init(port: Int, host: String? = nil, name: String? = nil, status: PeerStatus? = nil) {
+        /// The fingerprint of the peer's TLS certificate; absent for a peer serving plain
+        /// HTTP (which a tracker serving TLS refuses).
+        public var fingerprint: CertificateFingerprint?
+        public init(port: Int, host: String? = nil, name: String? = nil, status: PeerStatus? = nil, fingerprint: CertificateFingerprint? = nil) {
             self.port = port
             self.host = host
             self.name = name
             self.status = status
+            self.fingerprint = fingerprint
         }
     }
 
@@ -40,12 +44,16 @@ public enum TrackerAPI {
         public var name: String?
         /// Time of the last registration or heartbeat, ISO 8601.
         public var lastSeen: String
-        public init(id: String, host: String, port: Int, name: String?, lastSeen: String) {
+        /// The fingerprint of the peer's TLS certificate: clients speak https to it and
+        /// accept only this certificate. Absent: the peer serves plain HTTP.
+        public var fingerprint: CertificateFingerprint?
+        public init(id: String, host: String, port: Int, name: String?, lastSeen: String, fingerprint: CertificateFingerprint? = nil) {
             self.id = id
             self.host = host
             self.port = port
             self.name = name
             self.lastSeen = lastSeen
+            self.fingerprint = fingerprint
         }
     }
 

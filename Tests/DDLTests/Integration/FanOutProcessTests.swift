@@ -21,6 +21,7 @@ extension ProcessTests {
                 let configurations = try (0..<2).map { index in
                     var configuration = ClientConfiguration(url: fileURL)
                     configuration.trackerURLs = [swarm.trackerURL]
+                    configuration.trackerFingerprints = [swarm.fingerprint]
                     configuration.token = swarm.token
                     configuration.useSelf = false
                     configuration.pieceSize = 1 << 20

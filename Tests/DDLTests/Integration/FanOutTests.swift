@@ -16,12 +16,14 @@ import Testing
         options.originSize = Self.size
         options.peerHosts = peers
         options.cacheRoot = try makeTemporaryDirectory() + "/caches"
+        options.tls = true  // fan-out, caches and preheat as a real swarm runs them: over pinned TLS
         return options
     }
 
     func configuration(_ swarm: LocalSwarm) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(url: swarm.fileURL())
         configuration.trackerURLs = [swarm.trackerURL]
+        configuration.trackerFingerprints = swarm.trackerFingerprints
         configuration.token = swarm.token
         configuration.outputFile = try makeTemporaryDirectory() + "/file.bin"
         configuration.pieceSize = 512 << 10

@@ -82,11 +82,11 @@ import Testing
             try await withHTTPClient { client in
                 let swarm = try await ProcessTests.Swarm.start(directory: directory, ttl: 2, client: client)
                 let (tracker, servers, trackerURL, token) = (swarm.tracker, swarm.servers, swarm.trackerURL, swarm.token)
-                let trackerClient = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
+                let trackerClient = swarm.trackerClient(client)
 
                 let target = directory + "/s.bin"
                 let gate = origin.pause(atOffset: size / 3)
-                let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--allow-peer-network", "127.0.0.0/8", "--token", token, "--piece-size", "512KiB", "--json"],
+                let get = try Child(["get", url, "-o", target, "--tracker", trackerURL, "--allow-peer-network", "127.0.0.0/8", "--token", token, "--piece-size", "512KiB", "--json"] + swarm.trust,
                                     directory: directory, name: "get")
                 let third = await gate.reached(unless: { _ = try? await get.waitForExit(seconds: 60) })
                 #expect(third, "ddl get ended before a third: \(get.output)")

@@ -62,6 +62,7 @@ import Testing
         var configuration = ClientConfiguration(url: url)
         configuration.trackerURLs = [swarm.trackerURL]
         configuration.token = Self.token
+        configuration.plainHTTP = true  // these swarms run without TLS
         configuration.downloadDirectory = try makeTemporaryDirectory()
         configuration.progress = .quiet
         configuration.pieceSize = 256 << 10

@@ -11,9 +11,9 @@ extension ProcessTests {
         let directory = try makeTemporaryDirectory()
         let cases: [(String, [String])] = [
             ("server", ["server", "--host", "127.0.0.1", "--port", "0"]),
-            ("server-tracker", ["server", "--tracker", "http://127.0.0.1:1", "--host", "127.0.0.1", "--port", "0"]),
-            ("peers", ["peers", "--tracker", "http://127.0.0.1:1"]),
-            ("get", ["get", "http://127.0.0.1:1/files/a", "--tracker", "http://127.0.0.1:1", "-d", directory]),
+            ("server-tracker", ["server", "--tracker", "https://127.0.0.1:1", "--host", "127.0.0.1", "--port", "0"]),
+            ("peers", ["peers", "--tracker", "https://127.0.0.1:1"]),
+            ("get", ["get", "http://127.0.0.1:1/files/a", "--tracker", "https://127.0.0.1:1", "-d", directory]),
         ]
         for (name, arguments) in cases {
             let child = try Child(arguments, directory: directory, name: name, environment: ["DDL_TOKEN": nil])
@@ -35,17 +35,18 @@ extension ProcessTests {
         try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
             let tracker = try Child(["tracker", "--host", "127.0.0.1", "--port", "0", "--allow-peer-network", "127.0.0.0/8"],
                                     directory: directory, name: "tracker", environment: trace)
-            let trackerURL = "http://127.0.0.1:\(try await tracker.listeningPort())"
-            let server = try Child(["server", "--tracker", trackerURL, "--host", "127.0.0.2", "--port", "0", "--allow-network", "127.0.0.0/8"],
-                                   directory: directory, name: "server", environment: trace)
+            let trackerURL = "https://127.0.0.1:\(try await tracker.listeningPort())"
+            let fingerprint = try await tracker.fingerprint()
+            let server = try Child(["server", "--tracker", trackerURL, "--tracker-fingerprint", fingerprint.description, "--host", "127.0.0.2", "--port", "0",
+                                    "--allow-network", "127.0.0.0/8"], directory: directory, name: "server", environment: trace)
             _ = try await server.listeningPort()
             try await withHTTPClient { client in
-                let tracker = TrackerClient(baseURL: trackerURL, httpClient: client, token: token)
+                let tracker = TrackerClient(baseURL: trackerURL, httpClient: client, token: token, fingerprints: [fingerprint])
                 let registered = try await eventually(within: 10) { (try? await tracker.peers().count) == 1 }
                 #expect(registered)
             }
             let get = try Child(["get", "http://127.0.0.1:\(try await originPort.wait())/files/t.bin", "-o", directory + "/t.bin", "--tracker", trackerURL,
-                                 "--allow-peer-network", "127.0.0.0/8", "--piece-size", "256KiB", "--quiet"],
+                                 "--tracker-fingerprint", fingerprint.description, "--allow-peer-network", "127.0.0.0/8", "--piece-size", "256KiB", "--quiet"],
                                 directory: directory, name: "get", environment: trace)
             #expect(try await get.waitForExit(seconds: 60) == 0)
             server.signal(SIGTERM)
@@ -66,13 +67,16 @@ extension ProcessTests {
         let port = try await tracker.listeningPort()
         let printed = try await eventually(within: 5) { tracker.output.contains("ddl get URL --tracker") }
         #expect(printed)
-        let line = tracker.output.split(separator: "\n").first { $0.contains("ddl server --tracker http://127.0.0.1:\(port) --token ") }
+        let fingerprint = try await tracker.fingerprint()
+        let line = tracker.output.split(separator: "\n").first {
+            $0.contains("ddl server --tracker https://127.0.0.1:\(port) --tracker-fingerprint \(fingerprint) --token ")
+        }
         let token = try #require(line.map { String($0.split(separator: " ").last!) })
         #expect(token.utf8.count == 43)
         try await withHTTPClient { client in
-            let trackerURL = "http://127.0.0.1:\(port)"
-            #expect(try await TrackerClient(baseURL: trackerURL, httpClient: client, token: token).peers().isEmpty)
-            await #expect(throws: (any Error).self) { try await TrackerClient(baseURL: trackerURL, httpClient: client).peers() }
+            let trackerURL = "https://127.0.0.1:\(port)"
+            #expect(try await TrackerClient(baseURL: trackerURL, httpClient: client, token: token, fingerprints: [fingerprint]).peers().isEmpty)
+            await #expect(throws: (any Error).self) { try await TrackerClient(baseURL: trackerURL, httpClient: client, fingerprints: [fingerprint]).peers() }
 
             // --insecure: an open peer, with a loud warning; it cannot join the tokened tracker.
             let server = try Child(["server", "--insecure", "--host", "127.0.0.1", "--port", "0"], directory: directory, name: "open", environment: ["DDL_TOKEN": nil])

@@ -215,7 +215,7 @@ import Testing
                         try await waitForPeers(second, count: 2, token: token, client: client)
 
                         let peers = try ProcessTests.Child(
-                            ["peers", "--tracker", first, "--tracker", second, "--json", "--token-file", tokenPath], directory: directory, name: "peers")
+                            ["peers", "--tracker", first, "--tracker", second, "--json", "--token-file", tokenPath, "--plain-http"], directory: directory, name: "peers")
                         #expect(try await peers.waitForExit() == 0, "\((try? String(contentsOfFile: directory + "/peers.err", encoding: .utf8)) ?? "")")
                         let list = try JSONDecoder().decode(TrackerAPI.PeerList.self, from: Data(peers.output.utf8))
                         #expect(list.peers.map { "\($0.host):\($0.port)" }.sorted() == ["127.0.0.2:\(port)", "127.0.0.3:7001"])
@@ -223,13 +223,13 @@ import Testing
                         // The same through DDL_TRACKER, comma-separated, with the first tracker down.
                         let down = try ProcessTests.Child(
                             ["peers", "--json"], directory: directory, name: "peers-env",
-                            environment: ["DDL_TRACKER": "http://127.0.0.1:1,\(second)", "DDL_TOKEN_FILE": tokenPath])
+                            environment: ["DDL_TRACKER": "http://127.0.0.1:1,\(second)", "DDL_TOKEN_FILE": tokenPath, "DDL_PLAIN_HTTP": "1"])
                         #expect(try await down.waitForExit() == 0)
                         #expect((try? JSONDecoder().decode(TrackerAPI.PeerList.self, from: Data(down.output.utf8)))?.peers.count == 2)
 
                         // --token and --token-file together: a usage error that shows neither the token nor the file's content.
                         let both = try ProcessTests.Child(
-                            ["peers", "--tracker", first, "--token", token, "--token-file", tokenPath], directory: directory, name: "peers-both")
+                            ["peers", "--tracker", first, "--token", token, "--token-file", tokenPath, "--plain-http"], directory: directory, name: "peers-both")
                         #expect(try await both.waitForExit() == 64)
                         let errors = (try? String(contentsOfFile: directory + "/peers-both.err", encoding: .utf8)) ?? ""
                         #expect(errors.contains("both token and token_file are set"), "\(errors)")

@@ -27,7 +27,7 @@ import Testing
 
     @Test func flagsOverEnvironmentOverFileOverDefaults() async throws {
         let file = try writeYAML("""
-            tracker: http://file:5000
+            tracker: https://file:5000
             connections: 3
             download_dir: /from/file
             piece_size: 8MiB
@@ -40,7 +40,7 @@ import Testing
         #expect(client.connections == 7)  // flag
         #expect(client.downloadDirectory == "/from/env")  // env over file
         #expect(!client.computeSHA256)  // env over file
-        #expect(client.trackerURLs == ["http://file:5000"])  // file over default
+        #expect(client.trackerURLs == ["https://file:5000"])  // file over default
         #expect(client.pieceSize == 8 << 20)
         #expect(!client.useSelf)
         #expect(client.readTimeoutSeconds == 30)  // default
@@ -81,14 +81,14 @@ import Testing
 
     @Test func serverSettingsFromFile() async throws {
         let file = try writeYAML("""
-            tracker: http://t:5000
+            tracker: https://t:5000
             host: 127.0.0.9
             port: 6001
             max_fetches: 4
             """)
         let reader = try await ConfigLoader.reader(flags: [:], configFile: file, environment: [:])
         let peer = try PeerConfiguration(reader: reader)
-        #expect(peer.trackerURLs == ["http://t:5000"])
+        #expect(peer.trackerURLs == ["https://t:5000"])
         #expect(peer.port == 6001)
         #expect(peer.maxConcurrentFetches == 4)
         #expect(peer.advertisedHost == "127.0.0.9")

@@ -81,12 +81,16 @@ import Testing
         #expect(await activity.recent(limit: 1).map(\.report.file) == ["c"])
     }
 
-    @Test func theTrackerPrintsTheDashboardLinkWithTheTokenInTheFragmentOnly() {
-        let generated = SecuritySettings.dashboardLine(host: "10.0.0.5", port: 5000, token: "abc+/=", generated: true)
-        #expect(generated.hasSuffix("http://10.0.0.5:5000/#token=abc%2B%2F%3D"))
-        let configured = SecuritySettings.dashboardLine(host: "10.0.0.5", port: 5000, token: "mine", generated: false)
-        #expect(!configured.contains("mine"))
-        #expect(configured.hasSuffix("#token=<your token>"))
-        #expect(SecuritySettings.dashboardLine(host: "10.0.0.5", port: 5000, token: nil, generated: false).hasSuffix("http://10.0.0.5:5000/"))
+    @Test func theTrackerPrintsTheDashboardLinkWithTheTokenInTheFragmentOnly() throws {
+        let fingerprint = try #require(CertificateFingerprint("sha256:" + String(repeating: "ab", count: 32)))
+        let generated = SecuritySettings.dashboardLines(host: "10.0.0.5", port: 5000, token: "abc+/=", generated: true, fingerprint: fingerprint)
+        #expect(generated[0].hasSuffix("https://10.0.0.5:5000/#token=abc%2B%2F%3D"))
+        // The browser's warning is to be checked against the key's hash, in the base64 form
+        // browsers (and Chromium's --ignore-certificate-errors-spki-list) show.
+        #expect(generated[1].contains(fingerprint.base64))
+        let configured = SecuritySettings.dashboardLines(host: "10.0.0.5", port: 5000, token: "mine", generated: false)
+        #expect(!configured.joined().contains("mine"))
+        #expect(configured[0].hasSuffix("http://10.0.0.5:5000/#token=<your token>"))
+        #expect(SecuritySettings.dashboardLines(host: "10.0.0.5", port: 5000, token: nil, generated: false) .first?.hasSuffix("http://10.0.0.5:5000/") == true)
     }
 }

@@ -1,5 +1,6 @@
 import Configuration
 import DDLApp
+import DDLCore
 import DDLClient
 import DDLPeer
 import DDLTracker
@@ -54,8 +55,13 @@ import Testing
         }
         var direct: String?
         #expect(try !SecuritySettings.enforce(.get, token: &direct, insecure: false, usesSwarm: false))
-        let lines = SecuritySettings.joinInstructions(host: "127.0.0.1", port: 5000, token: "T", generated: true)
-        #expect(lines.contains { $0.hasSuffix("ddl server --tracker http://127.0.0.1:5000 --token T") })
-        #expect(lines.contains { $0.hasSuffix("ddl get URL --tracker http://127.0.0.1:5000 --token T") })
+        let plain = SecuritySettings.joinInstructions(host: "127.0.0.1", port: 5000, token: "T", generated: true)
+        #expect(plain.contains { $0.hasSuffix("ddl server --tracker http://127.0.0.1:5000 --plain-http --token T") })
+        #expect(plain.contains { $0.hasSuffix("ddl get URL --tracker http://127.0.0.1:5000 --plain-http --token T") })
+        let fingerprint = try #require(CertificateFingerprint("sha256:" + String(repeating: "0f", count: 32)))
+        let lines = SecuritySettings.joinInstructions(host: "127.0.0.1", port: 5000, token: "T", generated: true, fingerprint: fingerprint)
+        #expect(lines.contains { $0.hasSuffix("ddl server --tracker https://127.0.0.1:5000 --tracker-fingerprint \(fingerprint) --token T") })
+        #expect(lines.contains { $0.hasSuffix("ddl get URL --tracker https://127.0.0.1:5000 --tracker-fingerprint \(fingerprint) --token T") })
+        #expect(!lines.contains { $0.contains("clear text") })
     }
 }

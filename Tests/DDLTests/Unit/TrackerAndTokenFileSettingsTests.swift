@@ -21,19 +21,19 @@ import Testing
     }
 
     @Test func trackerIsAStringAListOrACommaSeparatedString() async throws {
-        let one = try await reader(yaml: "tracker: http://a:5000\n")
-        #expect(try ClientConfiguration(url: "http://x/", reader: one).trackerURLs == ["http://a:5000"])
-        let list = try await reader(yaml: "tracker:\n  - http://a:5000\n  - http://b:5000\n")
-        #expect(try ClientConfiguration(url: "http://x/", reader: list).trackerURLs == ["http://a:5000", "http://b:5000"])
-        #expect(try PeerConfiguration(reader: list).trackerURLs == ["http://a:5000", "http://b:5000"])
-        let environment = try await reader(environment: ["DDL_TRACKER": "http://a:5000, http://b:5000,,http://a:5000"])
-        #expect(try PeerConfiguration(reader: environment).trackerURLs == ["http://a:5000", "http://b:5000"])
-        #expect(TrackerSettings.urls(environment) == ["http://a:5000", "http://b:5000"])
+        let one = try await reader(yaml: "tracker: https://a:5000\n")
+        #expect(try ClientConfiguration(url: "https://x/", reader: one).trackerURLs == ["https://a:5000"])
+        let list = try await reader(yaml: "tracker:\n  - https://a:5000\n  - https://b:5000\n")
+        #expect(try ClientConfiguration(url: "https://x/", reader: list).trackerURLs == ["https://a:5000", "https://b:5000"])
+        #expect(try PeerConfiguration(reader: list).trackerURLs == ["https://a:5000", "https://b:5000"])
+        let environment = try await reader(environment: ["DDL_TRACKER": "https://a:5000, https://b:5000,,https://a:5000"])
+        #expect(try PeerConfiguration(reader: environment).trackerURLs == ["https://a:5000", "https://b:5000"])
+        #expect(TrackerSettings.urls(environment) == ["https://a:5000", "https://b:5000"])
         // The repeated flag wins over the environment and the file, as every flag does.
         let flags = try await reader(
-            flags: ["tracker": .stringArray(["http://c:5000", "http://d:5000"])], yaml: "tracker: http://a:5000\n",
-            environment: ["DDL_TRACKER": "http://b:5000"])
-        #expect(try ClientConfiguration(url: "http://x/", reader: flags).trackerURLs == ["http://c:5000", "http://d:5000"])
+            flags: ["tracker": .stringArray(["https://c:5000", "https://d:5000"])], yaml: "tracker: https://a:5000\n",
+            environment: ["DDL_TRACKER": "https://b:5000"])
+        #expect(try ClientConfiguration(url: "https://x/", reader: flags).trackerURLs == ["https://c:5000", "https://d:5000"])
         let empty = try await reader(yaml: "tracker: \"\"\n")
         #expect(try PeerConfiguration(reader: empty).trackerURLs.isEmpty)
     }

@@ -1,0 +1,45 @@
+import DDLCore
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// The TLS client configurations that trust exactly one swarm member each: learned once per
+/// endpoint and fingerprint with a ``CertificateProbe``, then given to AsyncHTTPClient
+/// requests (`HTTPClientRequest.tlsConfiguration`). One per process or download.
+public final class PinnedCertificates: Sendable {
+    private struct Key: Hashable {
+        var host: String
+        var port: Int
+        var fingerprints: [CertificateFingerprint]
+    }
+
+    private let learned = Mutex<[Key: NIOSSLCertificate]>([:])
+    private let timeout: TimeAmount
+
+    /// - Parameter timeout: how long one probe may take.
+    public init(timeout: TimeAmount = .seconds(5)) {
+        self.timeout = timeout
+    }
+
+    /// A client configuration that accepts only the certificate `host:port` presents, if
+    /// its fingerprint is one of `fingerprints` (probing it on first use).
+    public func clientConfiguration(
+        host: String, port: Int, fingerprints: [CertificateFingerprint]
+    ) async throws(CertificateProbe.Failure) -> TLSConfiguration {
+        let key = Key(host: host, port: port, fingerprints: fingerprints)
+        if let certificate = learned.withLock({ $0[key] }) { return Self.clientConfiguration(trusting: certificate) }
+        let certificate = try await CertificateProbe.certificate(host: host, port: port, expecting: fingerprints, timeout: timeout)
+        learned.withLock { $0[key] = certificate }
+        return Self.clientConfiguration(trusting: certificate)
+    }
+
+    /// A client configuration that trusts `certificate` alone, whatever name it carries (the
+    /// pin is the key, not a host name). Chain and validity are still checked by BoringSSL.
+    public static func clientConfiguration(trusting certificate: NIOSSLCertificate) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.trustRoots = .certificates([certificate])
+        configuration.certificateVerification = .noHostnameVerification
+        return configuration
+    }
+}

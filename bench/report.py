@@ -560,6 +560,16 @@ def report_markdown(rows: list[dict]) -> str:
         parts.append(tls_line([r for r in by["liar"] if r.get("kind") == "download"]) + "\n")
         parts.append(report_liar(by["liar"]) + skipped_note(by["liar"]) + "\n")
 
+    if by.get("trackers"):
+        rs = [r for r in by["trackers"] if "skipped" not in r and r.get("wall") is not None]
+        parts.append("## Two trackers, the second killed mid-download (SIGKILL a third of the way through)\n")
+        body = [[("killed" if r.get("kill") else "both up"), r.get("n"), mib(r.get("bytes")), fmt(r.get("wall"), 2),
+                 fmt(r.get("mbit")), r.get("walls", "–"), fmt(r.get("ratio"), 3) if r.get("kill") else "–",
+                 fmt(r.get("ok"))] for r in rs]
+        parts.append(table(["second tracker", "peers", "size", "time s (median)", "Mbit/s", "runs s",
+                            "rate killed / both up", "sha256 ok"], body))
+        parts.append(skipped_note(by["trackers"]) + "\n")
+
     return "\n".join(parts)
 
 

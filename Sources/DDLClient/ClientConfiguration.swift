@@ -25,9 +25,10 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var outputFile: String?
     /// Directory for downloads when ``outputFile`` is not given.
     public var downloadDirectory: String = "."
-    /// Tracker base URL; `nil` downloads directly.
-    public var trackerURL: String?
-    /// Fingerprints the tracker's certificate may have (`--tracker-fingerprint`, config key
+    /// The swarm's trackers' base URLs, all asked at once (see `TrackerSet`); empty downloads
+    /// directly.
+    public var trackerURLs: [String] = []
+    /// Fingerprints the trackers' certificates may have (`--tracker-fingerprint`, config key
     /// `tracker_fingerprint`): an https tracker is trusted by this pin alone. Empty: the
     /// system's CAs verify an https tracker.
     public var trackerFingerprints: [CertificateFingerprint] = []
@@ -106,7 +107,7 @@ public struct ClientConfiguration: Sendable, Hashable {
 extension ClientConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The main settings, without the token.
     public var description: String {
-        "ClientConfiguration(url: \(url), tracker: \(trackerURL ?? "none"), token: \(token == nil ? "none" : "<redacted>"))"
+        "ClientConfiguration(url: \(url), tracker: \(trackerURLs.isEmpty ? "none" : trackerURLs.joined(separator: ", ")), token: \(token == nil ? "none" : "<redacted>"))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }

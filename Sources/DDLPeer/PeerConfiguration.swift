@@ -12,9 +12,10 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// Host to advertise to the tracker. When `nil`, a specific bind address is advertised,
     /// and for a wildcard bind the tracker uses the registration's source address.
     public var advertise: String?
-    /// Tracker base URL, e.g. `http://10.0.0.5:5000`; `nil` runs without registering.
-    public var trackerURL: String?
-    /// Fingerprints the tracker's certificate may have (config key `tracker_fingerprint`).
+    /// Trackers' base URLs, e.g. `https://10.0.0.5:5000`: the peer registers and heartbeats
+    /// with each one independently. Empty runs without registering.
+    public var trackerURLs: [String] = []
+    /// Fingerprints the trackers' certificates may have (config key `tracker_fingerprint`).
     public var trackerFingerprints: [CertificateFingerprint] = []
     /// The certificate and key this peer serves https with, and whose fingerprint it
     /// registers; `nil` serves plain HTTP (`--plain-http`).
@@ -52,10 +53,10 @@ public struct PeerConfiguration: Sendable, Hashable {
         return home + "/.cache/ddl/peer-cache"
     }
 
-    public init(host: String = "0.0.0.0", port: Int = 6000, trackerURL: String? = nil) {
+    public init(host: String = "0.0.0.0", port: Int = 6000, trackerURLs: [String] = []) {
         self.host = host
         self.port = port
-        self.trackerURL = trackerURL
+        self.trackerURLs = trackerURLs
     }
 
     /// The host to send in the registration, if any.

@@ -90,9 +90,12 @@ public enum PeerServer {
         // The origin client lives as long as the server: first in, last out.
         var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
         if let lock { services.insert(CacheDirectoryLockLifetime(lock: lock), at: 0) }
-        if let trackerURL = configuration.trackerURL {
-            let tracker = TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
-            let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
+        // One registration per tracker, each on its own: a tracker that is down or restarts
+        // delays only its own registration (trackers share no state; see docs/trackers.md).
+        let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
+        let trackers = TrackerSet(
+            baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
+        for tracker in trackers.trackers {
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
         return services

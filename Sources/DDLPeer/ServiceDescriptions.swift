@@ -17,7 +17,7 @@ extension HTTPClientLifetime: CustomStringConvertible {
 
 extension PeerConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "PeerConfiguration(host: \(host), port: \(port), tracker: \(trackerURL ?? "none"), token: \(token == nil ? "none" : "<redacted>"), "
+        "PeerConfiguration(host: \(host), port: \(port), tracker: \(trackerURLs.isEmpty ? "none" : trackerURLs.joined(separator: ", ")), token: \(token == nil ? "none" : "<redacted>"), "
             + "allowNetworks: \(allowNetworks), maxConcurrentFetches: \(maxConcurrentFetches))"
     }
     public var debugDescription: String { description }

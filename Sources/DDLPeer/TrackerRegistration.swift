@@ -3,9 +3,10 @@ import DDLTrackerClient
 import Logging
 import ServiceLifecycle
 
-/// Keeps a peer server registered with the tracker: registers, heartbeats every ttl/3,
-/// registers again after a `404` (tracker restarted or the entry expired), retries with
-/// backoff while the tracker is down, and deregisters on graceful shutdown.
+/// Keeps a peer server registered with one tracker (a peer with several trackers runs one
+/// per tracker): registers, heartbeats every ttl/3, registers again after a `404` (tracker
+/// restarted or the entry expired), retries with backoff while the tracker is down, and
+/// deregisters on graceful shutdown.
 public struct TrackerRegistration: Service {
     let tracker: TrackerClient
     let request: TrackerAPI.RegisterRequest
@@ -34,9 +35,9 @@ public struct TrackerRegistration: Service {
         if let id = await registered.id {
             do {
                 try await tracker.deregister(id: id)
-                logger.info("deregistered from tracker", metadata: ["peer.id": "\(id)"])
+                logger.info("deregistered from tracker", metadata: ["peer.id": "\(id)", "tracker": "\(tracker.baseURL)"])
             } catch {
-                logger.info("could not deregister from tracker", metadata: ["error": "\(error)"])
+                logger.info("could not deregister from tracker", metadata: ["error": "\(error)", "tracker": "\(tracker.baseURL)"])
             }
         }
     }
@@ -49,7 +50,7 @@ public struct TrackerRegistration: Service {
             do {
                 if let id = await registered.id {
                     if try await tracker.heartbeat(id: id, status: status()) == .unknown {
-                        logger.info("tracker forgot this peer; registering again", metadata: ["peer.id": "\(id)"])
+                        logger.info("tracker forgot this peer; registering again", metadata: ["peer.id": "\(id)", "tracker": "\(tracker.baseURL)"])
                         await registered.set(nil)
                         continue
                     }
@@ -66,7 +67,7 @@ public struct TrackerRegistration: Service {
             } catch is CancellationError {
                 return
             } catch {
-                logger.info("tracker not reachable; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
+                logger.info("tracker not reachable; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)", "tracker": "\(tracker.baseURL)"])
                 wait = backoff
                 backoff = min(backoff * 2, maximumBackoff)
             }

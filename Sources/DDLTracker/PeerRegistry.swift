@@ -114,6 +114,31 @@ public actor PeerRegistry {
         return true
     }
 
+    /// What a heartbeat or removal on behalf of a source address found.
+    public enum OwnedChange: Sendable, Equatable {
+        case done
+        /// No such id (or it expired).
+        case unknown
+        /// The id was registered from another address: one member may not keep another's
+        /// entry alive or remove it.
+        case notOwner
+    }
+
+    /// Refreshes `id` when `source` (the address the request came from) is the one that
+    /// registered it.
+    public func heartbeat(id: String, from source: String) -> OwnedChange {
+        guard let entry = entries[id] else { return .unknown }
+        guard entry.source == source else { return .notOwner }
+        return heartbeat(id: id) ? .done : .unknown
+    }
+
+    /// Removes `id` when `source` is the address that registered it.
+    public func remove(id: String, from source: String) -> OwnedChange {
+        guard let entry = entries[id] else { return .unknown }
+        guard entry.source == source else { return .notOwner }
+        return remove(id: id) ? .done : .unknown
+    }
+
     /// Keeps `status` as `id`'s latest; returns the bytes it served since its previous report
     /// (`nil` for an unknown id or a first report). A counter that went down (the peer
     /// restarted) counts from zero.

@@ -144,8 +144,10 @@ public enum Tracker {
                 }
                 status = decoded.sanitized
             }
-            guard await registry.heartbeat(id: id) else {
-                return problem(.notFound, type: "unknown-peer", "unknown peer id; register again")
+            switch await registry.heartbeat(id: id, from: Tracker.sourceAddress(context)) {
+            case .done: break
+            case .unknown: return problem(.notFound, type: "unknown-peer", "unknown peer id; register again")
+            case .notOwner: return Tracker.notOwner(id, context, logger)
             }
             if let status {
                 if let served = await registry.record(status, for: id) { await parts.activity.add(served) }
@@ -155,8 +157,10 @@ public enum Tracker {
         }
         peers.delete(":id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard await registry.remove(id: id) else {
-                return problem(.notFound, type: "unknown-peer", "unknown peer id")
+            switch await registry.remove(id: id, from: Tracker.sourceAddress(context)) {
+            case .done: break
+            case .unknown: return problem(.notFound, type: "unknown-peer", "unknown peer id")
+            case .notOwner: return Tracker.notOwner(id, context, logger)
             }
             logger.info("peer removed", metadata: ["peer.id": "\(id)"])
             events.changed()
@@ -165,6 +169,20 @@ public enum Tracker {
         addDownloadRoutes(to: router, parts)
         addEventStream(to: router, parts)
         return router
+    }
+}
+
+extension Tracker {
+    /// The address a request came from, as registrations record it (IPv4-mapped IPv6
+    /// unmapped); empty when unknown (it then owns nothing).
+    static func sourceAddress(_ context: DDLRequestContext) -> String {
+        context.remoteAddress?.ipAddress.flatMap { IPAddress($0)?.unmapped.description } ?? ""
+    }
+
+    /// `403` for a heartbeat or removal of an entry another address registered.
+    static func notOwner(_ id: String, _ context: DDLRequestContext, _ logger: Logger) -> Response {
+        logger.info("refused a change to another address's peer entry", metadata: ["peer.id": "\(id)", "source": "\(sourceAddress(context))"])
+        return problem(.forbidden, type: "not-owner", "this peer id was registered from another address; only that address may heartbeat or remove it")
     }
 }
 

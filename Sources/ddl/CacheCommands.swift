@@ -12,7 +12,8 @@ struct PreheatCommand: AsyncParsableCommand {
         commandName: "preheat", abstract: "Fill the swarm's peer caches with a file, without saving it here.")
 
     @Argument(help: "The http:// or https:// URL to preheat.") var url: String
-    @Option(help: "Tracker URL.") var tracker: String?
+    @Option(name: .customLong("tracker"), help: "Tracker URL (repeatable; config key tracker).")
+    var trackers: [String] = []
     @Option(help: "Piece size, when the downloads that follow will use one (default: as `ddl get` chooses).") var pieceSize: String?
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var tls: TLSOptions
@@ -22,7 +23,7 @@ struct PreheatCommand: AsyncParsableCommand {
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
         let reader = try await common.reader(security.flags + tls.flags + [
-            "tracker": tracker.map { .string($0) }, "piece_size": pieceSize.map { .string($0) },
+            "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "piece_size": pieceSize.map { .string($0) },
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         _ = try settings {

@@ -92,7 +92,8 @@ struct TrackerCommand: AsyncParsableCommand {
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "server", abstract: "Run a peer server that fetches ranges from origins for clients.")
 
-    @Option(help: "Tracker URL, e.g. http://10.0.0.5:5000.") var tracker: String?
+    @Option(name: .customLong("tracker"), help: "Tracker URL, e.g. http://10.0.0.5:5000 (repeatable: the server registers with each tracker; config key tracker).")
+    var trackers: [String] = []
     @Option(help: "Address to bind (default 0.0.0.0).") var host: String?
     @Option(help: "Port to bind (default 6000).") var port: Int?
     @Option(help: "IP address to advertise to the tracker (default: the bind address, or the address the tracker sees).") var advertise: String?
@@ -118,7 +119,7 @@ struct ServerCommand: AsyncParsableCommand {
             "cache_dir": cacheDir.map { .string($0) }, "cache_size": cacheSize.map { .string($0) },
             "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil,
         ] + [
-            "tracker": tracker.map { .string($0) }, "host": host.map { .string($0) }, "port": port.map { .int($0) },
+            "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
         ])
         if printFingerprint {
@@ -128,7 +129,7 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = try settings { try PeerConfiguration(reader: reader) }
         _ = try settings { try SecuritySettings.enforce(.server, token: &configuration.token, insecure: SecuritySettings.insecure(reader)) }
         configuration.tls = try settings { try TransportSettings.identity(for: .server, reader) }
-        if configuration.trackerURL == nil {
+        if configuration.trackerURLs.isEmpty {
             FileHandle.standardError.write(Data("ddl server: no tracker configured (--tracker, DDL_TRACKER or `tracker:`); serving without registering\n".utf8))
         }
         try await Roles.runServer(configuration: configuration, logger: Logger(label: "ddl.server"))
@@ -143,7 +144,8 @@ struct GetCommand: AsyncParsableCommand {
     var mirrors: [String] = []
     @Option(name: .shortAndLong, help: "Output file.") var output: String?
     @Option(name: [.customShort("d"), .long], help: "Directory to save into (config key download_dir; default: current directory).") var dir: String?
-    @Option(help: "Tracker URL; without one, ddl downloads directly.") var tracker: String?
+    @Option(name: .customLong("tracker"), help: "Tracker URL (repeatable: all are asked, one answer is enough; config key tracker); without one, ddl downloads directly.")
+    var trackers: [String] = []
     @Option(help: "Parallel ranges when downloading directly (default 4).") var connections: Int?
     @Option(help: "Piece size, e.g. 8MiB (default: 4-16 MiB chosen from the file size).") var pieceSize: String?
     @Flag(help: "Do not download pieces on this machine; only through peers.") var noSelf = false
@@ -168,7 +170,7 @@ struct GetCommand: AsyncParsableCommand {
         var progress: String?
         if json { progress = "json" } else if quiet { progress = "quiet" }
         let reader = try await common.reader(security.flags + tls.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
-            "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": tracker.map { .string($0) },
+            "output": output.map { .string($0) }, "download_dir": dir.map { .string($0) }, "tracker": trackers.isEmpty ? nil : .stringArray(trackers),
             "connections": connections.map { .int($0) }, "piece_size": pieceSize.map { .string($0) },
             "self": noSelf ? .bool(false) : nil, "self_direct": selfDirect ? .bool(true) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
             "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
@@ -176,9 +178,9 @@ struct GetCommand: AsyncParsableCommand {
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         configuration.mirrors = mirrors
-        if configuration.plainHTTP, configuration.trackerURL != nil { TransportSettings.warnPlainHTTP(.get) }
+        if configuration.plainHTTP, !configuration.trackerURLs.isEmpty { TransportSettings.warnPlainHTTP(.get) }
         _ = try settings {
-            try SecuritySettings.enforce(.get, token: &configuration.token, insecure: SecuritySettings.insecure(reader), usesSwarm: configuration.trackerURL != nil)
+            try SecuritySettings.enforce(.get, token: &configuration.token, insecure: SecuritySettings.insecure(reader), usesSwarm: !configuration.trackerURLs.isEmpty)
         }
         let code = await Roles.runGet(configuration: configuration, logger: Logger(label: "ddl.get"))
         if code != 0 { throw ExitCode(code) }
@@ -186,9 +188,10 @@ struct GetCommand: AsyncParsableCommand {
 }
 
 struct PeersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List the peer servers registered with a tracker.")
+    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List the peer servers registered with the trackers.")
 
-    @Option(help: "Tracker URL.") var tracker: String?
+    @Option(name: .customLong("tracker"), help: "Tracker URL (repeatable: the lists are merged, each peer once; config key tracker).")
+    var trackers: [String] = []
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
@@ -196,18 +199,21 @@ struct PeersCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
-        let reader = try await common.reader(security.flags + tls.flags + ["tracker": tracker.map { .string($0) }])
-        guard let trackerURL = reader.string(forKey: "tracker"), !trackerURL.isEmpty else {
+        let reader = try await common.reader(security.flags + tls.flags + ["tracker": trackers.isEmpty ? nil : .stringArray(trackers)])
+        let trackerURLs = TrackerSettings.urls(reader)
+        guard !trackerURLs.isEmpty else {
             throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
         }
         var token = try settings { try SecuritySettings.token(reader) }
         _ = try settings { try SecuritySettings.enforce(.peers, token: &token, insecure: SecuritySettings.insecure(reader)) }
         let fingerprints = try settings { try TransportSettings.trackerFingerprints(reader) }
         try settings {
-            try TransportSettings.checkTracker(trackerURL, fingerprints: fingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: token != nil)
+            for trackerURL in trackerURLs {
+                try TransportSettings.checkTracker(trackerURL, fingerprints: fingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: token != nil)
+            }
         }
         do {
-            try await Roles.listPeers(trackerURL: trackerURL, json: json, token: token, fingerprints: fingerprints)
+            try await Roles.listPeers(trackerURLs: trackerURLs, json: json, token: token, fingerprints: fingerprints)
         } catch {
             FileHandle.standardError.write(Data("ddl peers: \(TerminalText.escaped(String(describing: error)))\n".utf8))
             throw ExitCode(3)

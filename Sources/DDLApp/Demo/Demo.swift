@@ -29,7 +29,7 @@ public enum Demo {
                 Roles.announce("ddl demo: origin \(swarm.originURL ?? "-") serving \(ByteSize.format(options.size)), tracker \(swarm.trackerURL), \(options.peers) peer server\(options.peers == 1 ? "" : "s") on ports \(swarm.peerPorts.map(String.init).joined(separator: ", "))")
                 let directory = try options.directory ?? makeTemporaryDirectory()
                 var configuration = ClientConfiguration(url: swarm.fileURL("demo.bin"))
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.trackerFingerprints = swarm.trackerFingerprints
                 configuration.token = swarm.token
                 configuration.allowPeerNetworks = [IPNetwork("127.0.0.0/8")!]  // the demo's peers run on loopback

@@ -29,6 +29,9 @@ public struct LocalSwarm: Sendable {
         /// where the peers run. Clients of the swarm must allow the same
         /// (``ClientConfiguration/allowPeerNetworks``).
         public var allowPeerNetworks: [IPNetwork] = [IPNetwork("127.0.0.0/8")!]
+        /// Trackers the peers register with besides the swarm's own (started and stopped by
+        /// the caller: a test of several trackers).
+        public var extraTrackerURLs: [String] = []
         /// Serve the tracker and the peers over TLS, each with a fresh certificate (kept
         /// nowhere). Clients then pin ``LocalSwarm/trackerFingerprints``.
         public var tls = false
@@ -90,7 +93,7 @@ public struct LocalSwarm: Sendable {
                     let stats = options.peerHosts.map { _ in PeerStats() }
                     var peerServices: [any Service] = []
                     for (index, host) in options.peerHosts.enumerated() {
-                        var configuration = PeerConfiguration(host: host, port: 0, trackerURL: trackerURL)
+                        var configuration = PeerConfiguration(host: host, port: 0, trackerURLs: [trackerURL] + options.extraTrackerURLs)
                         configuration.name = "local-peer-\(index + 1)"
                         configuration.token = options.token
                         configuration.allowNetworks = options.allowNetworks

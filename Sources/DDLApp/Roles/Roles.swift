@@ -42,7 +42,7 @@ public enum Roles {
             let services = try PeerServer.makeServices(configuration: configuration, httpClient: httpClient, logger: logger) { port in
                 announce("ddl server listening on \(configuration.tls == nil ? "http" : "https")://\(display(configuration.host)):\(port)"
                     + (configuration.tls.map { " (certificate fingerprint \($0.fingerprint))" } ?? "")
-                    + (configuration.trackerURL.map { ", tracker \($0)" } ?? ", no tracker"))
+                    + (configuration.trackerURLs.isEmpty ? ", no tracker" : ", tracker\(configuration.trackerURLs.count == 1 ? "" : "s") " + configuration.trackerURLs.joined(separator: ", ")))
             }
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
             try await group.run()
@@ -86,34 +86,38 @@ public enum Roles {
         }
     }
 
-    /// Reports a download's outcome to the tracker, when there is one and reporting is on.
-    /// Best effort: a failure is logged at debug level and changes nothing else; the request
-    /// gives up after 2 s.
+    /// Reports a download's outcome to every tracker (each keeps its own dashboard), when
+    /// there is one and reporting is on. Best effort: a failure is logged at debug level and
+    /// changes nothing else; the requests run in parallel and each gives up after 2 s.
     static func report(
         _ outcome: Result<DownloadSummary, DownloadError>, seconds: Double, configuration: ClientConfiguration, httpClient: HTTPClient, logger: Logger
     ) async {
-        guard configuration.reportToTracker, let trackerURL = configuration.trackerURL else { return }
+        guard configuration.reportToTracker, !configuration.trackerURLs.isEmpty else { return }
         let report = switch outcome {
         case let .success(summary): TrackerAPI.DownloadReport(summary: summary, givenURL: configuration.url)
         case let .failure(error): TrackerAPI.DownloadReport(error: error, givenURL: configuration.url, seconds: seconds)
         }
-        do {
-            try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
-                .report(report, timeout: .seconds(2))
-            logger.debug("reported the download to the tracker", metadata: ["result": "\(report.result)"])
-        } catch {
-            logger.debug("could not report the download to the tracker", metadata: ["error": "\(error)"])
+        let trackers = TrackerSet(
+            baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
+        let failures = await trackers.report(report, timeout: .seconds(2))
+        for failure in failures {
+            logger.debug("could not report the download to a tracker", metadata: ["error": "\(failure)"])
+        }
+        if failures.count < trackers.trackers.count {
+            logger.debug("reported the download to the trackers", metadata: ["result": "\(report.result)", "failed": "\(failures.count)"])
         }
     }
 
-    /// Lists the tracker's peers as a table or JSON on standard output.
-    public static func listPeers(trackerURL: String, json: Bool, token: String? = nil, fingerprints: [CertificateFingerprint] = []) async throws {
+    /// Lists the trackers' peers, asked in parallel and merged (each peer once), as a table
+    /// or JSON on standard output. Fails only when no tracker answers.
+    public static func listPeers(trackerURLs: [String], json: Bool, token: String? = nil, fingerprints: [CertificateFingerprint] = []) async throws {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow  // the token goes to the tracker only
+        configuration.connectionPool.retryConnectionEstablishment = false  // a tracker that is down fails at once; the others answer
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let peers: [TrackerAPI.Peer]
         do {
-            peers = try await TrackerClient(baseURL: trackerURL, httpClient: httpClient, token: token, fingerprints: fingerprints).peers()
+            peers = try await TrackerSet(baseURLs: trackerURLs, httpClient: httpClient, token: token, fingerprints: fingerprints).peers()
             try await httpClient.shutdown()
         } catch {
             try? await httpClient.shutdown()

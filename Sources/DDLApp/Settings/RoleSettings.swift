@@ -21,17 +21,16 @@ extension TrackerConfiguration {
 }
 
 extension PeerConfiguration {
-    /// Reads `tracker`, `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
+    /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
     /// `cache_max_age`.
     public init(reader: ConfigReader) throws {
         self.init()
-        trackerURL = reader.string(forKey: "tracker")
-        if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerURLs = TrackerSettings.urls(reader)
         trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
-        if let trackerURL {
+        for trackerURL in trackerURLs {
             try TransportSettings.checkTracker(
-                trackerURL, fingerprints: trackerFingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: reader.string(forKey: "token", isSecret: true) != nil)
+                trackerURL, fingerprints: trackerFingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: true)
         }
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
@@ -56,18 +55,16 @@ extension PeerConfiguration {
 }
 
 extension ClientConfiguration {
-    /// Reads `tracker`, `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
+    /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
-        trackerURL = reader.string(forKey: "tracker")
-        if trackerURL?.isEmpty == true { trackerURL = nil }
+        trackerURLs = TrackerSettings.urls(reader)
         trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
         plainHTTP = try TransportSettings.plainHTTP(reader)
-        if let trackerURL {
-            try TransportSettings.checkTracker(
-                trackerURL, fingerprints: trackerFingerprints, plainHTTP: plainHTTP, hasToken: reader.string(forKey: "token", isSecret: true) != nil)
+        for trackerURL in trackerURLs {
+            try TransportSettings.checkTracker(trackerURL, fingerprints: trackerFingerprints, plainHTTP: plainHTTP, hasToken: true)
         }
         outputFile = reader.string(forKey: "output")
         downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)

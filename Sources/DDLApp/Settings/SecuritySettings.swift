@@ -18,10 +18,23 @@ public enum SecuritySettings {
         case tracker, server, get, peers
     }
 
-    /// Reads `token` (flag `--token`, `DDL_TOKEN`); `nil` when unset or empty.
+    /// Reads `token` (flag `--token`, `DDL_TOKEN`) or `token_file` (flag `--token-file`,
+    /// `DDL_TOKEN_FILE`; see ``TokenFile``); `nil` when neither is set. Both set, wherever
+    /// each comes from, is a usage error: which one wins would be a guess.
     public static func token(_ reader: ConfigReader) throws -> String? {
-        guard let token = reader.string(forKey: "token", isSecret: true)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !token.isEmpty else { return nil }
+        let given = reader.string(forKey: "token", isSecret: true)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let file = reader.string(forKey: "token_file")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if !file.isEmpty {
+            guard given.isEmpty else {
+                throw ConfigLoader.Failure(description: """
+                    both token and token_file are set (from --token/--token-file, DDL_TOKEN/DDL_TOKEN_FILE or the config file): \
+                    give only one; --token-file keeps the token out of the process list
+                    """)
+            }
+            return try TokenFile.token(at: file)
+        }
+        let token = given
+        guard !token.isEmpty else { return nil }
         if let problem = SwarmToken.problem(with: token) {
             throw ConfigLoader.Failure(description: "token: \(problem)")
         }
@@ -85,8 +98,8 @@ public enum SecuritySettings {
             return true
         case .server, .get, .peers:
             throw ConfigLoader.Failure(description: """
-                ddl \(role.rawValue) needs the swarm's token: pass --token TOKEN, set DDL_TOKEN, or put `token:` in the \
-                config file (`ddl tracker` prints it when it starts). To use an open swarm without a token anyway, \
+                ddl \(role.rawValue) needs the swarm's token: pass --token-file PATH or --token TOKEN, set DDL_TOKEN_FILE or \
+                DDL_TOKEN, or put `token_file:` or `token:` in the config file (`ddl tracker` prints it when it starts). To use an open swarm without a token anyway, \
                 pass --insecure.
                 """)
         }

@@ -10,24 +10,32 @@ extension Downloader {
         let direct = "downloading directly with \(configuration.connections) connection\(configuration.connections == 1 ? "" : "s")"
         var listed: [TrackerAPI.Peer] = []
         var trackerFailure: String?
-        if let trackerURL = configuration.trackerURL {
-            let tracker = configuration.trackerClient(trackerURL, httpClient: swarmClient ?? httpClient, pins: pins)
-            // An unreachable tracker is asked again twice, like the origin's probe.
+        if !configuration.trackerURLs.isEmpty {
+            let trackers = configuration.trackerSet(httpClient: swarmClient ?? httpClient, pins: pins)
+            // All trackers are asked at once and one answer is enough. When every tracker is
+            // unreachable, they are asked again twice, like the origin's probe.
             var delays = OriginProbe.retryDelays[...]
             while true {
-                do {
-                    listed = usablePeers(try await tracker.peers())
-                    if listed.isEmpty { observer.handle(.notice("the tracker lists no peers: \(direct)")) }
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch let TrackerClient.Failure.unreachable(url, underlying) where !delays.isEmpty {
-                    let delay = delays.removeFirst()
-                    logger.info("tracker unreachable, asking again", metadata: ["url": "\(url)", "error": "\(underlying)", "in": "\(delay)"])
-                    try await Task.sleep(for: delay)
-                    continue
-                } catch {
-                    trackerFailure = String(describing: error)
-                    if configuration.useSelf { observer.handle(.notice("tracker unreachable (\(error)): \(direct)")) }
+                let listing = try await trackers.list()
+                if listing.answered > 0 {
+                    listed = usablePeers(listing.peers)
+                    // Said once, not an error: the other trackers' lists are enough.
+                    for failure in listing.failures {
+                        observer.handle(.notice("\(failure); using the other trackers' peers"))
+                    }
+                    if listed.isEmpty {
+                        observer.handle(.notice((trackers.trackers.count == 1 ? "the tracker lists" : "the trackers list") + " no peers: \(direct)"))
+                    }
+                } else {
+                    let failure = TrackerSet.Failure(failures: listing.failures)
+                    if failure.allUnreachable, !delays.isEmpty {
+                        let delay = delays.removeFirst()
+                        logger.info("tracker unreachable, asking again", metadata: ["error": "\(failure)", "in": "\(delay)"])
+                        try await Task.sleep(for: delay)
+                        continue
+                    }
+                    trackerFailure = String(describing: failure)
+                    if configuration.useSelf { observer.handle(.notice("tracker unreachable (\(failure)): \(direct)")) }
                 }
                 break
             }

@@ -61,7 +61,7 @@ public struct Downloader: Sendable {
     /// Downloads the file; returns the summary or throws a ``DownloadError``.
     public func run() async throws(DownloadError) -> DownloadSummary {
         var run = self
-        if configuration.trackerURL != nil {
+        if !configuration.trackerURLs.isEmpty {
             run.swarmClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.swarmClientConfiguration(configuration))
         }
         let result: Result<DownloadSummary, DownloadError>

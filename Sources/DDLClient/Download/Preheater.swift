@@ -58,10 +58,10 @@ package struct Preheater: Sendable {
         guard let validator = file.ifRangeValidator else {
             throw .usage("the origin sends neither a strong ETag nor Last-Modified: peers cache only files they can tell versions of")
         }
-        guard let trackerURL = configuration.trackerURL else { throw .usage("preheat needs a tracker (--tracker URL)") }
+        guard !configuration.trackerURLs.isEmpty else { throw .usage("preheat needs a tracker (--tracker URL)") }
         let listed: [TrackerAPI.Peer]
         do {
-            listed = try await configuration.trackerClient(trackerURL, httpClient: swarmClient, pins: pins).peers()
+            listed = try await configuration.trackerSet(httpClient: swarmClient, pins: pins).peers()
         } catch {
             throw .network("the tracker could not be asked for peers: \(error)")
         }

@@ -27,7 +27,7 @@ import Testing
 
     func configuration(_ swarm: LocalSwarm, pieceSize: Int64, useSelf: Bool, rate: Double = 1) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(url: swarm.fileURL())
-        configuration.trackerURL = swarm.trackerURL
+        configuration.trackerURLs = [swarm.trackerURL]
         configuration.token = swarm.token
         configuration.outputFile = try makeTemporaryDirectory() + "/a.bin"
         configuration.pieceSize = pieceSize

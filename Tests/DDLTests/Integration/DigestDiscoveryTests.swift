@@ -369,7 +369,7 @@ import Testing
             // A peer that serves the right bytes without asking the origin.
             try await AdversaryTests().withFaultyPeers([.scripted { _ in .honest }], swarm: swarm) { _ in
                 var configuration = configuration(swarm.fileURL(), directory: try makeTemporaryDirectory())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.verifyPeersRate = 1
                 configuration.readTimeoutSeconds = 2
@@ -398,7 +398,7 @@ import Testing
             origin.update { $0.checksumFiles = ["SHA256SUMS": ChecksumFileKind.sha256Sums.body(.right, origin: origin)] }
             let directory = try makeTemporaryDirectory()
             var configuration = configuration(swarm.originURL! + "/signed/file.bin", directory: directory)
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             let summary = try await download(configuration)
             #expect(summary.integrity == .notPublished)
@@ -416,7 +416,7 @@ import Testing
             let origin = swarm.origin!
             origin.update { $0.checksumFiles = ["SHA256SUMS": ChecksumFileKind.sha256Sums.body(.right, origin: origin)] }
             var configuration = configuration(swarm.fileURL() + "?X-Amz-Signature=secret&X-Amz-Expires=60", directory: try makeTemporaryDirectory())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             let summary = try await download(configuration)
             #expect(summary.mode == "swarm")

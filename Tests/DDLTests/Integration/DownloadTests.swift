@@ -22,7 +22,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: size, peers: ["127.0.0.2", "127.0.0.3", "127.0.0.4"])) { swarm in
             let directory = try makeTemporaryDirectory()
             var configuration = ClientConfiguration(url: swarm.fileURL("big.bin"))
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.downloadDirectory = directory
             configuration.pieceSize = 1 << 20
@@ -47,7 +47,7 @@ import Testing
     @Test func noSelfTakesEveryByteFromPeers() async throws {
         try await LocalSwarm.run(swarmOptions(size: 6 << 20, peers: ["127.0.0.1", "127.0.0.1"])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/out.bin"
             configuration.useSelf = false
@@ -84,7 +84,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 1 << 20, peers: [])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
-            configuration.trackerURL = "http://127.0.0.1:1"
+            configuration.trackerURLs = ["http://127.0.0.1:1"]
             let observer = RecordingObserver()
             let summary = try await download(configuration, observer: observer)
             #expect(summary.sha256 == swarm.origin!.content.sha256())
@@ -98,7 +98,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 1 << 20, peers: [])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
-            configuration.trackerURL = "http://127.0.0.1:1"
+            configuration.trackerURLs = ["http://127.0.0.1:1"]
             configuration.useSelf = false
             let result: Result<DownloadSummary, DownloadError>
             do throws(DownloadError) { result = .success(try await download(configuration)) } catch { result = .failure(error) }
@@ -115,7 +115,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 1 << 20, peers: [])) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
             configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             let observer = RecordingObserver()
             let summary = try await download(configuration, observer: observer)
@@ -132,7 +132,7 @@ import Testing
                 $0.noLength = noLength
             }
             var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/one.bin"
             let observer = RecordingObserver()
@@ -159,7 +159,7 @@ import Testing
         try await LocalSwarm.run(swarmOptions(size: 2 << 20, peers: ["127.0.0.1"])) { swarm in
             let directory = try makeTemporaryDirectory()
             var configuration = ClientConfiguration(url: swarm.originURL! + "/redirect/3/landed.iso")
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.downloadDirectory = directory
             configuration.pieceSize = 256 << 10
@@ -217,7 +217,7 @@ import Testing
                 _ = try await TrackerClient(baseURL: swarm.trackerURL, httpClient: client, token: swarm.token).register(.init(port: 1, host: "127.0.0.1", name: "dead"))
             }
             var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/d.bin"
             configuration.pieceSize = 512 << 10

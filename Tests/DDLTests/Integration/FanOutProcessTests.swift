@@ -20,7 +20,7 @@ extension ProcessTests {
                 let gate = origin.pause(atOffset: 8 << 20)
                 let configurations = try (0..<2).map { index in
                     var configuration = ClientConfiguration(url: fileURL)
-                    configuration.trackerURL = swarm.trackerURL
+                    configuration.trackerURLs = [swarm.trackerURL]
                     configuration.trackerFingerprints = [swarm.fingerprint]
                     configuration.token = swarm.token
                     configuration.useSelf = false

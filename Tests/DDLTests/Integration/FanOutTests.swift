@@ -22,7 +22,7 @@ import Testing
 
     func configuration(_ swarm: LocalSwarm) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(url: swarm.fileURL())
-        configuration.trackerURL = swarm.trackerURL
+        configuration.trackerURLs = [swarm.trackerURL]
         configuration.trackerFingerprints = swarm.trackerFingerprints
         configuration.token = swarm.token
         configuration.outputFile = try makeTemporaryDirectory() + "/file.bin"

@@ -33,7 +33,7 @@ import Testing
         try await LocalSwarm.run(options(size: 8 << 20, peers: ["127.0.0.1"])) { swarm in
             try await withFaultyPeer(.dieAfter(100_000), swarm: swarm) { faulty in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
                 configuration.pieceSize = 256 << 10
@@ -53,7 +53,7 @@ import Testing
         try await LocalSwarm.run(options(size: 4 << 20, peers: ["127.0.0.1"])) { swarm in
             try await withFaultyPeer(fault, swarm: swarm) { _ in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/s.bin"
                 configuration.pieceSize = 256 << 10
@@ -236,7 +236,7 @@ import Testing
             let content = swarm.origin!.content
             func configuration(_ name: String, checksum: String?) -> ClientConfiguration {
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.pieceSize = 256 << 10
                 configuration.outputFile = directory + "/" + name
@@ -271,7 +271,7 @@ import Testing
         try await LocalSwarm.run(options(size: 6 << 20, peers: ["127.0.0.1", "127.0.0.1"])) { swarm in
             try await withFaultyPeer(.flipBytes, swarm: swarm) { liar in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/v.bin"
                 configuration.pieceSize = 256 << 10
@@ -291,7 +291,7 @@ import Testing
         try await LocalSwarm.run(options(size: 2 << 20, peers: [])) { swarm in
             try await withFaultyPeer(.flipBytes, swarm: swarm) { _ in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/bad.bin"
                 configuration.pieceSize = 256 << 10

@@ -95,6 +95,28 @@ import Testing
         }
     }
 
+    @Test func aMemberCannotKeepAliveOrRemoveAnotherAddressesPeer() async throws {
+        try await withTracker { port in
+            // The honest peer registers from 127.0.0.2; its id is in every list answer.
+            let (status, text) = try await register(port, from: "127.0.0.2", #"{"port": 6000, "host": "10.0.0.9"}"#)
+            #expect(status == 201, "\(text)")
+            let id = try JSONDecoder().decode(TrackerAPI.RegisterResponse.self, from: Data(text.utf8)).id
+            // Another member (127.0.0.3) with the token cannot remove it, nor keep it listed.
+            let other = try await RawConnection(to: port, from: "127.0.0.3")
+            let removal = try await other.request("DELETE", "/v1/peers/" + id)
+            #expect(removal?.status == 403 && removal?.body.contains("not-owner") == true, "\(String(describing: removal))")
+            let other2 = try await RawConnection(to: port, from: "127.0.0.3")
+            #expect(try await other2.request("PUT", "/v1/peers/" + id)?.status == 403)
+            let listed = try await withHTTPClient { client in try await TrackerClient(baseURL: "http://127.0.0.1:\(port)", httpClient: client).peers() }
+            #expect(listed.map(\.id) == [id])
+            // Its own address can.
+            let owner = try await RawConnection(to: port, from: "127.0.0.2")
+            #expect(try await owner.request("PUT", "/v1/peers/" + id)?.status == 204)
+            let owner2 = try await RawConnection(to: port, from: "127.0.0.2")
+            #expect(try await owner2.request("DELETE", "/v1/peers/" + id)?.status == 204)
+        }
+    }
+
     @Test func aFloodFromOneSourceDoesNotHideAnHonestPeer() async throws {
         // 1500 fake peers from one address, all sorting before the honest one by host.
         let registry = PeerRegistry(capacityPerSource: 2000)
@@ -174,7 +196,7 @@ import Testing
                         .register(.init(port: try await peerPort.wait(), host: "127.0.0.2", name: "redirector"))
                 }
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/r.bin"
                 configuration.useSelf = false  // every piece goes to the redirecting peer
@@ -199,7 +221,7 @@ import Testing
                         .register(.init(port: try await peerPort.wait(), host: "127.0.0.2", name: "loopback"))
                 }
                 var configuration = ClientConfiguration(url: swarm.fileURL())
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/p.bin"
                 // The default policy: a peer on loopback is refused, and never contacted.
@@ -248,7 +270,7 @@ import Testing
         options.token = Self.token
         try await LocalSwarm.run(options, logger: logger) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.allowPeerNetworks = testPeerNetworks
             configuration.outputFile = try makeTemporaryDirectory() + "/t.bin"

@@ -55,7 +55,7 @@ import Testing
                 swarm.origin!.update { $0.bytesPerSecond = 16 << 20 }
                 try await FaultTests().withFaultyPeer(liar.fault, swarm: swarm) { liarID in
                     var configuration = ClientConfiguration(url: swarm.fileURL())
-                    configuration.trackerURL = swarm.trackerURL
+                    configuration.trackerURLs = [swarm.trackerURL]
                     configuration.token = swarm.token
                     configuration.outputFile = try makeTemporaryDirectory() + "/f.bin"
                     configuration.useSelf = useSelf

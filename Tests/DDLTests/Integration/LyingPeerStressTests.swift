@@ -23,7 +23,7 @@ import Testing
                 let directory = try makeTemporaryDirectory()
                 for run in 0..<12 {
                     var configuration = ClientConfiguration(url: swarm.fileURL())
-                    configuration.trackerURL = swarm.trackerURL
+                    configuration.trackerURLs = [swarm.trackerURL]
                     configuration.token = swarm.token
                     configuration.outputFile = directory + "/run-\(run).bin"
                     // Small pieces and a tail: many endgame copies racing each other.

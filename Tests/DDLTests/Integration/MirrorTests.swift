@@ -86,7 +86,7 @@ import Testing
             try await withOrigins([mirror]) { mirrorURLs in
                 var configuration = ClientConfiguration(url: swarm.fileURL())
                 configuration.mirrors = mirrorURLs
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/p.bin"
                 configuration.pieceSize = 256 << 10

@@ -60,7 +60,7 @@ import Testing
 
     func getConfiguration(_ swarm: LocalSwarm, url: String) throws -> ClientConfiguration {
         var configuration = ClientConfiguration(url: url)
-        configuration.trackerURL = swarm.trackerURL
+        configuration.trackerURLs = [swarm.trackerURL]
         configuration.token = Self.token
         configuration.plainHTTP = true  // these swarms run without TLS
         configuration.downloadDirectory = try makeTemporaryDirectory()
@@ -205,7 +205,7 @@ import Testing
             let missing = try getConfiguration(swarm, url: (swarm.originURL ?? "") + "/nothing-here")
             #expect(await Roles.runGet(configuration: missing, logger: testLogger) == 4)
             var unreachable = try getConfiguration(swarm, url: swarm.fileURL("direct.bin"))
-            unreachable.trackerURL = "http://127.0.0.1:1"
+            unreachable.trackerURLs = ["http://127.0.0.1:1"]
             #expect(await Roles.runGet(configuration: unreachable, logger: testLogger) == 0)
             var quiet = try getConfiguration(swarm, url: swarm.fileURL("unreported.bin"))
             quiet.reportToTracker = false

@@ -152,7 +152,7 @@ import Testing
             // Learn a free port from a first tracker, then stop it.
             let port = try await withServices(trackerServices) { try await firstPort.wait() }
             let trackerURL = "http://127.0.0.1:\(port)"
-            let peerConfiguration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: trackerURL)
+            let peerConfiguration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [trackerURL])
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: client)
             let peerServices = try PeerServer.makeServices(configuration: peerConfiguration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
             try await withServices(peerServices) {
@@ -185,7 +185,7 @@ import Testing
             try await withHTTPClient { client in
                 let url = "http://127.0.0.1:\(try await trackerPort.wait())"
                 let tracker = TrackerClient(baseURL: url, httpClient: client)
-                let peer = try PeerServer.makeServices(configuration: PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: url), httpClient: client, logger: testLogger)
+                let peer = try PeerServer.makeServices(configuration: PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [url]), httpClient: client, logger: testLogger)
                 try await withServices(peer) {
                     let registered = try await eventually(within: 5) { try await tracker.peers().count == 1 }
                     #expect(registered)

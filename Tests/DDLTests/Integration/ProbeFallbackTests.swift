@@ -17,7 +17,7 @@ import Testing
 
     func configuration(_ url: String, swarm: LocalSwarm, directory: String) -> ClientConfiguration {
         var configuration = ClientConfiguration(url: url)
-        configuration.trackerURL = swarm.trackerURL
+        configuration.trackerURLs = [swarm.trackerURL]
         configuration.token = swarm.token
         configuration.downloadDirectory = directory
         configuration.pieceSize = 256 << 10

@@ -84,7 +84,7 @@ import Testing
             + [origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
             try await withHTTPClient { client in
                 let trackerURL = "http://127.0.0.1:\(try await trackerPort.wait())"
-                var configuration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURL: trackerURL)
+                var configuration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [trackerURL])
                 configuration.token = Self.token
                 configuration.allowNetworks = [IPNetwork("127.0.0.0/8")!]
                 let peerPort = Eventually<Int>()

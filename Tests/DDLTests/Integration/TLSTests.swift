@@ -54,7 +54,7 @@ import Testing
             let listed = try await withHTTPClient { client in try await swarm.trackerClient(httpClient: client).peers() }
             #expect(listed.count == 2 && Set(listed.compactMap(\.fingerprint)).count == 2)
             var configuration = ClientConfiguration(url: swarm.fileURL("tls.bin"))
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.trackerFingerprints = swarm.trackerFingerprints
             configuration.token = swarm.token
             configuration.outputFile = try makeTemporaryDirectory() + "/tls.bin"
@@ -80,7 +80,7 @@ import Testing
                         .init(port: try await port.wait(), host: "127.0.0.1", name: "impostor", fingerprint: listedFingerprint))
                 }
                 var configuration = ClientConfiguration(url: swarm.fileURL("i.bin"))
-                configuration.trackerURL = swarm.trackerURL
+                configuration.trackerURLs = [swarm.trackerURL]
                 configuration.trackerFingerprints = swarm.trackerFingerprints
                 configuration.token = swarm.token
                 configuration.outputFile = try makeTemporaryDirectory() + "/i.bin"
@@ -102,18 +102,18 @@ import Testing
         let port = Eventually<Int>()
         try await withServices([impostor.application { await port.set($0) }]) {
             var settings = ClientConfiguration(url: "http://127.0.0.1:1/files/x")
-            settings.trackerURL = "https://127.0.0.1:\(try await port.wait())"
+            settings.trackerURLs = ["https://127.0.0.1:\(try await port.wait())"]
             settings.trackerFingerprints = [pinned]
             settings.token = "secret-token-for-the-real-tracker"
             let configuration = settings
             try await withHTTPClient { client in
-                await #expect(throws: TrackerClient.Failure.self) {
-                    _ = try await configuration.trackerClient(configuration.trackerURL!, httpClient: client, pins: PinnedCertificates()).peers()
+                await #expect(throws: (any Error).self) {
+                    _ = try await configuration.trackerSet(httpClient: client, pins: PinnedCertificates()).peers()
                 }
                 // And with the same certificate presented, the same client is accepted: the
                 // refusal above is the pin's doing.
                 let accepted = TrackerClient(
-                    baseURL: configuration.trackerURL!, httpClient: client, token: nil, fingerprints: [impostor.identity.fingerprint])
+                    baseURL: configuration.trackerURLs[0], httpClient: client, token: nil, fingerprints: [impostor.identity.fingerprint])
                 _ = try? await accepted.peers()
             }
             #expect(impostor.requests.withLock { $0 } == 1)
@@ -137,7 +137,7 @@ import Testing
         plain.peerHosts = ["127.0.0.2"]
         _ = try await LocalSwarm.run(plain) { swarm in
             var configuration = ClientConfiguration(url: swarm.fileURL("p.bin"))
-            configuration.trackerURL = swarm.trackerURL
+            configuration.trackerURLs = [swarm.trackerURL]
             configuration.token = swarm.token
             configuration.allowPeerNetworks = testPeerNetworks
             configuration.outputFile = try makeTemporaryDirectory() + "/p.bin"

@@ -17,7 +17,7 @@ import Testing
         let client = try ClientConfiguration(url: "http://x/", reader: reader)
         #expect(client.connections == 4)
         #expect(client.downloadDirectory == ".")
-        #expect(client.trackerURL == nil)
+        #expect(client.trackerURLs.isEmpty)
         #expect(client.useSelf)
         #expect(client.computeSHA256)
         let tracker = try TrackerConfiguration(reader: reader)
@@ -40,7 +40,7 @@ import Testing
         #expect(client.connections == 7)  // flag
         #expect(client.downloadDirectory == "/from/env")  // env over file
         #expect(!client.computeSHA256)  // env over file
-        #expect(client.trackerURL == "https://file:5000")  // file over default
+        #expect(client.trackerURLs == ["https://file:5000"])  // file over default
         #expect(client.pieceSize == 8 << 20)
         #expect(!client.useSelf)
         #expect(client.readTimeoutSeconds == 30)  // default
@@ -88,7 +88,7 @@ import Testing
             """)
         let reader = try await ConfigLoader.reader(flags: [:], configFile: file, environment: [:])
         let peer = try PeerConfiguration(reader: reader)
-        #expect(peer.trackerURL == "https://t:5000")
+        #expect(peer.trackerURLs == ["https://t:5000"])
         #expect(peer.port == 6001)
         #expect(peer.maxConcurrentFetches == 4)
         #expect(peer.advertisedHost == "127.0.0.9")

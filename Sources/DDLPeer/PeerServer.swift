@@ -95,7 +95,8 @@ public enum PeerServer {
         let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }
         let trackers = TrackerSet(
             baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
-        for tracker in trackers.trackers {
+        for var tracker in trackers.trackers {
+            tracker.keepsConnectionsOpen = false
             services.append(DeferredRegistration(boundPort: boundPort, configuration: configuration, tracker: tracker, status: status, logger: logger))
         }
         return services

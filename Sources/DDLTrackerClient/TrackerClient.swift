@@ -49,6 +49,11 @@ public struct TrackerClient: Sendable {
     /// tracker is then trusted by this pin alone. Empty: the system's CAs verify it.
     public let fingerprints: [CertificateFingerprint]
     let pins: PinnedCertificates
+    /// Keep the connection open for the next request (`true`, clients: a list and a report).
+    /// Peer servers close it after each exchange (`Connection: close`): they talk to the
+    /// tracker every ttl/3, and a tracker would otherwise hold one open connection per peer,
+    /// past its `max_connections` (512) long before 10,000 peers.
+    public var keepsConnectionsOpen = true
 
     /// - Parameters:
     ///   - baseURL: e.g. `https://10.0.0.5:5000` (a trailing slash is ignored; without a
@@ -145,6 +150,7 @@ public struct TrackerClient: Sendable {
             }
         }
         if let token { request.headers.replaceOrAdd(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
+        if !keepsConnectionsOpen { request.headers.replaceOrAdd(name: "Connection", value: "close") }
         do {
             let response = try await httpClient.execute(request, timeout: timeout ?? self.timeout)
             let body = try await response.body.collect(upTo: Self.maxResponseBytes)

@@ -176,6 +176,38 @@ import Testing
         }
     }
 
+    @Test func peersHoldNoTrackerConnectionBetweenHeartbeats() async throws {
+        // A tracker that takes 3 connections at once (one is this test's client), and six
+        // peers heartbeating every ttl/3. A peer that kept its connection open between
+        // heartbeats would hold a slot for good: two peers would fill the tracker, and the
+        // other four would never register.
+        var configuration = loopbackTrackerConfiguration(port: 0, ttlSeconds: 3)
+        configuration.connectionLimits.maxConnections = 3
+        let trackerPort = Eventually<Int>()
+        try await withServices(Tracker.makeServices(configuration: configuration, logger: testLogger) { await trackerPort.set($0) }) {
+            try await withHTTPClient { client in
+                let url = "http://127.0.0.1:\(try await trackerPort.wait())"
+                // Each peer its own HTTP client, as each `ddl server` process has (one shared
+                // client would reuse one pooled connection for all of them).
+                let clients = (2...7).map { _ in HTTPClient(eventLoopGroupProvider: .singleton) }
+                do {
+                    let peers = try zip(2...7, clients).flatMap { index, peerClient in
+                        try PeerServer.makeServices(
+                            configuration: PeerConfiguration(host: "127.0.0.\(index)", port: 0, trackerURLs: [url]), httpClient: peerClient, logger: testLogger)
+                    }
+                    try await withServices(peers) {
+                        let tracker = TrackerClient(baseURL: url, httpClient: client)
+                        let registered = try await eventually(within: 20) { (try? await tracker.peers().count) == 6 }
+                        #expect(registered)
+                    }
+                } catch {
+                    Issue.record("\(error)")
+                }
+                for peerClient in clients { try await peerClient.shutdown() }
+            }
+        }
+    }
+
     @Test func peerDeregistersOnGracefulShutdown() async throws {
         let trackerPort = Eventually<Int>()
         let trackerServices = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: 0), logger: testLogger) {

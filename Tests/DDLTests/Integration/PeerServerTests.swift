@@ -177,12 +177,14 @@ import Testing
     }
 
     @Test func peersHoldNoTrackerConnectionBetweenHeartbeats() async throws {
-        // A tracker that takes 3 connections at once (one is this test's client), and six
-        // peers heartbeating every ttl/3. A peer that kept its connection open between
-        // heartbeats would hold a slot for good: two peers would fill the tracker, and the
-        // other four would never register.
-        var configuration = loopbackTrackerConfiguration(port: 0, ttlSeconds: 3)
-        configuration.connectionLimits.maxConnections = 3
+        // A tracker that takes 4 connections at once (one is this test's client), and six
+        // peers heartbeating every ttl/3 (10 s, well under the tracker's 30 s idle timeout).
+        // A peer that kept its connection open between heartbeats would hold a slot for good:
+        // three peers would fill the tracker, and the other three would never register. (A
+        // short ttl would make the test depend on timing: on a loaded machine, heartbeats
+        // refused while others hold the slots would let registered peers expire.)
+        var configuration = loopbackTrackerConfiguration(port: 0, ttlSeconds: 30)
+        configuration.connectionLimits.maxConnections = 4
         let trackerPort = Eventually<Int>()
         try await withServices(Tracker.makeServices(configuration: configuration, logger: testLogger) { await trackerPort.set($0) }) {
             try await withHTTPClient { client in

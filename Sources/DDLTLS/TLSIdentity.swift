@@ -83,6 +83,11 @@ public struct TLSIdentity: Sendable, Hashable {
 
     // MARK: - Making and storing
 
+    /// The certificate's DNS name: the common name with dashes, e.g. `ddl-tracker`.
+    public static func dnsName(for commonName: String) -> String {
+        String(commonName.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+    }
+
     static func makePEM(key: P256.Signing.PrivateKey, commonName: String, now: Date) throws -> String {
         do {
             let name = try DistinguishedName { CommonName(commonName) }
@@ -99,9 +104,13 @@ public struct TLSIdentity: Sendable, Hashable {
                 // own issuer (and so as the trust anchor a pinned client gives it) only when
                 // its key may sign certificates, which a key usage of digitalSignature alone
                 // forbids.
+                // The name `ddl-tracker` or `ddl-server` lets tools that check a host name
+                // but cannot pin a key (Prometheus: `tls_config.ca_file` with this
+                // certificate, `server_name: ddl-tracker`) verify it; ddl itself pins the key.
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.notCertificateAuthority)
                     try ExtendedKeyUsage([.serverAuth])
+                    SubjectAlternativeNames([.dnsName(dnsName(for: commonName))])
                 },
                 issuerPrivateKey: Certificate.PrivateKey(key)
             )

@@ -10,6 +10,7 @@ import Hummingbird
 import Logging
 import Synchronization
 import Testing
+import X509
 
 /// TLS on every link of the swarm: pinned certificates, and the token sent to nobody whose
 /// certificate does not match.
@@ -179,6 +180,10 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) != before)
         // Another identity has another fingerprint.
         #expect(try TLSIdentity.ephemeral().fingerprint != first.fingerprint)
+        // A DNS name tools without key pinning can check (Prometheus' server_name).
+        let certificate = try Certificate(derEncoded: try renewed.certificate.toDERBytes())
+        let names = try #require(try certificate.extensions.subjectAlternativeNames)
+        #expect(Array(names) == [.dnsName("ddl-server")])
     }
 
     @Test func aKeyFileOthersCanReadIsRefused() throws {

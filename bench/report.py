@@ -643,8 +643,8 @@ def report_metrics(rows: list[dict]) -> str:
         on = [r["peer_rss_kb"] for r in mem if r.get("metrics")]
         off = [r["peer_rss_kb"] for r in mem if r.get("metrics") is False]
         if on and off:
-            peak = (max(on) - max(off)) / 1024
-            med = (_median(on) - _median(off)) / 1024
+            peak = round((max(on) - max(off)) / 1024, 1) + 0.0  # + 0.0: no "-0.0"
+            med = round((_median(on) - _median(off)) / 1024, 1) + 0.0
             parts.append(f"Highest peak: on {fmt(max(on) / 1024, 1)} MiB, off {fmt(max(off) / 1024, 1)} MiB "
                          f"(**{peak:+.1f} MiB**); medians: on {fmt(_median(on) / 1024, 1)}, off {fmt(_median(off) / 1024, 1)} MiB "
                          f"(**{med:+.1f} MiB**).\n")

@@ -281,6 +281,18 @@ def parse_wrk(text: str) -> dict:
     return out
 
 
+def _set_fields(pairs: list) -> dict:
+    """--set KEY=VALUE fields: VALUE read as JSON when it is, else kept as a string."""
+    out = {}
+    for kv in pairs or []:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
 def cmd_wrkparse(args: argparse.Namespace) -> int:
     with open(args.file) as f:
         parsed = parse_wrk(f.read())
@@ -289,6 +301,7 @@ def cmd_wrkparse(args: argparse.Namespace) -> int:
            "tls": args.tls == "true"}
     row.update(parsed)
     row["ok"] = parsed["rps"] is not None and parsed["non2xx"] == 0 and parsed["socket_errors"] == 0
+    row.update(_set_fields(args.set))
     print(json.dumps(row))
     return 0 if parsed["rps"] is not None else 1
 
@@ -560,6 +573,9 @@ def report_markdown(rows: list[dict]) -> str:
         parts.append(tls_line([r for r in by["liar"] if r.get("kind") == "download"]) + "\n")
         parts.append(report_liar(by["liar"]) + skipped_note(by["liar"]) + "\n")
 
+    if by.get("metrics"):
+        parts.append(report_metrics(by["metrics"]) + skipped_note(by["metrics"]) + "\n")
+
     if by.get("trackers"):
         rs = [r for r in by["trackers"] if "skipped" not in r and r.get("wall") is not None]
         parts.append("## Two trackers, the second killed mid-download (SIGKILL a third of the way through)\n")
@@ -570,6 +586,109 @@ def report_markdown(rows: list[dict]) -> str:
                             "rate killed / both up", "sha256 ok"], body))
         parts.append(skipped_note(by["trackers"]) + "\n")
 
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _median(values: list):
+    vs = sorted(v for v in values if v is not None)
+    if not vs:
+        return None
+    mid = len(vs) // 2
+    return vs[mid] if len(vs) % 2 else (vs[mid - 1] + vs[mid]) / 2
+
+
+def _met(ok) -> str:
+    return "–" if ok is None else ("**yes**" if ok else "**no**")
+
+
+def report_metrics(rows: list[dict]) -> str:
+    """The metrics scenario: issue 14's targets, each an A/B with the same binary."""
+    parts = ["## Metrics and the dashboard: what they cost (issue 14's targets)\n"]
+    targets = []
+
+    agg = [r for r in rows if r.get("part") == "aggregation" and r.get("tool") == "ddl" and r.get("mbit")]
+    if agg:
+        ref = next((r for r in rows if r.get("part") == "aggregation" and r.get("tool") == "curl"), {})
+        parts.append(f"### Aggregation, N = {agg[0].get('n')}, {mib(agg[0].get('bytes'))}, metrics on (scraped every second) vs off\n")
+        parts.append(tls_line(agg))
+        body = [[r.get("run"), "on" if r.get("metrics") else "off", fmt(r.get("wall"), 2), fmt(r.get("mbit")),
+                 fmt(100 * r["mbit"] / r["limit_mbit"], 1) + "%" if r.get("limit_mbit") else "–",
+                 fmt(r.get("peers_cpu"), 2), r.get("scrapes", "–"), fmt(r.get("ok"))] for r in agg]
+        parts.append(table(["run", "metrics", "time s", "Mbit/s", "of limit", "peers' cpu s", "scrapes (200)", "sha256 ok"], body))
+        on = _median([r["mbit"] for r in agg if r.get("metrics") and r.get("ok")])
+        off = _median([r["mbit"] for r in agg if r.get("metrics") is False and r.get("ok")])
+        cpu_on = _median([r.get("peers_cpu") for r in agg if r.get("metrics")])
+        cpu_off = _median([r.get("peers_cpu") for r in agg if r.get("metrics") is False])
+        if on and off:
+            cost = 1 - on / off
+            parts.append(f"B_eff {fmt(ref.get('mbit'))} Mbit/s, limit {fmt(agg[0].get('limit_mbit'))} Mbit/s. "
+                         f"Median with metrics on **{fmt(on)}** Mbit/s, off **{fmt(off)}** Mbit/s: on / off = "
+                         f"**{fmt(on / off, 3)}** (cost {fmt(100 * cost, 1)} %). Peers' CPU per download (median, "
+                         f"start-up included): on {fmt(cpu_on, 2)} s, off {fmt(cpu_off, 2)} s.\n")
+            targets.append(["metrics cost ≤ 2 % of aggregation throughput", f"{fmt(on)} / {fmt(off)} Mbit/s",
+                            f"{fmt(100 * cost, 1)} %", _met(cost <= 0.02)])
+
+    mem = [r for r in rows if r.get("part") == "memory" and r.get("peer_rss_kb")]
+    if mem:
+        parts.append(f"### Peer RSS, {mib(mem[0].get('bytes'))} through 2 peers on loopback, metrics on (scraped every second) vs off\n")
+        parts.append(tls_line(mem))
+        body = [[r.get("run"), "on" if r.get("metrics") else "off", r.get("peer_rss_kb"), fmt(r["peer_rss_kb"] / 1024, 1),
+                 r.get("client_rss_kb", "–"), fmt(r.get("wall"), 2), fmt(r.get("peers_cpu"), 2), r.get("scrapes", "–"), fmt(r.get("ok"))]
+                for r in mem]
+        parts.append(table(["run", "metrics", "peer peak RSS KiB (larger of 2)", "MiB", "client RSS KiB", "time s", "peers' cpu s",
+                            "scrapes (200)", "sha256 ok"], body))
+        on = [r["peer_rss_kb"] for r in mem if r.get("metrics")]
+        off = [r["peer_rss_kb"] for r in mem if r.get("metrics") is False]
+        if on and off:
+            peak = round((max(on) - max(off)) / 1024, 1) + 0.0  # + 0.0: no "-0.0"
+            med = round((_median(on) - _median(off)) / 1024, 1) + 0.0
+            parts.append(f"Highest peak: on {fmt(max(on) / 1024, 1)} MiB, off {fmt(max(off) / 1024, 1)} MiB "
+                         f"(**{peak:+.1f} MiB**); medians: on {fmt(_median(on) / 1024, 1)}, off {fmt(_median(off) / 1024, 1)} MiB "
+                         f"(**{med:+.1f} MiB**).\n")
+            targets.append(["metrics cost ≤ 2 MiB of peer RSS", f"{fmt(max(on) / 1024, 1)} / {fmt(max(off) / 1024, 1)} MiB (highest peaks)",
+                            f"{peak:+.1f} MiB (medians {med:+.1f})", _met(peak <= 2 and med <= 2)])
+
+    trk = [r for r in rows if r.get("part") == "tracker" and r.get("rps") is not None]
+    if trk:
+        parts.append(f"### Tracker, GET /v1/peers at {trk[0].get('peers')} peers (wrk), the dashboard open in headless Chromium vs not\n")
+        body = [[("TLS" if r.get("tls") else "plain HTTP"), "on" if r.get("metrics") else "off",
+                 "open" if r.get("dashboard") else "–", r.get("run"), fmt(r.get("rps"), 0), fmt(r.get("p50_ms"), 1),
+                 fmt(r.get("p99_ms"), 1), r.get("non2xx"), r.get("socket_errors"),
+                 fmt(r.get("dashboard_connected")) if r.get("dashboard") else "–", fmt(r.get("browser_cpu"), 2) if r.get("dashboard") else "–"]
+                for r in trk]
+        parts.append(table(["links", "metrics", "dashboard", "run", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors",
+                            "dashboard connected (SSE)", "browser cpu s during wrk"], body))
+        for tls in (True, False):
+            rs = [r for r in trk if bool(r.get("tls")) == tls]
+            if not rs:
+                continue
+            base = _median([r["rps"] for r in rs if r.get("metrics") and not r.get("dashboard")])
+            dash = _median([r["rps"] for r in rs if r.get("metrics") and r.get("dashboard")])
+            off = _median([r["rps"] for r in rs if r.get("metrics") is False])
+            connected = all(r.get("dashboard_connected") is True for r in rs if r.get("dashboard"))
+            # Paired by round (the runs of one round are next to each other in time).
+            by_run = {}
+            for r in rs:
+                if r.get("metrics"):
+                    by_run.setdefault(r.get("run"), {})["dash" if r.get("dashboard") else "base"] = r["rps"]
+            paired = _median([v["dash"] / v["base"] for v in by_run.values() if v.get("dash") and v.get("base")])
+            name = "TLS" if tls else "plain HTTP"
+            line = f"**{name}**: median req/s without the dashboard {fmt(base, 0)}"
+            if dash:
+                line += (f", with it open {fmt(dash, 0)} (ratio of the medians **{fmt(dash / base, 3)}**, median of the "
+                         f"rounds' ratios **{fmt(paired, 3)}**; every dashboard run connected: {fmt(connected)})")
+                targets.append([f"tracker ≥ 20,000 list req/s with the dashboard open ({name})", f"{fmt(dash, 0)} req/s",
+                                f"open / not open: {fmt(dash / base, 3)} (medians), {fmt(paired, 3)} (rounds)", _met(dash >= 20000)])
+            if off:
+                line += f"; metrics off {fmt(off, 0)} (metrics on / off **{fmt(base / off, 3)}**)"
+            parts.append(line + ".\n")
+
+    if targets:
+        parts.append("### Targets\n")
+        parts.append(table(["target", "measured", "difference", "met"], targets))
     return "\n".join(parts)
 
 
@@ -804,6 +923,8 @@ def main() -> int:
     w.add_argument("--endpoint", required=True)
     w.add_argument("--peers", type=int, default=0)
     w.add_argument("--tls", default="false", help="true when wrk spoke https to the tracker")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="add or replace a field of the row (VALUE read as JSON when it is, else a string)")
     c = sub.add_parser("pcapscan")
     c.add_argument("pcap")
     c.add_argument("--token", required=True)

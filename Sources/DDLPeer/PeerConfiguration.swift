@@ -44,6 +44,9 @@ public struct PeerConfiguration: Sendable, Hashable {
     public var cacheCapacity: Int64 = 10 << 30
     /// Cached files unused for this long are removed.
     public var cacheMaxAgeSeconds: Int = 7 * 24 * 3600
+    /// Serve Prometheus metrics at `/metrics` and update them on the data path (config key
+    /// `metrics`, `--no-metrics`). Off, the peer records none; its status in heartbeats stays.
+    public var metrics: Bool = true
 
     /// The cache directory `ddl server` uses when none is configured:
     /// `$XDG_CACHE_HOME/ddl/peer-cache`, else `~/.cache/ddl/peer-cache`.

@@ -4,7 +4,8 @@ import Prometheus
 /// A peer server's Prometheus metrics, on its own registry (see ``MetricName``).
 ///
 /// The data path adds to them once per chunk (an atomic add each), never per byte and never
-/// under a lock.
+/// under a lock. Built disabled (config key `metrics: false`), every recording method returns
+/// at once: one branch on the data path, and the server serves no `/metrics`.
 public final class PeerMetrics: Sendable {
     /// Where served bytes came from: the `from` label of `ddl_peer_served_bytes_total`.
     public enum ServedFrom: String, Sendable, CaseIterable {
@@ -14,8 +15,10 @@ public final class PeerMetrics: Sendable {
         case cache
     }
 
-    /// The registry `/metrics` renders.
+    /// The registry `/metrics` renders (empty when disabled).
     public let registry: PrometheusCollectorRegistry
+    /// `false`: nothing is recorded and the server has no `/metrics` route.
+    public let isEnabled: Bool
     private let originBytes: Counter
     private let servedFromOrigin: Counter
     private let servedFromCache: Counter
@@ -35,26 +38,33 @@ public final class PeerMetrics: Sendable {
         .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120),
     ]
 
-    /// - Parameter registry: a fresh one by default; pass one to share it with other metrics.
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// - Parameters:
+    ///   - enabled: `false` builds metrics that record nothing (config key `metrics`).
+    ///   - registry: a fresh one by default; pass one to share it with other metrics.
+    public init(enabled: Bool = true, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        registry.registerBuildInfo(role: "peer")
-        originBytes = registry.counter(Self.originBytesName)
-        servedFromOrigin = registry.counter(Self.servedBytesName, [("from", ServedFrom.origin.rawValue)])
-        servedFromCache = registry.counter(Self.servedBytesName, [("from", ServedFrom.cache.rawValue)])
-        fetchDuration = registry.durationHistogram(Self.fetchDurationName, buckets: Self.durationBuckets)
-        activeFetches = registry.gauge(Self.activeFetchesName)
+        isEnabled = enabled
+        if enabled { registry.registerBuildInfo(role: "peer") }
+        // Disabled, the instruments live in a registry of their own that nothing renders.
+        let instruments = enabled ? registry : PrometheusCollectorRegistry()
+        originBytes = instruments.counter(Self.originBytesName)
+        servedFromOrigin = instruments.counter(Self.servedBytesName, [("from", ServedFrom.origin.rawValue)])
+        servedFromCache = instruments.counter(Self.servedBytesName, [("from", ServedFrom.cache.rawValue)])
+        fetchDuration = instruments.durationHistogram(Self.fetchDurationName, buckets: Self.durationBuckets)
+        activeFetches = instruments.gauge(Self.activeFetchesName)
     }
 
     /// `bytes` received from an origin.
     @inline(__always)
     public func receivedFromOrigin(_ bytes: Int) {
+        guard isEnabled else { return }
         originBytes.increment(by: Int64(bytes))
     }
 
     /// `bytes` streamed to a client, taken `from` the origin or the cache.
     @inline(__always)
     public func served(_ bytes: Int, from: ServedFrom) {
+        guard isEnabled else { return }
         switch from {
         case .origin: servedFromOrigin.increment(by: Int64(bytes))
         case .cache: servedFromCache.increment(by: Int64(bytes))
@@ -63,11 +73,13 @@ public final class PeerMetrics: Sendable {
 
     /// A fetch that began at `start` streamed its last byte.
     public func fetchFinished(startedAt start: ContinuousClock.Instant) {
+        guard isEnabled else { return }
         fetchDuration.record(ContinuousClock.now - start)
     }
 
     /// Sets `ddl_peer_active_fetches` (read from the fetch limiter before each scrape).
     func setActiveFetches(_ count: Int) {
+        guard isEnabled else { return }
         activeFetches.set(Int64(count))
     }
 }

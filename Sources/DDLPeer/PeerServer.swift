@@ -48,11 +48,13 @@ public enum PeerServer {
         configuration: PeerConfiguration,
         httpClient: HTTPClient,
         stats: PeerStats = PeerStats(),
-        metrics: PeerMetrics = PeerMetrics(),
+        metrics: PeerMetrics? = nil,
         resolver: HostResolver = .system,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(StartError) -> [any Service] {
+        // Without `metrics`, they are enabled as the configuration says; passed, they decide.
+        let metrics = metrics ?? PeerMetrics(enabled: configuration.metrics)
         var cache: PeerCache?
         var lock: CacheDirectoryLock?
         if let directory = configuration.cacheDirectory {
@@ -67,10 +69,10 @@ public enum PeerServer {
             sharedOriginClient: originClient, limiter: limiter,
             configuration: configuration, logger: logger, stats: stats, metrics: metrics, cache: cache, resolver: resolver)
         let router = Router(context: DDLRequestContext.self)
-        router.add(middleware: RequestMetricsMiddleware(registry: metrics.registry, role: "peer"))
+        if metrics.isEnabled { router.add(middleware: RequestMetricsMiddleware(registry: metrics.registry, role: "peer")) }
         router.get("/healthz") { _, _ in HTTPResponse.Status.ok }
         router.requireToken(configuration.token)
-        router.addMetrics(MetricsEndpoint(registry: metrics.registry) { metrics.setActiveFetches(limiter.inUse) })
+        if metrics.isEnabled { router.addMetrics(MetricsEndpoint(registry: metrics.registry) { metrics.setActiveFetches(limiter.inUse) }) }
         router.get("/v1/fetch") { request, context in await fetcher.handle(request, context: context) }
         router.post("/v1/preheat") { request, context in await fetcher.preheat(request, context: context) }
         if let cache { CacheRoutes(cache: cache).add(to: router) }

@@ -18,15 +18,16 @@ public enum Tracker {
         public var events: SwarmEvents
         public var logger: Logger
 
-        /// Fresh state for `configuration`; pass any part to share or inspect it.
+        /// Fresh state for `configuration`; pass any part to share or inspect it. Without
+        /// `metrics`, they are enabled as `configuration.metrics` says; passed, they decide.
         public init(
-            configuration: TrackerConfiguration, registry: PeerRegistry? = nil, metrics: TrackerMetrics = TrackerMetrics(),
+            configuration: TrackerConfiguration, registry: PeerRegistry? = nil, metrics: TrackerMetrics? = nil,
             activity: SwarmActivity? = nil, events: SwarmEvents = SwarmEvents(), logger: Logger
         ) {
             self.configuration = configuration
             self.registry = registry ?? PeerRegistry(
                 ttl: .seconds(configuration.ttlSeconds), capacity: configuration.maxPeers, capacityPerSource: configuration.maxPeersPerAddress)
-            self.metrics = metrics
+            self.metrics = metrics ?? TrackerMetrics(enabled: configuration.metrics)
             self.activity = activity ?? SwarmActivity(capacity: configuration.downloadHistory)
             self.events = events
             self.logger = logger
@@ -65,17 +66,22 @@ public enum Tracker {
     }
 
     /// The tracker's routes: `/healthz` and the dashboard page open, the rest behind the token.
+    /// With metrics disabled there is no `/metrics` (404) and no request counting.
     public static func makeRouter(_ parts: Parts) -> Router<DDLRequestContext> {
         let (registry, configuration, logger, events) = (parts.registry, parts.configuration, parts.logger, parts.events)
         let router = Router(context: DDLRequestContext.self)
-        router.add(middleware: RequestMetricsMiddleware(registry: parts.metrics.registry, role: "tracker"))
+        if parts.metrics.isEnabled {
+            router.add(middleware: RequestMetricsMiddleware(registry: parts.metrics.registry, role: "tracker"))
+        }
         router.get("/healthz") { _, _ in
             HTTPResponse.Status.ok
         }
         addDashboardPage(to: router)
         router.requireToken(configuration.token)
         let peerPolicy = AddressPolicy(allowNetworks: configuration.allowPeerNetworks, scope: .lan)
-        router.addMetrics(MetricsEndpoint(registry: parts.metrics.registry) { parts.metrics.setPeers(await registry.liveCount()) })
+        if parts.metrics.isEnabled {
+            router.addMetrics(MetricsEndpoint(registry: parts.metrics.registry) { parts.metrics.setPeers(await registry.liveCount()) })
+        }
         let peers = router.group("/v1/peers")
         peers.post { request, context -> Response in
             let body: TrackerAPI.RegisterRequest

@@ -29,6 +29,10 @@ public struct TrackerConfiguration: Sendable, Hashable {
     public var downloadHistory: Int = 100
     /// Most peers the dashboard lists.
     public var dashboardPeers: Int = 200
+    /// Serve Prometheus metrics at `/metrics` and count requests (config key `metrics`,
+    /// `--no-metrics`). Off, the tracker records none; the dashboard and the download reports
+    /// stay.
+    public var metrics: Bool = true
     /// The swarm token every request but `/healthz` must carry as
     /// `Authorization: Bearer <token>`. `nil` runs an open tracker.
     public var token: String?
@@ -48,7 +52,7 @@ extension TrackerConfiguration: CustomStringConvertible, CustomDebugStringConver
     public var description: String {
         "TrackerConfiguration(host: \(host), port: \(port), ttl: \(ttlSeconds), token: \(token == nil ? "none" : "<redacted>"), "
             + "tls: \(tls.map { $0.fingerprint.description } ?? "off"), "
-            + "maxPeers: \(maxPeers), maxPeersPerAddress: \(maxPeersPerAddress), allowPeerNetworks: \(allowPeerNetworks))"
+            + "maxPeers: \(maxPeers), maxPeersPerAddress: \(maxPeersPerAddress), allowPeerNetworks: \(allowPeerNetworks), metrics: \(metrics))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }

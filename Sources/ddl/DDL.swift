@@ -68,6 +68,8 @@ struct TrackerCommand: AsyncParsableCommand {
     @Flag(help: "Serve plain HTTP instead of TLS: the token and all data then cross the LAN in clear (config key plain_http).") var plainHTTP = false
     @Flag(help: "Print the fingerprint of the tracker's certificate (making it in the state directory if there is none yet) and exit: for scripts that hand it to servers and clients.")
     var printFingerprint = false
+    @Flag(help: "Serve no Prometheus metrics: no /metrics, no request counting; the dashboard stays (config key metrics: false, env DDL_METRICS=false).")
+    var noMetrics = false
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
 
@@ -76,7 +78,7 @@ struct TrackerCommand: AsyncParsableCommand {
         let reader = try await common.reader(security.flags + ["allow_peer_networks": allowPeerNetworks.isEmpty ? nil : .stringArray(allowPeerNetworks)] + [
             "host": host.map { .string($0) }, "port": port.map { .int($0) }, "ttl": ttl.map { .int($0) },
             "max_peers_per_address": maxPeersPerAddress.map { .int($0) },
-            "state_dir": stateDir.map { .string($0) }, "plain_http": plainHTTP ? .bool(true) : nil,
+            "state_dir": stateDir.map { .string($0) }, "plain_http": plainHTTP ? .bool(true) : nil, "metrics": noMetrics ? .bool(false) : nil,
         ])
         if printFingerprint {
             try printIdentityFingerprint(.tracker, reader)
@@ -108,6 +110,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Directory for this peer's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
     @Flag(help: "Print the fingerprint of this peer's certificate (making it in the state directory if there is none yet) and exit.")
     var printFingerprint = false
+    @Flag(help: "Serve no Prometheus metrics and keep no counters on the data path (config key metrics: false, env DDL_METRICS=false).")
+    var noMetrics = false
     @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
     @OptionGroup var common: CommonOptions
@@ -117,7 +121,7 @@ struct ServerCommand: AsyncParsableCommand {
         let reader = try await common.reader(security.flags + tls.flags + ["allow_networks": allowNetworks.isEmpty ? nil : .stringArray(allowNetworks)] + [
             "state_dir": stateDir.map { .string($0) },
             "cache_dir": cacheDir.map { .string($0) }, "cache_size": cacheSize.map { .string($0) },
-            "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil,
+            "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil, "metrics": noMetrics ? .bool(false) : nil,
         ] + [
             "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },

@@ -35,6 +35,8 @@ public struct LocalSwarm: Sendable {
         /// Serve the tracker and the peers over TLS, each with a fresh certificate (kept
         /// nowhere). Clients then pin ``LocalSwarm/trackerFingerprints``.
         public var tls = false
+        /// Prometheus metrics on the tracker and the peers (``TrackerConfiguration/metrics``).
+        public var metrics = true
         public init() {}
     }
 
@@ -76,6 +78,7 @@ public struct LocalSwarm: Sendable {
         trackerConfiguration.allowPeerNetworks = options.allowPeerNetworks
         trackerConfiguration.maxPeersPerAddress = 10_000
         trackerConfiguration.tls = options.tls ? try TLSIdentity.ephemeral(commonName: "ddl tracker") : nil
+        trackerConfiguration.metrics = options.metrics
         let trackerFingerprints = trackerConfiguration.tls.map { [$0.fingerprint] } ?? []
         services += Tracker.makeServices(configuration: trackerConfiguration, logger: logger) { await trackerPort.set($0) }
 
@@ -100,6 +103,7 @@ public struct LocalSwarm: Sendable {
                         configuration.cacheDirectory = options.cacheRoot.map { "\($0)/peer-\(index + 1)" }
                         configuration.trackerFingerprints = trackerFingerprints
                         configuration.tls = options.tls ? try TLSIdentity.ephemeral(commonName: "ddl server") : nil
+                        configuration.metrics = options.metrics
                         peerServices += try PeerServer.makeServices(
                             configuration: configuration, httpClient: originClient, stats: stats[index], logger: logger
                         ) { await peerPorts[index].set($0) }

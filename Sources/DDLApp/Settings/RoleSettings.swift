@@ -6,7 +6,8 @@ import DDLTracker
 
 extension TrackerConfiguration {
     /// Reads `host`, `port`, `ttl`, `max_peers`, `max_peers_per_address`,
-    /// `allow_peer_networks`, `max_connections`, `max_connections_per_address`, `stall_timeout`.
+    /// `allow_peer_networks`, `max_connections`, `max_connections_per_address`, `stall_timeout`,
+    /// `metrics`.
     public init(reader: ConfigReader) throws {
         self.init()
         host = reader.string(forKey: "host", default: host)
@@ -17,13 +18,14 @@ extension TrackerConfiguration {
         token = try SecuritySettings.token(reader)
         allowPeerNetworks = try SecuritySettings.allowPeerNetworks(reader)
         connectionLimits = try SecuritySettings.connectionLimits(reader)
+        metrics = try ConfigLoader.bool(reader, "metrics", default: metrics)
     }
 }
 
 extension PeerConfiguration {
     /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
-    /// `cache_max_age`.
+    /// `cache_max_age`, `metrics`.
     public init(reader: ConfigReader) throws {
         self.init()
         trackerURLs = TrackerSettings.urls(reader)
@@ -51,6 +53,7 @@ extension PeerConfiguration {
         cacheCapacity = try ConfigLoader.size(reader, "cache_size") ?? cacheCapacity
         cacheMaxAgeSeconds = try ConfigLoader.duration(reader, "cache_max_age") ?? cacheMaxAgeSeconds
         connectionLimits = try SecuritySettings.connectionLimits(reader)
+        metrics = try ConfigLoader.bool(reader, "metrics", default: metrics)
     }
 }
 

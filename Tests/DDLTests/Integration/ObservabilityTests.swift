@@ -134,6 +134,52 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(3)))
+    func withMetricsOffThereIsNoMetricsRouteAndADownloadStillWorks() async throws {
+        let size: Int64 = 3 << 20
+        var options = swarmOptions(size: size, ttl: 3)
+        options.metrics = false
+        try await LocalSwarm.run(options) { swarm in
+            var configuration = try getConfiguration(swarm, url: swarm.fileURL("unmetered.bin"))
+            configuration.useSelf = false  // every piece through the peers
+            let file = configuration.downloadDirectory + "/unmetered.bin"
+            configuration.outputFile = file
+            #expect(await Roles.runGet(configuration: configuration, logger: testLogger) == 0)
+            #expect((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value == size)
+            #expect(swarm.peerStats.map(\.bytesServed).reduce(0, +) >= size)
+            try await withHTTPClient { client in
+                // With the token, so that the 404 is the missing route and not the guard.
+                #expect(try await get(client, swarm.trackerURL + "/metrics").0 == 404)
+                for port in swarm.peerPorts {
+                    #expect(try await get(client, "http://127.0.0.1:\(port)/metrics").0 == 404)
+                    #expect(try await get(client, "http://127.0.0.1:\(port)/metrics", token: nil).0 == 401)
+                }
+                // The dashboard and the download reports are the tracker's own state: they stay.
+                #expect(try await get(client, swarm.trackerURL + "/", token: nil).0 == 200)
+                let (status, _, text) = try await get(client, swarm.trackerURL + "/v1/downloads")
+                #expect(status == 200)
+                let list = try JSONDecoder().decode(TrackerAPI.DownloadList.self, from: Data(text.utf8))
+                #expect(list.downloads.first?.report.result == "ok")
+                #expect(list.downloads.first?.report.bytes == size)
+                var events = try await EventStream.open(client, swarm.trackerURL, token: Self.token)
+                #expect(try await events.next { $0.peerCount == 2 && !$0.downloads.isEmpty }.totals.downloads == 1)
+            }
+        }
+    }
+
+    @Test func aTrackerBuiltWithMetricsOffCountsNothing() async throws {
+        try await withTracker({ $0.metrics = false }) { base, client, parts in
+            #expect(!parts.metrics.isEnabled)
+            for _ in 0..<3 { #expect(try await get(client, base + "/v1/peers").0 == 200) }
+            #expect(try await get(client, base + "/metrics").0 == 404)
+            try await TrackerClient(baseURL: base, httpClient: client, token: Self.token).report(TrackerAPI.DownloadReport(
+                url: "http://example.org/a.iso", file: "a.iso", bytes: 10, seconds: 1, result: "ok", mode: "direct",
+                sources: [.init(name: "self", kind: "origin", bytes: 10)], originBytes: 10))
+            #expect(parts.metrics.registry.emitToString() == "")
+            #expect(await parts.activity.recent().count == 1)
+        }
+    }
+
     @Test func theExpositionParserRejectsWhatPromtoolWould() throws {
         #expect(throws: Exposition.Failure.self) { try Exposition("ddl_x_total 1\n") }  // no TYPE
         #expect(throws: Exposition.Failure.self) { try Exposition("# TYPE ddl_x_total counter\nddl_x_total{a=b} 1\n") }

@@ -1,3 +1,4 @@
+import Configuration
 import DDLApp
 import DDLClient
 import DDLPeer
@@ -44,6 +45,28 @@ import Testing
         #expect(client.pieceSize == 8 << 20)
         #expect(!client.useSelf)
         #expect(client.readTimeoutSeconds == 30)  // default
+    }
+
+    @Test func metricsAreOnByDefaultAndTurnedOffByFlagEnvironmentOrFile() async throws {
+        func roles(flags: [String: ConfigContent] = [:], file: String? = nil, _ environment: [String: String] = [:]) async throws
+            -> (tracker: Bool, server: Bool)
+        {
+            let reader = try await ConfigLoader.reader(flags: flags, configFile: file, environment: environment)
+            return (try TrackerConfiguration(reader: reader).metrics, try PeerConfiguration(reader: reader).metrics)
+        }
+        #expect(try await roles() == (true, true))
+        #expect(try await roles(["DDL_METRICS": "false"]) == (false, false))
+        #expect(try await roles(["DDL_METRICS": "no"]) == (false, false))
+        #expect(try await roles(file: try writeYAML("metrics: false\n")) == (false, false))
+        #expect(try await roles(flags: ["metrics": .bool(false)], ["DDL_METRICS": "true"]) == (false, false))  // --no-metrics over env
+        #expect(try await roles(file: try writeYAML("metrics: false\n"), ["DDL_METRICS": "true"]) == (true, true))  // env over file
+        await #expect(throws: ConfigLoader.Failure.self) { _ = try await roles(["DDL_METRICS": "sometimes"]) }
+        // The description says what to fix.
+        do {
+            _ = try await roles(["DDL_METRICS": "sometimes"])
+        } catch let failure as ConfigLoader.Failure {
+            #expect(failure.description == "metrics must be true or false, got sometimes")
+        }
     }
 
     @Test func checksumIsAutoNoneOrADigest() async throws {

@@ -1,6 +1,7 @@
 import DDLApp
 @testable import DDLClient
 import DDLCore
+@testable import DDLPeer
 @testable import DDLTracker
 import Foundation
 import Testing
@@ -79,6 +80,20 @@ import Testing
         #expect(await activity.recent().map(\.report.file) == ["c", "b"])
         #expect(await activity.totals.downloads == 3)
         #expect(await activity.recent(limit: 1).map(\.report.file) == ["c"])
+    }
+
+    @Test func disabledPeerMetricsRecordNothing() {
+        let metrics = PeerMetrics(enabled: false)
+        metrics.receivedFromOrigin(1 << 20)
+        metrics.served(1 << 20, from: .origin)
+        metrics.served(4096, from: .cache)
+        metrics.fetchFinished(startedAt: .now)
+        metrics.setActiveFetches(3)
+        #expect(!metrics.isEnabled)
+        #expect(metrics.registry.emitToString() == "")
+        let enabled = PeerMetrics()
+        enabled.served(4096, from: .cache)
+        #expect(enabled.registry.emitToString().contains("ddl_peer_served_bytes_total{from=\"cache\"} 4096"))
     }
 
     @Test func theTrackerPrintsTheDashboardLinkWithTheTokenInTheFragmentOnly() throws {

@@ -15,12 +15,15 @@ import Testing
 @Suite struct SeveralTrackersTests {
     /// A tracker of its own on 127.0.0.1 (with the swarm's token), running while `body` runs;
     /// `body` gets its URL and a function that stops it early (and returns once it has stopped).
-    /// Its ttl is short so that the peers' kept-alive heartbeat connections, which its graceful
-    /// shutdown waits for, come back within 2 s.
-    func withTracker<T: Sendable>(token: String?, port bound: Int = 0, _ body: @Sendable (_ url: String, _ stop: @Sendable () async throws -> Void) async throws -> T) async throws -> T {
+    /// Peers heartbeat every ttl/3: a short `ttl` makes them notice a restart soon; a long one
+    /// keeps entries nobody heartbeats (registered by hand) listed however slow the machine.
+    func withTracker<T: Sendable>(
+        token: String?, port bound: Int = 0, ttl: Int = 30,
+        _ body: @Sendable (_ url: String, _ stop: @Sendable () async throws -> Void) async throws -> T
+    ) async throws -> T {
         let port = Eventually<Int>()
         let stopped = Eventually<Bool>()
-        var configuration = loopbackTrackerConfiguration(port: bound, ttlSeconds: 6)
+        var configuration = loopbackTrackerConfiguration(port: bound, ttlSeconds: ttl)
         configuration.token = token
         let group = ServiceGroup(
             services: Tracker.makeServices(configuration: configuration, logger: testLogger) { await port.set($0) }, logger: testLogger)
@@ -84,7 +87,9 @@ import Testing
         let peerPort = Eventually<Int>()
         try await withFailFastClient { client in
             try await withTracker(token: nil) { first, _ in
-                try await withTracker(token: nil) { second, stopSecond in
+                // The second's short ttl: the peer heartbeats it every 2 s and so finds its
+                // restart (a 404) soon.
+                try await withTracker(token: nil, ttl: 6) { second, stopSecond in
                     let configuration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [first, second])
                     let peer = try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
                     try await withServices(peer) {
@@ -101,7 +106,7 @@ import Testing
                         // The second tracker restarts, empty, on its port: the peer registers with it
                         // again (its heartbeat is refused, then answered 404), the first is untouched.
                         let secondPort = try #require(Int(second.split(separator: ":").last ?? ""))
-                        try await withTracker(token: nil, port: secondPort) { restarted, _ in
+                        try await withTracker(token: nil, port: secondPort, ttl: 6) { restarted, _ in
                             let tracker = TrackerClient(baseURL: restarted, httpClient: client)
                             let listed = try await eventually(within: 15) { (try? await tracker.peers().map(\.port)) == [port] }
                             #expect(listed, "the peer did not register again with the restarted tracker")
@@ -200,8 +205,8 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
         let peerPort = Eventually<Int>()
         try await withFailFastClient { client in
-            try await withTracker(token: token) { first, _ in
-                try await withTracker(token: token) { second, _ in
+            try await withTracker(token: token, ttl: 300) { first, _ in
+                try await withTracker(token: token, ttl: 300) { second, _ in
                     // One peer with both trackers, one only with the second.
                     var configuration = PeerConfiguration(host: "127.0.0.2", port: 0, trackerURLs: [first, second])
                     configuration.token = token

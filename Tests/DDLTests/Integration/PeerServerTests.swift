@@ -7,6 +7,7 @@ import DDLTrackerClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Testing
 
 /// The peer's fetch endpoint and its tracker registration, against a real origin and tracker.
@@ -143,14 +144,9 @@ import Testing
 
     @Test func peerRegistersAgainAfterATrackerRestart() async throws {
         // A tracker on a port we keep, restarted with an empty registry.
-        let firstPort = Eventually<Int>()
-        let trackerServices = Tracker.makeServices(configuration: loopbackTrackerConfiguration(port: 0, ttlSeconds: 1), logger: testLogger) {
-            await firstPort.set($0)
-        }
         let peerPort = Eventually<Int>()
         try await withHTTPClient { client in
-            // Learn a free port from a first tracker, then stop it.
-            let port = try await withServices(trackerServices) { try await firstPort.wait() }
+            let port = try await portOutsideTheEphemeralRange()
             let trackerURL = "http://127.0.0.1:\(port)"
             let peerConfiguration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [trackerURL])
             let tracker = TrackerClient(baseURL: trackerURL, httpClient: client)

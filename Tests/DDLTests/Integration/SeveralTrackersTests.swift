@@ -89,7 +89,7 @@ import Testing
             try await withTracker(token: nil) { first, _ in
                 // The second's short ttl: the peer heartbeats it every 2 s and so finds its
                 // restart (a 404) soon.
-                try await withTracker(token: nil, ttl: 6) { second, stopSecond in
+                try await withTracker(token: nil, port: try await portOutsideTheEphemeralRange(), ttl: 6) { second, stopSecond in
                     let configuration = PeerConfiguration(host: "127.0.0.1", port: 0, trackerURLs: [first, second])
                     let peer = try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }
                     try await withServices(peer) {

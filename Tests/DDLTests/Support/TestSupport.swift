@@ -5,6 +5,7 @@ import DDLTestOrigin
 import DDLTracker
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -199,3 +200,19 @@ func loopbackTrackerConfiguration(port: Int = 0, ttlSeconds: Int = 30) -> Tracke
     configuration.allowPeerNetworks = testPeerNetworks
     return configuration
 }
+
+/// A free port outside Linux's ephemeral range (32768–60999): a port the kernel hands out
+/// (port 0) can be taken, between a tracker's stop and its restart, by any outgoing
+/// connection of the tests running beside (the peers' heartbeats open one each).
+func portOutsideTheEphemeralRange() async throws -> Int {
+    for _ in 0..<200 {
+        let candidate = Int.random(in: 20_000..<32_000)
+        if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).get() {
+            try await channel.close()
+            return candidate
+        }
+    }
+    throw PortFailure()
+}
+
+struct PortFailure: Error {}

@@ -148,7 +148,13 @@ import Testing
             let summary = try await download(configuration)
             try expectExact(configuration, swarm)
             #expect(summary.cachedBytes == Self.size, "every piece came from the cache of the peer it was sent to")
-            #expect(Double(origin.bytesServed - before) <= 0.05 * Double(Self.size))
+            // What the origin still sent is the spot checks' refereeing (this machine's
+            // "self" bytes: each peer's first 64 KiB and tail, plus a probe per endgame race,
+            // more of them on a loaded machine), and the probe's few bytes: no piece.
+            let refereed = summary.sources.first { $0.source == "self" }?.bytes ?? 0
+            let taken = origin.bytesServed - before
+            #expect(taken <= refereed + 64 << 10, "the origin sent \(taken) bytes, the checks took \(refereed)")
+            #expect(Double(taken) <= 0.15 * Double(Self.size))
         }
     }
 

@@ -1,4 +1,5 @@
 import DDLCore
+import Foundation
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -31,6 +32,19 @@ public final class PinnedCertificates: Sendable {
         let certificate = try await CertificateProbe.certificate(host: host, port: port, expecting: fingerprints, timeout: timeout)
         learned.withLock { $0[key] = certificate }
         return Self.clientConfiguration(trusting: certificate)
+    }
+
+    /// ``clientConfiguration(host:port:fingerprints:)`` for the server `url` names
+    /// (`https://HOST[:PORT]…`, an IPv6 host in brackets; `defaultPort` when it names none).
+    public func clientConfiguration(
+        forURL url: String, defaultPort: Int, fingerprints: [CertificateFingerprint]
+    ) async throws(CertificateProbe.Failure) -> TLSConfiguration {
+        guard let parsed = URL(string: url), parsed.scheme?.lowercased() == "https",
+              let host = parsed.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), !host.isEmpty
+        else {
+            throw .unreachable(endpoint: url, reason: "a pinned certificate needs an https:// URL with a host")
+        }
+        return try await clientConfiguration(host: host, port: parsed.port ?? defaultPort, fingerprints: fingerprints)
     }
 
     /// A client configuration that trusts `certificate` alone, whatever name it carries (the

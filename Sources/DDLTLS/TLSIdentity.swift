@@ -70,6 +70,12 @@ public struct TLSIdentity: Sendable, Hashable {
         return try load(from: path).identity
     }
 
+    /// The identity kept at `path`, read only: never made nor renewed (another process owns
+    /// it, such as the local peer whose certificate `ddl cache` pins).
+    public static func load(at path: String) throws -> TLSIdentity {
+        try load(from: path).identity
+    }
+
     /// A fresh identity kept nowhere (tests, `ddl demo`).
     public static func ephemeral(commonName: String = "ddl", now: Date = Date()) throws -> TLSIdentity {
         try parse(makePEM(key: P256.Signing.PrivateKey(), commonName: commonName, now: now), path: nil).identity

@@ -96,7 +96,7 @@ public enum Tracker {
             if let name = body.name, name.utf8.count > 64 {
                 return problem(.badRequest, type: "bad-name", "name must be at most 64 bytes")
             }
-            guard let source = context.remoteAddress?.ipAddress, let sourceAddress = IPAddress(source)?.unmapped else {
+            guard let sourceAddress = Tracker.sourceAddress(context) else {
                 return problem(.badRequest, type: "bad-host", "cannot tell the address this registration came from")
             }
             // Only IP addresses are listed: a name would be resolved by each client, maybe to
@@ -112,7 +112,7 @@ public enum Tracker {
             }
             if let refusal = peerPolicy.check(address) {
                 logger.info("registration refused by the address policy", metadata: [
-                    "peer.host": "\(address)", "source": "\(source)", "rule": "\(refusal.rule)",
+                    "peer.host": "\(address)", "source": "\(sourceAddress)", "rule": "\(refusal.rule)",
                 ])
                 return problem(.forbidden, type: "forbidden-address", "peer address \(refusal.description)")
             }
@@ -130,8 +130,8 @@ public enum Tracker {
             case .full:
                 return problem(.serviceUnavailable, type: "full", "the tracker has reached its peer limit")
             case .sourceFull:
-                logger.info("registration refused: too many from one address", metadata: ["source": "\(source)"])
-                return problem(.tooManyRequests, type: "too-many-peers", "\(source) has \(configuration.maxPeersPerAddress) peers registered already (max_peers_per_address on the tracker)")
+                logger.info("registration refused: too many from one address", metadata: ["source": "\(sourceAddress)"])
+                return problem(.tooManyRequests, type: "too-many-peers", "\(sourceAddress) has \(configuration.maxPeersPerAddress) peers registered already (max_peers_per_address on the tracker)")
             }
         }
         peers.get { _, _ -> Response in
@@ -150,7 +150,7 @@ public enum Tracker {
                 }
                 status = decoded.sanitized
             }
-            switch await registry.heartbeat(id: id, from: Tracker.sourceAddress(context)) {
+            switch await registry.heartbeat(id: id, from: Tracker.owner(context)) {
             case .done: break
             case .unknown: return problem(.notFound, type: "unknown-peer", "unknown peer id; register again")
             case .notOwner: return Tracker.notOwner(id, context, logger)
@@ -163,7 +163,7 @@ public enum Tracker {
         }
         peers.delete(":id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            switch await registry.remove(id: id, from: Tracker.sourceAddress(context)) {
+            switch await registry.remove(id: id, from: Tracker.owner(context)) {
             case .done: break
             case .unknown: return problem(.notFound, type: "unknown-peer", "unknown peer id")
             case .notOwner: return Tracker.notOwner(id, context, logger)
@@ -179,15 +179,21 @@ public enum Tracker {
 }
 
 extension Tracker {
-    /// The address a request came from, as registrations record it (IPv4-mapped IPv6
-    /// unmapped); empty when unknown (it then owns nothing).
-    static func sourceAddress(_ context: DDLRequestContext) -> String {
-        context.remoteAddress?.ipAddress.flatMap { IPAddress($0)?.unmapped.description } ?? ""
+    /// The address a request came from (IPv4-mapped IPv6 unmapped), as registrations
+    /// record it.
+    static func sourceAddress(_ context: DDLRequestContext) -> IPAddress? {
+        context.remoteAddress?.ipAddress.flatMap { IPAddress($0)?.unmapped }
+    }
+
+    /// The registry's key for the address a request came from; empty when unknown (it then
+    /// owns nothing).
+    static func owner(_ context: DDLRequestContext) -> String {
+        sourceAddress(context)?.description ?? ""
     }
 
     /// `403` for a heartbeat or removal of an entry another address registered.
     static func notOwner(_ id: String, _ context: DDLRequestContext, _ logger: Logger) -> Response {
-        logger.info("refused a change to another address's peer entry", metadata: ["peer.id": "\(id)", "source": "\(sourceAddress(context))"])
+        logger.info("refused a change to another address's peer entry", metadata: ["peer.id": "\(id)", "source": "\(owner(context))"])
         return problem(.forbidden, type: "not-owner", "this peer id was registered from another address; only that address may heartbeat or remove it")
     }
 }

@@ -138,13 +138,8 @@ public struct TrackerClient: Sendable {
         if !fingerprints.isEmpty {
             // The pin is checked before anything is sent: a certificate with another key
             // gets neither the request nor the token.
-            guard let url = URL(string: baseURL), url.scheme?.lowercased() == "https",
-                  let host = url.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            else {
-                throw Failure.unreachable(baseURL, underlying: "a tracker fingerprint is given, so the tracker URL must be https://")
-            }
             do {
-                request.tlsConfiguration = try await pins.clientConfiguration(host: host, port: url.port ?? 443, fingerprints: fingerprints)
+                request.tlsConfiguration = try await pins.clientConfiguration(forURL: baseURL, defaultPort: 443, fingerprints: fingerprints)
             } catch {
                 throw Failure.unreachable(baseURL, underlying: error.description)
             }

@@ -117,6 +117,6 @@ struct CachePeerOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no peer fingerprint: pass --peer-fingerprint (see `ddl peers --json`), or --plain-http for a peer without TLS (no local peer identity at \(path))")
         }
-        return try settings { try TLSIdentity.loadOrCreate(at: path, commonName: "ddl server").fingerprint }
+        return try settings { try TLSIdentity.load(at: path).fingerprint }
     }
 }

@@ -204,18 +204,12 @@ struct PeersCommand: AsyncParsableCommand {
     func run() async throws {
         common.bootstrap(defaultLevel: .warning)
         let reader = try await common.reader(security.flags + tls.flags + ["tracker": trackers.isEmpty ? nil : .stringArray(trackers)])
-        let trackerURLs = TrackerSettings.urls(reader)
-        guard !trackerURLs.isEmpty else {
+        guard !TrackerSettings.urls(reader).isEmpty else {
             throw ValidationError("no tracker given: pass --tracker URL, set DDL_TRACKER or `tracker:` in the config file")
         }
         var token = try settings { try SecuritySettings.token(reader) }
         _ = try settings { try SecuritySettings.enforce(.peers, token: &token, insecure: SecuritySettings.insecure(reader)) }
-        let fingerprints = try settings { try TransportSettings.trackerFingerprints(reader) }
-        try settings {
-            for trackerURL in trackerURLs {
-                try TransportSettings.checkTracker(trackerURL, fingerprints: fingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: token != nil)
-            }
-        }
+        let (trackerURLs, fingerprints) = try settings { try TransportSettings.trackers(reader) }
         do {
             try await Roles.listPeers(trackerURLs: trackerURLs, json: json, token: token, fingerprints: fingerprints)
         } catch {

@@ -85,10 +85,7 @@ extension Roles {
             var request = HTTPClientRequest(url: base + path)
             request.method = method
             if let fingerprint {
-                guard let url = URL(string: base), let host = url.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) else {
-                    throw CacheCommandError(text: "cannot read the peer address \(peer); give HOST:PORT")
-                }
-                request.tlsConfiguration = try await PinnedCertificates().clientConfiguration(host: host, port: url.port ?? 6000, fingerprints: [fingerprint])
+                request.tlsConfiguration = try await PinnedCertificates().clientConfiguration(forURL: base, defaultPort: 6000, fingerprints: [fingerprint])
             }
             if let token { request.headers.add(name: "Authorization", value: SwarmToken.authorizationValue(token)) }
             let response = try await httpClient.execute(request, timeout: .seconds(10))

@@ -57,7 +57,8 @@ public enum Roles {
     public static func runGet(configuration: ClientConfiguration, logger: Logger) async -> Int32 {
         let observer = ConsoleObserver(mode: configuration.progress)
         let httpClient = Downloader.makeHTTPClient(configuration: configuration)
-        let download = DownloadService(Downloader(configuration: configuration, httpClient: httpClient, logger: logger, observer: observer))
+        let downloader = Downloader(configuration: configuration, httpClient: httpClient, logger: logger, observer: observer)
+        let download = DownloadService(downloader)
         // The group ends when the download does, and a signal shuts it down gracefully: the
         // download is cancelled, keeps its state and ends as interrupted.
         let group = ServiceGroup(configuration: .init(
@@ -70,7 +71,9 @@ public enum Roles {
             logger.debug("service group ended", metadata: ["error": "\(error)"])
         }
         let outcome = download.result ?? .failure(.interrupted)
-        await report(outcome, seconds: (ContinuousClock.now - started).seconds, configuration: configuration, httpClient: httpClient, logger: logger)
+        await report(
+            outcome, seconds: (ContinuousClock.now - started).seconds, configuration: configuration, httpClient: httpClient, pins: downloader.pins,
+            logger: logger)
         try? await httpClient.shutdown()
         switch outcome {
         case .success:
@@ -90,15 +93,15 @@ public enum Roles {
     /// there is one and reporting is on. Best effort: a failure is logged at debug level and
     /// changes nothing else; the requests run in parallel and each gives up after 2 s.
     static func report(
-        _ outcome: Result<DownloadSummary, DownloadError>, seconds: Double, configuration: ClientConfiguration, httpClient: HTTPClient, logger: Logger
+        _ outcome: Result<DownloadSummary, DownloadError>, seconds: Double, configuration: ClientConfiguration, httpClient: HTTPClient,
+        pins: PinnedCertificates, logger: Logger
     ) async {
         guard configuration.reportToTracker, !configuration.trackerURLs.isEmpty else { return }
         let report = switch outcome {
         case let .success(summary): TrackerAPI.DownloadReport(summary: summary, givenURL: configuration.url)
         case let .failure(error): TrackerAPI.DownloadReport(error: error, givenURL: configuration.url, seconds: seconds)
         }
-        let trackers = TrackerSet(
-            baseURLs: configuration.trackerURLs, httpClient: httpClient, token: configuration.token, fingerprints: configuration.trackerFingerprints)
+        let trackers = configuration.trackerSet(httpClient: httpClient, pins: pins)
         let failures = await trackers.report(report, timeout: .seconds(2))
         for failure in failures {
             logger.debug("could not report the download to a tracker", metadata: ["error": "\(failure)"])

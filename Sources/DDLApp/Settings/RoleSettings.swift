@@ -28,12 +28,7 @@ extension PeerConfiguration {
     /// `cache_max_age`, `metrics`.
     public init(reader: ConfigReader) throws {
         self.init()
-        trackerURLs = TrackerSettings.urls(reader)
-        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
-        for trackerURL in trackerURLs {
-            try TransportSettings.checkTracker(
-                trackerURL, fingerprints: trackerFingerprints, plainHTTP: TransportSettings.plainHTTP(reader), hasToken: true)
-        }
+        (trackerURLs, trackerFingerprints) = try TransportSettings.trackers(reader)
         host = reader.string(forKey: "host", default: host)
         port = try ConfigLoader.int(reader, "port", default: port, in: 0...65535)
         advertise = reader.string(forKey: "advertise")
@@ -63,12 +58,8 @@ extension ClientConfiguration {
     /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
-        trackerURLs = TrackerSettings.urls(reader)
-        trackerFingerprints = try TransportSettings.trackerFingerprints(reader)
+        (trackerURLs, trackerFingerprints) = try TransportSettings.trackers(reader)
         plainHTTP = try TransportSettings.plainHTTP(reader)
-        for trackerURL in trackerURLs {
-            try TransportSettings.checkTracker(trackerURL, fingerprints: trackerFingerprints, plainHTTP: plainHTTP, hasToken: true)
-        }
         outputFile = reader.string(forKey: "output")
         downloadDirectory = reader.string(forKey: "download_dir", default: downloadDirectory)
         connections = try ConfigLoader.int(reader, "connections", default: connections, in: 1...64)

@@ -121,7 +121,7 @@ public enum SecuritySettings {
     /// The lines `ddl tracker` prints so that servers and clients can join: with TLS, the
     /// https URL and the certificate's fingerprint, which servers and clients pin.
     public static func joinInstructions(host: String, port: Int, token: String, generated: Bool, fingerprint: CertificateFingerprint? = nil) -> [String] {
-        let trackerURL = "\(fingerprint == nil ? "http" : "https")://\(advertisedHost(for: host)):\(port)"
+        let trackerURL = baseURL(host: host, port: port, tls: fingerprint != nil)
         let shown = generated ? token : "<your token>"
         let trust = fingerprint.map { " --tracker-fingerprint \($0)" } ?? " --plain-http"
         var lines = [
@@ -138,7 +138,7 @@ public enum SecuritySettings {
     /// a configured token is not printed. With TLS, a browser warns about the self-signed
     /// certificate: the line says which fingerprint to expect.
     public static func dashboardLines(host: String, port: Int, token: String?, generated: Bool, fingerprint: CertificateFingerprint? = nil) -> [String] {
-        let base = "\(fingerprint == nil ? "http" : "https")://\(advertisedHost(for: host)):\(port)/"
+        let base = baseURL(host: host, port: port, tls: fingerprint != nil) + "/"
         var lines: [String]
         if let token {
             let shown = generated ? token.addingPathPercentEncoding() : "<your token>"
@@ -150,6 +150,11 @@ public enum SecuritySettings {
             lines.append("ddl tracker: the browser warns about the self-signed certificate; accept it only if its SHA-256 public key is \(fingerprint.base64) (base64 of the fingerprint)")
         }
         return lines
+    }
+
+    /// The tracker's URL for the join commands and the dashboard link.
+    static func baseURL(host: String, port: Int, tls: Bool) -> String {
+        "\(tls ? "https" : "http")://\(advertisedHost(for: host)):\(port)"
     }
 
     /// The bind address, or for a wildcard bind this machine's first non-loopback IPv4

@@ -53,10 +53,20 @@ public enum TransportSettings {
         }
     }
 
-    /// Checks a tracker URL against the transport rules before anything is sent to it:
-    /// `http://` (or no scheme without a fingerprint) sends the token in clear, so it needs
-    /// `plain_http`; a fingerprint needs `https://`.
-    public static func checkTracker(_ url: String, fingerprints: [CertificateFingerprint], plainHTTP: Bool, hasToken: Bool) throws {
+    /// The configured trackers and their fingerprints (`tracker`, `tracker_fingerprint`),
+    /// each URL checked against the transport rules before anything is sent to it.
+    public static func trackers(_ reader: ConfigReader) throws -> (urls: [String], fingerprints: [CertificateFingerprint]) {
+        let urls = TrackerSettings.urls(reader)
+        let fingerprints = try trackerFingerprints(reader)
+        let plain = try plainHTTP(reader)
+        for url in urls { try checkTracker(url, fingerprints: fingerprints, plainHTTP: plain) }
+        return (urls, fingerprints)
+    }
+
+    /// Checks a tracker URL against the transport rules: `http://` (or no scheme without a
+    /// fingerprint) sends the token in clear, so it needs `plain_http`; a fingerprint needs
+    /// `https://`.
+    static func checkTracker(_ url: String, fingerprints: [CertificateFingerprint], plainHTTP: Bool) throws {
         let lowered = url.lowercased()
         let isHTTPS = lowered.hasPrefix("https://") || (!lowered.contains("://") && !fingerprints.isEmpty)
         if !isHTTPS, !fingerprints.isEmpty {
@@ -64,7 +74,7 @@ public enum TransportSettings {
         }
         if !isHTTPS, !plainHTTP {
             throw ConfigLoader.Failure(description: """
-                the tracker URL \(url) is plain HTTP: \(hasToken ? "the swarm token and " : "")every answer would cross the LAN in clear. \
+                the tracker URL \(url) is plain HTTP: the requests to it, with the swarm token, and its answers would cross the LAN in clear. \
                 Use the https:// URL and the --tracker-fingerprint that `ddl tracker` prints, or pass --plain-http for a swarm without TLS.
                 """)
         }

@@ -1,4 +1,5 @@
 import DDLCore
+import Logging
 import NIOCore
 import DDLTrackerClient
 
@@ -148,12 +149,18 @@ extension Downloader {
             }
             return true
         }
-        if !refused.isEmpty {
-            let shown = refused.prefix(3).joined(separator: "; ") + (refused.count > 3 ? "; …" : "")
-            observer.handle(.notice("ignored \(refused.count) peer\(refused.count == 1 ? "" : "s") the tracker listed outside the address policy: \(shown)"))
-            logger.info("peers outside the address policy ignored", metadata: ["count": "\(refused.count)"])
-        }
+        noticeLeftOut(refused, as: "ignored", "the tracker listed outside the address policy", log: "peers outside the address policy ignored")
         return usable
+    }
+
+    /// One notice for listed peers this download does not use: `"VERB N peer(s) WHY: "` and
+    /// the first three reasons.
+    private func noticeLeftOut(_ reasons: [String], as verb: String, _ why: String? = nil, log: Logger.Message) {
+        guard !reasons.isEmpty else { return }
+        let shown = reasons.prefix(3).joined(separator: "; ") + (reasons.count > 3 ? "; …" : "")
+        let peers = "\(reasons.count) peer\(reasons.count == 1 ? "" : "s")" + (why.map { " " + $0 } ?? "")
+        observer.handle(.notice("\(verb) \(peers): \(shown)"))
+        logger.info(log, metadata: ["count": "\(reasons.count)"])
     }
 
     /// The listed peers this download may send the token to (see ``PeerTrust``); a notice
@@ -161,11 +168,7 @@ extension Downloader {
     func trustedPeers(_ listed: [TrackerAPI.Peer]) async -> [TrustedPeer] {
         guard !listed.isEmpty else { return [] }
         let (trusted, refused) = await PeerTrust.secure(listed, pins: pins, plainHTTP: configuration.plainHTTP)
-        if !refused.isEmpty {
-            let shown = refused.prefix(3).joined(separator: "; ") + (refused.count > 3 ? "; …" : "")
-            observer.handle(.notice("left out \(refused.count) peer\(refused.count == 1 ? "" : "s"): \(shown)"))
-            logger.info("peers left out", metadata: ["count": "\(refused.count)"])
-        }
+        noticeLeftOut(refused, as: "left out", log: "peers left out")
         return trusted
     }
 

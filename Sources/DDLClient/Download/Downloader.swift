@@ -15,8 +15,9 @@ public struct Downloader: Sendable {
     /// follows no redirect (a peer answering `302` must not send this machine, with the
     /// swarm token, anywhere else). `nil` outside a run or without a tracker.
     var swarmClient: HTTPClient?
-    /// The tracker's and the peers' certificates, learned from their fingerprints.
-    let pins: PinnedCertificates
+    /// The tracker's and the peers' certificates, learned from their fingerprints (the
+    /// end-of-download report to the trackers uses them too: no second handshake to learn).
+    package let pins: PinnedCertificates
 
     /// - Parameter httpClient: used for the origin, the peers and the tracker; the caller
     ///   shuts it down. ``makeHTTPClient(configuration:)`` makes a suitable one.

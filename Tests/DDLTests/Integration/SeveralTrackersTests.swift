@@ -19,53 +19,20 @@ import Testing
     /// keeps entries nobody heartbeats (registered by hand) listed however slow the machine.
     func withTracker<T: Sendable>(
         token: String?, port bound: Int = 0, ttl: Int = 30,
-        _ body: @Sendable (_ url: String, _ stop: @Sendable () async throws -> Void) async throws -> T
+        _ body: @Sendable (_ url: String, _ stop: @escaping @Sendable () async throws -> Void) async throws -> T
     ) async throws -> T {
         let port = Eventually<Int>()
-        let stopped = Eventually<Bool>()
         var configuration = loopbackTrackerConfiguration(port: bound, ttlSeconds: ttl)
         configuration.token = token
-        let group = ServiceGroup(
-            services: Tracker.makeServices(configuration: configuration, logger: testLogger) { await port.set($0) }, logger: testLogger)
-        let stop: @Sendable () async throws -> Void = {
-            await group.triggerGracefulShutdown()
-            _ = try await stopped.wait()
-        }
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                do {
-                    try await group.run()
-                    await stopped.set(true)
-                } catch {
-                    await stopped.set(false)
-                    throw error
-                }
-            }
-            do {
-                let value = try await body("http://127.0.0.1:\(try await port.wait())", stop)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return value
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
+        return try await withStoppableServices(Tracker.makeServices(configuration: configuration, logger: testLogger) { await port.set($0) }) { stop in
+            try await body("http://127.0.0.1:\(try await port.wait())", stop)
         }
     }
 
     /// An HTTP client that gives up on a refused connection at once, as ddl's own clients do
     /// (the default one retries until its 5 s timeout), for the tests and the peers they start.
     func withFailFastClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> T) async throws -> T {
-        let client = PeerServer.makeOriginClient(configuration: PeerConfiguration())
-        do {
-            let value = try await body(client)
-            try await client.shutdown()
-            return value
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await withHTTPClient(PeerServer.makeOriginClient(configuration: PeerConfiguration()), body)
     }
 
     func swarmOptions(size: Int64, extraTracker: String) -> LocalSwarm.Options {

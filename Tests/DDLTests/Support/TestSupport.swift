@@ -12,11 +12,32 @@ import Testing
 
 /// Runs `services` in a `ServiceGroup` while `body` runs, then shuts them down gracefully.
 func withServices<T: Sendable>(_ services: [any Service], _ body: @Sendable () async throws -> T) async throws -> T {
+    try await withStoppableServices(services) { _ in try await body() }
+}
+
+/// ``withServices(_:_:)``, where `body` also gets a function that shuts the services down
+/// early and returns once they have stopped (a tracker that goes away mid-test).
+func withStoppableServices<T: Sendable>(
+    _ services: [any Service], _ body: @Sendable (_ stop: @escaping @Sendable () async throws -> Void) async throws -> T
+) async throws -> T {
     let group = ServiceGroup(services: services, logger: testLogger)
+    let stopped = Eventually<Bool>()
+    let stop: @Sendable () async throws -> Void = {
+        await group.triggerGracefulShutdown()
+        _ = try await stopped.wait()
+    }
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
+        tasks.addTask {
+            do {
+                try await group.run()
+                await stopped.set(true)
+            } catch {
+                await stopped.set(false)
+                throw error
+            }
+        }
         do {
-            let value = try await body()
+            let value = try await body(stop)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return value
@@ -81,9 +102,10 @@ func eventually(within seconds: Double, _ condition: @Sendable () async throws -
     return try await condition()
 }
 
-/// An HTTP client for tests, shut down after `body`.
-func withHTTPClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> T) async throws -> T {
-    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+/// An HTTP client for tests (`client`, a default one unless given), shut down after `body`.
+func withHTTPClient<T: Sendable>(
+    _ client: HTTPClient = HTTPClient(eventLoopGroupProvider: .singleton), _ body: @Sendable (HTTPClient) async throws -> T
+) async throws -> T {
     do {
         let value = try await body(client)
         try await client.shutdown()

@@ -85,6 +85,11 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// `SpotCheckPlanner`); 0 disables, 1 checks all. The default, 0.02, costs about 2 %
     /// extra traffic for the bytes peers deliver.
     public var verifyPeersRate: Double = 0.02
+    /// Most peers a download uses (`--swarm-peers`, config key `swarm_peers`): the tracker
+    /// lists the ones it ranks highest for the file, the same for every client of it, so
+    /// that in a swarm of thousands each file stays with a few dozen peers (see
+    /// docs/trackers.md). `ddl preheat` must use the same number as the downloads after it.
+    public var swarmPeers: Int = 64
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.

@@ -48,6 +48,14 @@ public actor PeerRegistry {
     /// The encoded list answer, reused for requests in the same second with the same
     /// membership (list requests far outnumber changes; `lastSeen` has 1 s precision).
     private var cachedList: (version: Int, second: Int64, limit: Int, body: ByteBuffer)?
+    /// The peers grouped for ranking per file, rebuilt when the membership changes, and the
+    /// ids in its order.
+    private var ranking: (version: Int, ranking: PeerRanking, ids: [String])?
+    /// Encoded per-file answers ("limit file" → body) of one membership version and second.
+    private var cachedRanked: (version: Int, second: Int64, bodies: [String: ByteBuffer]) = (-1, 0, [:])
+    /// Most per-file answers kept in one second (past it, the cache starts over).
+    static let maxCachedRanked = 4096
+    private let formatter = ISO8601DateFormatter()
 
     /// - Parameter now: the clock that ages entries; tests pass one they advance by hand.
     public init(
@@ -169,7 +177,6 @@ public actor PeerRegistry {
     /// The live peers with their last status, sorted by host and port.
     public func views(limit: Int) -> [PeerView] {
         expire(now: now())
-        let formatter = ISO8601DateFormatter()
         return entries.values
             .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
             .prefix(limit)
@@ -214,9 +221,7 @@ public actor PeerRegistry {
             if !took { break }
             round += 1
         }
-        let formatter = ISO8601DateFormatter()
-        return chosen.map { TrackerAPI.Peer(
-                id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall), fingerprint: $0.fingerprint) }
+        return chosen.map(peer)
     }
 
     /// ``list(limit:using:)`` with the system's random generator.
@@ -226,16 +231,60 @@ public actor PeerRegistry {
     }
 
     /// The `GET /v1/peers` answer as JSON, rebuilt at most once a second unless peers come
-    /// or go.
-    public func listDocument(limit: Int) throws -> ByteBuffer {
+    /// or go: with `file`, the `limit` peers ranked highest for it (``list(forFile:limit:)``),
+    /// else ``list(limit:)``.
+    public func listDocument(limit: Int, file: String? = nil) throws -> ByteBuffer {
         let second = Int64(Date().timeIntervalSince1970)
-        if let cached = cachedList, cached.version == membershipVersion, cached.second == second, cached.limit == limit {
-            return cached.body
+        guard let file else {
+            if let cached = cachedList, cached.version == membershipVersion, cached.second == second, cached.limit == limit {
+                return cached.body
+            }
+            let peers = list(limit: limit)  // also forgets expired peers
+            let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: peers)))
+            cachedList = (membershipVersion, second, limit, body)
+            return body
         }
-        let peers = list(limit: limit)  // also forgets expired peers
-        let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: peers)))
-        cachedList = (membershipVersion, second, limit, body)
+        if cachedRanked.second != second {
+            expire(now: now())  // at most once a second on this path: a miss costs O(peers) already
+        }
+        if cachedRanked.version != membershipVersion || cachedRanked.second != second || cachedRanked.bodies.count >= Self.maxCachedRanked {
+            cachedRanked = (membershipVersion, second, [:])
+        }
+        let key = "\(limit) \(file)"
+        if let body = cachedRanked.bodies[key] { return body }
+        let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: ranked(forFile: file, limit: limit))))
+        cachedRanked.bodies[key] = body
         return body
+    }
+
+    /// The live peers listed for the file whose key is `file` (`GET /v1/peers?file=`): the
+    /// `limit` of highest ``Rendezvous/listWeight(file:peer:)``, taken in turn from each
+    /// registering address (see ``PeerRanking``), highest first.
+    public func list(forFile file: String, limit: Int) -> [TrackerAPI.Peer] {
+        expire(now: now())
+        return ranked(forFile: file, limit: limit)
+    }
+
+    private func ranked(forFile file: String, limit: Int) -> [TrackerAPI.Peer] {
+        if ranking?.version != membershipVersion {
+            var bySource: [String: [Entry]] = [:]
+            for entry in entries.values { bySource[entry.source, default: []].append(entry) }
+            let groups = bySource.keys.sorted().map { bySource[$0]! }
+            ranking = (
+                membershipVersion,
+                PeerRanking(groups: groups.map { $0.map { Rendezvous.peerHash(host: $0.host, port: $0.port) } }),
+                groups.flatMap { $0.map(\.id) })
+        }
+        let (_, ranking, ids) = ranking!
+        return ranking.top(file: Rendezvous.fileHash(key: file), limit: limit).compactMap { index in
+            entries[ids[index]].map(peer)
+        }
+    }
+
+    private func peer(_ entry: Entry) -> TrackerAPI.Peer {
+        TrackerAPI.Peer(
+            id: entry.id, host: entry.host, port: entry.port, name: entry.name, lastSeen: formatter.string(from: entry.lastSeenWall),
+            fingerprint: entry.fingerprint)
     }
 
     /// Number of registered peers (including any not yet swept).

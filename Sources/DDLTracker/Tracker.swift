@@ -134,10 +134,24 @@ public enum Tracker {
                 return problem(.tooManyRequests, type: "too-many-peers", "\(sourceAddress) has \(configuration.maxPeersPerAddress) peers registered already (max_peers_per_address on the tracker)")
             }
         }
-        peers.get { _, _ -> Response in
+        peers.get { request, _ -> Response in
+            // `?file=KEY&limit=K`: the K peers ranked highest for a file (what a download asks);
+            // without `file`, up to `max_listed` peers (`ddl peers`).
+            let query = request.uri.queryParameters
+            var limit = configuration.maxListed
+            if let text = query.get("limit") {
+                guard let asked = Int(text), asked > 0 else {
+                    return problem(.badRequest, type: "bad-request", "limit must be a positive whole number")
+                }
+                limit = min(asked, configuration.maxListed)
+            }
+            let file = query.get("file")
+            if let file, file.isEmpty || file.utf8.count > 128 {
+                return problem(.badRequest, type: "bad-request", "file must be a key of 1 to 128 bytes (ddl sends 16 hex digits)")
+            }
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: try await registry.listDocument(limit: configuration.maxListed)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: try await registry.listDocument(limit: limit, file: file)))
         }
         peers.put(":id") { request, context -> Response in
             let id = try context.parameters.require("id")

@@ -122,9 +122,15 @@ public struct TrackerClient: Sendable {
         guard (200..<300).contains(status) else { throw Failure.badStatus(baseURL, status) }
     }
 
-    /// Lists the live peers (at most ``maxPeers``, each with a valid host and port).
-    public func peers() async throws -> [TrackerAPI.Peer] {
-        let (status, body) = try await send(HTTPClientRequest(url: baseURL + "/v1/peers"))
+    /// Lists the live peers (at most ``maxPeers``, each with a valid host and port): with
+    /// `file` (a key such as `Rendezvous.fileKey(url:)` makes), the `limit` peers the tracker
+    /// ranks highest for that file, the same for every client of it; without, as many as the
+    /// tracker lists (`ddl peers`).
+    public func peers(file: String? = nil, limit: Int? = nil) async throws -> [TrackerAPI.Peer] {
+        var query: [String] = []
+        if let file { query.append("file=" + (file.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+        if let limit { query.append("limit=\(limit)") }
+        let (status, body) = try await send(HTTPClientRequest(url: baseURL + "/v1/peers" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))))
         guard status == 200 else { throw Failure.badStatus(baseURL, status) }
         let list = try decode(TrackerAPI.PeerList.self, from: body)
         return list.peers.prefix(Self.maxPeers).filter { peer in

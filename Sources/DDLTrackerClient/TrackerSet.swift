@@ -90,7 +90,8 @@ public struct TrackerSet: Sendable {
     /// answer (a tracker that is down but does not refuse connections then costs at most
     /// `grace`, not its whole timeout), and are cancelled after it.
     /// Throws only `CancellationError`; when no tracker answers, ``Listing/answered`` is 0.
-    public func list(grace: Duration = .seconds(1)) async throws -> Listing {
+    /// `file` and `limit`: see ``TrackerClient/peers(file:limit:)``.
+    public func list(file: String? = nil, limit: Int? = nil, grace: Duration = .seconds(1)) async throws -> Listing {
         enum Outcome: Sendable {
             case listed(Int, [TrackerAPI.Peer])
             case failed(Int, TrackerClient.Failure)
@@ -103,7 +104,7 @@ public struct TrackerSet: Sendable {
             for (index, tracker) in trackers.enumerated() {
                 group.addTask {
                     do {
-                        return .listed(index, try await tracker.peers())
+                        return .listed(index, try await tracker.peers(file: file, limit: limit))
                     } catch let failure as TrackerClient.Failure {
                         return .failed(index, failure)
                     } catch is CancellationError {
@@ -147,8 +148,8 @@ public struct TrackerSet: Sendable {
     }
 
     /// The merged peer list; throws ``Failure`` when no tracker answered.
-    public func peers(grace: Duration = .seconds(1)) async throws -> [TrackerAPI.Peer] {
-        let listing = try await list(grace: grace)
+    public func peers(file: String? = nil, limit: Int? = nil, grace: Duration = .seconds(1)) async throws -> [TrackerAPI.Peer] {
+        let listing = try await list(file: file, limit: limit, grace: grace)
         guard listing.answered > 0 else { throw Failure(failures: listing.failures) }
         return listing.peers
     }

@@ -15,6 +15,7 @@ struct PreheatCommand: AsyncParsableCommand {
     @Option(name: .customLong("tracker"), help: "Tracker URL (repeatable; config key tracker).")
     var trackers: [String] = []
     @Option(help: "Piece size, when the downloads that follow will use one (default: as `ddl get` chooses).") var pieceSize: String?
+    @Option(help: "Most peers to fill, as the downloads that follow will use (default 64; config key swarm_peers).") var swarmPeers: Int?
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
@@ -24,6 +25,7 @@ struct PreheatCommand: AsyncParsableCommand {
         common.bootstrap(defaultLevel: .warning)
         let reader = try await common.reader(security.flags + tls.flags + [
             "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "piece_size": pieceSize.map { .string($0) },
+            "swarm_peers": swarmPeers.map { .int($0) },
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         _ = try settings {

@@ -161,6 +161,7 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "Do not compute the file's SHA-256 (saves about 0.6 CPU s per GiB); a checksum is still verified.") var noSha256 = false
     @Option(help: "Fraction of each peer's bytes spot-checked against the origin by SHA-256, each peer's first delivery at head and tail (64 KiB), then one 256 KiB window at a random place in every 256KiB/RATE of its data; 0 disables, 1 checks all (default 0.02).") var verifyPeers: String?
     @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
+    @Option(help: "Most peers the download uses: the tracker lists those it ranks highest for this file, the same for every client of it (default 64; config key swarm_peers).") var swarmPeers: Int?
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false
     @Option(name: .customLong("allow-peer-network"), help: "Use peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
@@ -179,6 +180,7 @@ struct GetCommand: AsyncParsableCommand {
             "self": noSelf ? .bool(false) : nil, "self_direct": selfDirect ? .bool(true) : nil, "overwrite": overwrite ? .bool(true) : nil, "progress": progress.map { .string($0) },
             "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
             "checksum": checksum.map { .string($0) }, "sha256": noSha256 ? .bool(false) : nil, "verify_peers": verifyPeers.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
+            "swarm_peers": swarmPeers.map { .int($0) },
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         configuration.mirrors = mirrors

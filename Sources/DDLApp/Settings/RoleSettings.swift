@@ -55,7 +55,7 @@ extension PeerConfiguration {
 extension ClientConfiguration {
     /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
-    /// `verify_peers`, `connect_timeout`, `read_timeout`, `report`.
+    /// `verify_peers`, `swarm_peers`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         (trackerURLs, trackerFingerprints) = try TransportSettings.trackers(reader)
@@ -98,6 +98,7 @@ extension ClientConfiguration {
             }
         }
         computeSHA256 = try ConfigLoader.bool(reader, "sha256", default: computeSHA256)
+        swarmPeers = try ConfigLoader.int(reader, "swarm_peers", default: swarmPeers, in: 1...1000)
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
         reportToTracker = try ConfigLoader.bool(reader, "report", default: reportToTracker)

@@ -17,7 +17,7 @@ extension Downloader {
             // unreachable, they are asked again twice, like the origin's probe.
             var delays = OriginProbe.retryDelays[...]
             while true {
-                let listing = try await trackers.list()
+                let listing = try await trackers.list(file: Rendezvous.fileKey(url: origin.current.url), limit: configuration.swarmPeers)
                 if listing.answered > 0 {
                     listed = usablePeers(listing.peers)
                     // Said once, not an error: the other trackers' lists are enough.

@@ -61,7 +61,9 @@ package struct Preheater: Sendable {
         guard !configuration.trackerURLs.isEmpty else { throw .usage("preheat needs a tracker (--tracker URL)") }
         let listed: [TrackerAPI.Peer]
         do {
-            listed = try await configuration.trackerSet(httpClient: swarmClient, pins: pins).peers()
+            // The peers a download of this file will be given (the same key and number).
+            listed = try await configuration.trackerSet(httpClient: swarmClient, pins: pins).peers(
+                file: Rendezvous.fileKey(url: file.url), limit: configuration.swarmPeers)
         } catch {
             throw .network("the tracker could not be asked for peers: \(error)")
         }

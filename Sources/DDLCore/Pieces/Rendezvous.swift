@@ -39,3 +39,26 @@ package enum Rendezvous {
         return z ^ (z >> 31)
     }
 }
+
+extension Rendezvous {
+    /// The key a client sends the tracker for a file (`GET /v1/peers?file=KEY`): 16 hex
+    /// digits of a hash of the URL without user info, query string and fragment, so that a
+    /// presigned URL signed anew keeps its key and the tracker learns no signature.
+    package static func fileKey(url: String) -> String {
+        let hash = mix(fnv1a(TrackerAPI.DownloadReport.redact(url)))
+        let text = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+
+    /// The hash of a file key that ranks peers for it.
+    package static func fileHash(key: String) -> UInt64 { fnv1a(key) }
+
+    /// The hash of a listed peer (`host:port`) that ranks it: every tracker that lists the
+    /// same peers ranks them the same for a file.
+    package static func peerHash(host: String, port: Int) -> UInt64 { mix(fnv1a("\(host):\(port)")) }
+
+    /// A peer's weight for a file: the tracker lists the peers of highest weight.
+    package static func listWeight(file: UInt64, peer: UInt64) -> UInt64 {
+        mix(file ^ peer ^ 0x6c69_7374_5f72_616e)
+    }
+}

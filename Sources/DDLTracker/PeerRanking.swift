@@ -52,7 +52,8 @@ struct PeerRanking: Sendable {
             if end - start == 1 {
                 if rounds == 1 { lastRound.append(start) } else { chosen.append(start) }
             } else {
-                let ranked = Self.byWeight(Array(start..<end), weights)
+                // Only the group's `rounds` best can be listed.
+                let ranked = Self.byWeight(Self.largest(rounds, of: Array(start..<end), weights), weights)
                 chosen.append(contentsOf: ranked.prefix(rounds - 1))
                 if ranked.count >= rounds { lastRound.append(ranked[rounds - 1]) }
             }

@@ -88,6 +88,19 @@ import Testing
         }
     }
 
+    @Test func swarmPeersComesFromFlagEnvironmentOrFileWithinBounds() async throws {
+        func client(flags: [String: ConfigContent] = [:], file: String? = nil, _ environment: [String: String] = [:]) async throws -> ClientConfiguration {
+            try ClientConfiguration(url: "http://x/", reader: try await ConfigLoader.reader(flags: flags, configFile: file, environment: environment))
+        }
+        #expect(try await client().swarmPeers == 64)
+        #expect(try await client(file: try writeYAML("swarm_peers: 16\n")).swarmPeers == 16)
+        #expect(try await client(file: try writeYAML("swarm_peers: 16\n"), ["DDL_SWARM_PEERS": "8"]).swarmPeers == 8)
+        #expect(try await client(flags: ["swarm_peers": .int(3)], ["DDL_SWARM_PEERS": "8"]).swarmPeers == 3)
+        for bad in ["0", "1001", "many"] {
+            await #expect { _ = try await client(["DDL_SWARM_PEERS": bad]) } throws: { String(describing: $0).contains("swarm_peers") }
+        }
+    }
+
     @Test func invalidValuesAreRejectedWithTheKeyName() async throws {
         let reader = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: ["DDL_CONNECTIONS": "0"])
         #expect(throws: ConfigLoader.Failure.self) { try ClientConfiguration(url: "http://x/", reader: reader) }

@@ -485,8 +485,10 @@ def report_markdown(rows: list[dict]) -> str:
         parts.append("## 4. Memory (peak RSS, loopback)\n")
         parts.append(tls_line(rs))
         body = [[r["role"], mib(r.get("bytes")), fmt(r.get("rss_kb", 0) / 1024, 1), r.get("runs", 1),
+                 f"{r['cache_mib']} MiB (cache_size {r.get('cache_size')})" if r.get("cache_mib") is not None else "–",
                  fmt(r.get("ok"))] for r in rs]
-        parts.append(table(["process", "file", "peak RSS MiB (highest of the runs)", "runs", "sha256 ok"], body))
+        parts.append(table(["process", "file", "peak RSS MiB (highest of the runs)", "runs", "peer cache on disk after (largest)",
+                            "sha256 ok"], body))
         parts.append(skipped_note(by["memory"]) + "\n")
 
     if by.get("tracker"):

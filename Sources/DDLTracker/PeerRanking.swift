@@ -1,4 +1,5 @@
 import DDLCore
+import Foundation
 
 /// The live peers, grouped by the address that registered them, ranked for one file at a
 /// time (`GET /v1/peers?file=KEY&limit=K`).
@@ -10,29 +11,55 @@ import DDLCore
 /// turn from each registering address as the full list is (each address's best peer, then
 /// each one's second, …), so an address that registered many peers takes no more places than
 /// any other that has as many; with one peer per address (the usual case) the list is simply
-/// the top `K`. Building it is `O(peers)`; ranking is about `O(peers)` for each file.
+/// the top `K`. Building it is `O(peers)`; ranking is about `O(peers)` for each file. It is a
+/// snapshot: the tracker ranks outside its registry's actor, so rankings run on every core
+/// and do not hold up registrations and heartbeats.
 struct PeerRanking: Sendable {
-    /// Each peer's ``Rendezvous/peerHash(host:port:)``, grouped by source address.
+    /// A listed peer as of the snapshot.
+    struct Member: Sendable {
+        var id: String
+        var host: String
+        var port: Int
+        var name: String?
+        var lastSeen: Date
+        var fingerprint: CertificateFingerprint?
+    }
+
+    /// The peers, grouped by source address.
+    private let members: [Member]
+    /// Each peer's ``Rendezvous/peerHash(host:port:)``, in the order of `members`.
     private let hashes: [UInt64]
-    /// Where each group ends in `hashes`.
+    /// Where each group ends in `members`.
     private let groupEnds: [Int]
 
-    /// - Parameter groups: the peers' hashes, one array per source address, in an order that
-    ///   does not depend on the tracker (by address), so that trackers with the same peers
-    ///   rank them the same.
-    init(groups: [[UInt64]]) {
-        var hashes: [UInt64] = []
+    /// - Parameter groups: the peers, one array per source address, in an order that does
+    ///   not depend on the tracker (by address), so that trackers with the same peers rank
+    ///   them the same.
+    init(groups: [[Member]]) {
+        var members: [Member] = []
         var ends: [Int] = []
-        hashes.reserveCapacity(groups.reduce(0) { $0 + $1.count })
+        members.reserveCapacity(groups.reduce(0) { $0 + $1.count })
         for group in groups where !group.isEmpty {
-            hashes.append(contentsOf: group)
-            ends.append(hashes.count)
+            members.append(contentsOf: group)
+            ends.append(members.count)
         }
-        self.hashes = hashes
+        self.members = members
+        self.hashes = members.map { Rendezvous.peerHash(host: $0.host, port: $0.port) }
         self.groupEnds = ends
     }
 
-    var count: Int { hashes.count }
+    var count: Int { members.count }
+
+    /// The `limit` peers listed for the file whose key is `file`, highest weight first.
+    func list(file: String, limit: Int) -> [TrackerAPI.Peer] {
+        let style = Date.ISO8601FormatStyle()
+        return top(file: Rendezvous.fileHash(key: file), limit: limit).map { index in
+            let member = members[index]
+            return TrackerAPI.Peer(
+                id: member.id, host: member.host, port: member.port, name: member.name, lastSeen: member.lastSeen.formatted(style),
+                fingerprint: member.fingerprint)
+        }
+    }
 
     /// Indexes (in the order of `groups`, flattened) of the `limit` peers listed for the file,
     /// highest weight first.

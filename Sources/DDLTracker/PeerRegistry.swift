@@ -48,12 +48,12 @@ public actor PeerRegistry {
     /// The encoded list answer, reused for requests in the same second with the same
     /// membership (list requests far outnumber changes; `lastSeen` has 1 s precision).
     private var cachedList: (version: Int, second: Int64, limit: Int, body: ByteBuffer)?
-    /// The peers grouped for ranking per file, rebuilt when the membership changes, and the
-    /// ids in its order.
-    private var ranking: (version: Int, ranking: PeerRanking, ids: [String])?
+    /// The peers grouped for ranking per file, rebuilt when the membership changes or a
+    /// second has passed (`lastSeen`), on the first ranked request after that.
+    private var ranking: (version: Int, second: Int64, ranking: PeerRanking)?
     /// Encoded per-file answers ("limit file" → body) of one membership version and second.
     private var cachedRanked: (version: Int, second: Int64, bodies: [String: ByteBuffer]) = (-1, 0, [:])
-    /// Most per-file answers kept in one second (past it, the cache starts over).
+    /// Most per-file answers kept in one second (past it, new ones are not kept).
     static let maxCachedRanked = 4096
     private let formatter = ISO8601DateFormatter()
 
@@ -230,31 +230,53 @@ public actor PeerRegistry {
         return list(limit: limit, using: &generator)
     }
 
-    /// The `GET /v1/peers` answer as JSON, rebuilt at most once a second unless peers come
-    /// or go: with `file`, the `limit` peers ranked highest for it (``list(forFile:limit:)``),
-    /// else ``list(limit:)``.
-    public func listDocument(limit: Int, file: String? = nil) throws -> ByteBuffer {
+    /// The `GET /v1/peers` answer (``list(limit:)``) as JSON, rebuilt at most once a second
+    /// unless peers come or go.
+    public func listDocument(limit: Int) throws -> ByteBuffer {
         let second = Int64(Date().timeIntervalSince1970)
-        guard let file else {
-            if let cached = cachedList, cached.version == membershipVersion, cached.second == second, cached.limit == limit {
-                return cached.body
-            }
-            let peers = list(limit: limit)  // also forgets expired peers
-            let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: peers)))
-            cachedList = (membershipVersion, second, limit, body)
+        if let cached = cachedList, cached.version == membershipVersion, cached.second == second, cached.limit == limit {
+            return cached.body
+        }
+        let peers = list(limit: limit)  // also forgets expired peers
+        let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: peers)))
+        cachedList = (membershipVersion, second, limit, body)
+        return body
+    }
+
+    /// The `GET /v1/peers?file=KEY&limit=K` answer (``list(forFile:limit:)``) as JSON: an
+    /// answer of this second and membership when there is one, else ranked and encoded
+    /// outside the actor from a snapshot of the peers.
+    public nonisolated func listDocument(forFile file: String, limit: Int) async throws -> ByteBuffer {
+        switch await rankedAnswer(forFile: file, limit: limit) {
+        case let .cached(body):
+            return body
+        case let .rank(ranking, version, second):
+            let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: ranking.list(file: file, limit: limit))))
+            await keep(body, forKey: "\(limit) \(file)", version: version, second: second)
             return body
         }
+    }
+
+    enum RankedAnswer: Sendable {
+        case cached(ByteBuffer)
+        case rank(PeerRanking, version: Int, second: Int64)
+    }
+
+    private func rankedAnswer(forFile file: String, limit: Int) -> RankedAnswer {
+        let second = Int64(Date().timeIntervalSince1970)
         if cachedRanked.second != second {
-            expire(now: now())  // at most once a second on this path: a miss costs O(peers) already
+            expire(now: now())  // at most once a second on this path
         }
-        if cachedRanked.version != membershipVersion || cachedRanked.second != second || cachedRanked.bodies.count >= Self.maxCachedRanked {
+        if cachedRanked.version != membershipVersion || cachedRanked.second != second {
             cachedRanked = (membershipVersion, second, [:])
         }
-        let key = "\(limit) \(file)"
-        if let body = cachedRanked.bodies[key] { return body }
-        let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: ranked(forFile: file, limit: limit))))
+        if let body = cachedRanked.bodies["\(limit) \(file)"] { return .cached(body) }
+        return .rank(currentRanking(second: second), version: membershipVersion, second: second)
+    }
+
+    private func keep(_ body: ByteBuffer, forKey key: String, version: Int, second: Int64) {
+        guard cachedRanked.version == version, cachedRanked.second == second, cachedRanked.bodies.count < Self.maxCachedRanked else { return }
         cachedRanked.bodies[key] = body
-        return body
     }
 
     /// The live peers listed for the file whose key is `file` (`GET /v1/peers?file=`): the
@@ -262,23 +284,19 @@ public actor PeerRegistry {
     /// registering address (see ``PeerRanking``), highest first.
     public func list(forFile file: String, limit: Int) -> [TrackerAPI.Peer] {
         expire(now: now())
-        return ranked(forFile: file, limit: limit)
+        return currentRanking(second: Int64(Date().timeIntervalSince1970)).list(file: file, limit: limit)
     }
 
-    private func ranked(forFile file: String, limit: Int) -> [TrackerAPI.Peer] {
-        if ranking?.version != membershipVersion {
-            var bySource: [String: [Entry]] = [:]
-            for entry in entries.values { bySource[entry.source, default: []].append(entry) }
-            let groups = bySource.keys.sorted().map { bySource[$0]! }
-            ranking = (
-                membershipVersion,
-                PeerRanking(groups: groups.map { $0.map { Rendezvous.peerHash(host: $0.host, port: $0.port) } }),
-                groups.flatMap { $0.map(\.id) })
+    private func currentRanking(second: Int64) -> PeerRanking {
+        if let ranking, ranking.version == membershipVersion, ranking.second == second { return ranking.ranking }
+        var bySource: [String: [PeerRanking.Member]] = [:]
+        for entry in entries.values {
+            bySource[entry.source, default: []].append(PeerRanking.Member(
+                id: entry.id, host: entry.host, port: entry.port, name: entry.name, lastSeen: entry.lastSeenWall, fingerprint: entry.fingerprint))
         }
-        let (_, ranking, ids) = ranking!
-        return ranking.top(file: Rendezvous.fileHash(key: file), limit: limit).compactMap { index in
-            entries[ids[index]].map(peer)
-        }
+        let built = PeerRanking(groups: bySource.keys.sorted().map { bySource[$0]! })
+        ranking = (membershipVersion, second, built)
+        return built
     }
 
     private func peer(_ entry: Entry) -> TrackerAPI.Peer {

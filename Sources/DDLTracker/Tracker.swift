@@ -151,7 +151,8 @@ public enum Tracker {
             }
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: try await registry.listDocument(limit: limit, file: file)))
+            let body = if let file { try await registry.listDocument(forFile: file, limit: limit) } else { try await registry.listDocument(limit: limit) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
         peers.put(":id") { request, context -> Response in
             let id = try context.parameters.require("id")

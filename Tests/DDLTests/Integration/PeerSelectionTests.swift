@@ -42,6 +42,10 @@ import Testing
             #expect(try await tracker.peers(file: "0123456789abcdef", limit: 5).map { "\($0.host):\($0.port)" } == expected)
             #expect(try await tracker.peers(file: "0123456789abcdef", limit: 5).map { "\($0.host):\($0.port)" } == expected)
             #expect(try await tracker.peers(file: "fedcba9876543210", limit: 5).map { "\($0.host):\($0.port)" } != expected)
+            // lastSeen as the whole list writes it (ISO 8601, seconds, UTC).
+            for peer in try await tracker.peers(file: "0123456789abcdef", limit: 5) {
+                #expect(peer.lastSeen.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(peer.lastSeen)")
+            }
             // A limit above max_listed gets max_listed; no limit, max_listed; no file, the full list.
             #expect(try await get(client, url + "/v1/peers?file=abc&limit=5000").peers.count == 30)
             #expect(try await get(client, url + "/v1/peers?file=abc").peers.count == 30)

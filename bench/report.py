@@ -299,7 +299,9 @@ def cmd_wrkparse(args: argparse.Namespace) -> int:
     names = {"get": "GET /v1/peers?file=KEY&limit=64 (a download's list; clients of one file)",
              "get-files": "GET /v1/peers?file=RANDOM&limit=64 (a new file every request)",
              "get-all": "GET /v1/peers (the whole list, 1,000 peers; ddl peers)",
-             "heartbeat": "PUT /v1/peers/{id} (heartbeat)"}
+             "heartbeat": "PUT /v1/peers/{id} (heartbeat)",
+             "flood": "GET /v1/peers?file=RANDOM&limit=64, half the connections, during the next row",
+             "heartbeat-flooded": "PUT /v1/peers/{id} (heartbeat), half the connections, during the flood above"}
     row = {"scenario": "tracker", "endpoint": names.get(args.endpoint, args.endpoint), "peers": args.peers,
            "tls": args.tls == "true"}
     row.update(parsed)

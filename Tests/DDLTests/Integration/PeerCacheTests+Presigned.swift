@@ -3,6 +3,7 @@ import DDLCore
 import DDLPeer
 import DDLTestOrigin
 import Foundation
+import Logging
 import NIOCore
 import Testing
 
@@ -106,6 +107,41 @@ extension PeerCacheTests {
             let (_, _, other) = try await h.fetch(range, url: h.fileURL + "?token=two&v=2")
             #expect(other == 0)
         }
+    }
+
+    /// The peer's own log lines, at trace, through a miss, a re-signed hit, a refused URL and
+    /// an unreachable origin: no signature, whatever the line.
+    @Test func thePeerLogsNoSignature() async throws {
+        let lines = CapturedLogs()
+        let peerLogger: Logger = {
+            var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: lines) }
+            logger.logLevel = .trace
+            return logger
+        }()
+        let origin = TestOrigin(length: 1 << 20)
+        let originPort = Eventually<Int>()
+        let peerPort = Eventually<Int>()
+        let configuration = Self.configuration(cacheDirectory: try makeTemporaryDirectory() + "/cache")
+        try await withHTTPClient { client in
+            var services = try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: peerLogger) { await peerPort.set($0) }
+            services.append(origin.makeApplication(logger: testLogger) { await originPort.set($0) })
+            try await withServices(services) {
+                let base = "http://127.0.0.1:\(try await originPort.wait())"
+                let h = Harness(origin: origin, originURL: base, peerURL: "http://127.0.0.1:\(try await peerPort.wait())", cacheDirectory: "", client: client)
+                let range = ByteRange(first: 0, last: 262_143)
+                _ = try await h.fetch(range, url: presigned(h, "sigAAAA1111"))
+                _ = try await h.fetch(range, url: presigned(h, "sigBBBB2222"))
+                let (refused, _, _) = try await h.fetch(range, url: base + "/presigned/a.bin?x-id=GetObject&versionId=v1&X-Amz-Signature=")
+                #expect(refused == .badGateway)
+                let (unreachable, _, _) = try await h.fetch(range, url: "http://127.0.0.1:1/a.bin?X-Amz-Signature=sigDDDD4444&X-Amz-Expires=1")
+                #expect(unreachable == .badGateway)
+            }
+        }
+        let all = lines.all
+        #expect(all.contains { $0.contains("origin request failed") }, "the unreachable origin's line is missing")
+        #expect(all.contains { $0.contains("the origin refused") }, "the refused URL's line is missing")
+        let leaks = all.filter { line in ["sigAAAA", "sigBBBB", "sigDDDD", "X-Amz"].contains { line.contains($0) } }
+        #expect(leaks.isEmpty, "a signature is in \(leaks.count) log lines, e.g. \(leaks.first ?? "")")
     }
 
     /// Files stored before keys left signatures out (`meta.json` holding the whole signed URL,

@@ -90,6 +90,11 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// that in a swarm of thousands each file stays with a few dozen peers (see
     /// docs/trackers.md). `ddl preheat` must use the same number as the downloads after it.
     public var swarmPeers: Int = 64
+    /// Query parameters left out of the file's key for piece owners besides the object
+    /// stores' signing parameters (config key `cache_key_ignore_params`; exact names, see
+    /// `URLIdentity`). Give the peers (`ddl server`) the same list: they key their caches
+    /// with theirs.
+    public var cacheKeyIgnoreParams: [String] = []
     /// Seconds to connect to the origin or a peer.
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.

@@ -26,6 +26,11 @@ extension OriginFetcher {
                 await cache.wait(key, block: block)
                 continue
             case .stored:
+                if !cache.mayServe(key, url: url), let refusal = await confirm(url, key: key, at: range.first, cache: cache) {
+                    cache.end(key)
+                    limiter.release()
+                    return refusal
+                }
                 first = (segment, file, nil)
             case let .fetch(bytes, claim):
                 switch await openOrigin(url: url, range: bytes, ifRange: key.validator) {
@@ -35,6 +40,7 @@ extension OriginFetcher {
                     limiter.release()
                     return response
                 case let .opened(origin):
+                    cache.accept(key, url: url)
                     first = (segment, nil, origin)
                 }
             }
@@ -86,6 +92,9 @@ extension OriginFetcher {
             switch segment {
             case let .stored(bytes, blocks):
                 guard let file else { throw CacheServeError.missingFile }
+                if !cache.mayServe(key, url: url), await confirm(url, key: key, at: bytes.first, cache: cache) != nil {
+                    throw CacheServeError.refused
+                }
                 let layout = BlockPlan(length: file.meta.length)
                 let result = try await NIOThreadPool.singleton.runIfActive { try file.read(bytes, blocks: blocks, layout: layout) }
                 switch result {
@@ -108,7 +117,9 @@ extension OriginFetcher {
                     case .failed:
                         cache.abandon(key, blocks: claim)
                         throw CacheServeError.originFailed
-                    case let .opened(answer): origin = answer
+                    case let .opened(answer):
+                        cache.accept(key, url: url)
+                        origin = answer
                     }
                 }
                 cursor = try await fetchAndStore(bytes, claim: claim, origin: origin, key: key, cache: cache, writer: &writer)
@@ -173,10 +184,33 @@ extension OriginFetcher {
     }
 }
 
+extension OriginFetcher {
+    /// Asks the origin whether it serves `url` (one byte at `offset`, under `key`'s
+    /// validator) before the cache serves that URL bytes it did not fetch with it: `nil` when
+    /// it does (remembered, see ``PeerCache/accept(_:url:)``), else the answer for the caller,
+    /// the origin's refusal. The key leaves signatures out; this keeps the origin the judge of
+    /// who may read a signed object, at one byte per URL and peer.
+    func confirm(_ url: String, key: CacheKey, at offset: Int64, cache: PeerCache) async -> Response? {
+        switch await openOrigin(url: url, range: ByteRange(first: offset, last: offset), ifRange: key.validator) {
+        case let .failed(response):
+            logger.info("cache: the origin refused a URL whose file is cached", metadata: ["url": "\(key.displayURL)"])
+            return response
+        case let .opened(origin):
+            defer { origin.client.release() }
+            let body = try? await origin.response.body.collect(upTo: 64 << 10)
+            metrics.receivedFromOrigin(body?.readableBytes ?? 0)
+            cache.accept(key, url: url)
+            return nil
+        }
+    }
+}
+
 /// Why a response served through the cache stopped midway (the caller sees a short body).
 enum CacheServeError: Error {
     case missingFile
     case originFailed
+    /// The origin refused the caller's URL (see ``OriginFetcher/confirm(_:key:at:cache:)``).
+    case refused
 }
 
 /// Headers a peer adds to its answers.
@@ -199,7 +233,7 @@ extension OriginFetcher {
         case let .failure(refusal): return refusal.response
         case let .success(found): (url, range) = found
         }
-        guard let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) else {
+        guard let key = cache.key(url: url, ifRange: request.headers[.ifRange]) else {
             return problem(.badRequest, type: "missing-validator", "If-Range with the file's strong ETag or Last-Modified is required")
         }
         guard limiter.tryAcquire() else { return busy }

@@ -56,7 +56,7 @@ struct OriginFetcher: Sendable {
         case let .success(found): (url, range) = found
         }
         guard limiter.tryAcquire() else { return busy }
-        if let cache, let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) {
+        if let cache, let key = cache.key(url: url, ifRange: request.headers[.ifRange]) {
             return await cachedResponse(url: url, range: range, key: key, cache: cache, context: context, started: started)
         }
         var released = false
@@ -133,7 +133,7 @@ struct OriginFetcher: Sendable {
                     client.release()
                     let timedOut = (error as? HTTPClientError).map { $0 == .deadlineExceeded || $0 == .readTimeout || $0 == .connectTimeout } ?? false
                     logger.info("origin request failed", metadata: [
-                        "url": "\(target)", "address": "\(address)", "error": "\(error)", "addresses.left": "\(pinned.addresses.count - index - 1)",
+                        "url": "\(redacted(target))", "address": "\(address)", "error": "\(error)", "addresses.left": "\(pinned.addresses.count - index - 1)",
                     ])
                     let deadlinePassed = (error as? HTTPClientError) == .deadlineExceeded
                     guard index == pinned.addresses.count - 1 || deadlinePassed || Task.isCancelled else { continue }
@@ -211,16 +211,20 @@ func forward(
             if sent >= expected { break }
         }
     } catch {
-        logger.info("fetch aborted", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)", "error": "\(error)"])
+        logger.info("fetch aborted", metadata: ["url": "\(redacted(url))", "range": "\(served)", "sent": "\(sent)", "error": "\(error)"])
         throw error
     }
     guard sent == expected else {
-        logger.info("origin ended early", metadata: ["url": "\(url)", "range": "\(served)", "sent": "\(sent)"])
+        logger.info("origin ended early", metadata: ["url": "\(redacted(url))", "range": "\(served)", "sent": "\(sent)"])
         throw OriginEndedEarly()
     }
 }
 
 struct OriginEndedEarly: Error {}
+
+/// `url` as the peer logs it: without query string, fragment and user info, where a caller's
+/// signature or password would be (the peer's logs are not the caller's).
+func redacted(_ url: String) -> String { TrackerAPI.DownloadReport.redact(url) }
 
 extension OriginFetcher {
     /// The origin request for `range` through `client` (pinned URL, `Host`, `If-Range`).
@@ -241,15 +245,15 @@ extension OriginFetcher {
         switch refusal {
         case let .forbidden(host, rule):
             logger.info("origin refused by the address policy", metadata: [
-                "url": "\(url)", "host": "\(host)", "address": "\(rule.address)", "rule": "\(rule.rule)", "redirected": "\(redirected)",
+                "url": "\(redacted(url))", "host": "\(host)", "address": "\(rule.address)", "rule": "\(rule.rule)", "redirected": "\(redirected)",
             ])
             return problem(.forbidden, type: "forbidden-address", prefix + refusal.description)
         case .badScheme, .badURL:
-            logger.info("origin URL refused", metadata: ["url": "\(url)", "reason": "\(refusal)", "redirected": "\(redirected)"])
+            logger.info("origin URL refused", metadata: ["url": "\(redacted(url))", "reason": "\(refusal)", "redirected": "\(redirected)"])
             if redirected { return problem(.badGateway, type: "origin-redirect", prefix + refusal.description) }
             return problem(.badRequest, type: refusal.isScheme ? "bad-scheme" : "bad-url", refusal.description)
         case .unresolvable:
-            logger.info("origin host does not resolve", metadata: ["url": "\(url)", "reason": "\(refusal)"])
+            logger.info("origin host does not resolve", metadata: ["url": "\(redacted(url))", "reason": "\(refusal)"])
             return problem(.badGateway, type: "origin-unreachable", prefix + refusal.description)
         }
     }

@@ -44,6 +44,9 @@ public struct PeerConfiguration: Sendable, Hashable {
     public var cacheCapacity: Int64 = 10 << 30
     /// Cached files unused for this long are removed.
     public var cacheMaxAgeSeconds: Int = 7 * 24 * 3600
+    /// Query parameters left out of the cache key besides the object stores' signing
+    /// parameters (config key `cache_key_ignore_params`; exact names, see `URLIdentity`).
+    public var cacheKeyIgnoreParams: [String] = []
     /// Serve Prometheus metrics at `/metrics` and update them on the data path (config key
     /// `metrics`, `--no-metrics`). Off, the peer records none; its status in heartbeats stays.
     public var metrics: Bool = true

@@ -60,7 +60,9 @@ public enum PeerServer {
         if let directory = configuration.cacheDirectory {
             lock = try CacheDirectoryLock(directory: directory)
             cache = PeerCache(
-                configuration: .init(directory: directory, capacity: configuration.cacheCapacity, maxAge: .seconds(configuration.cacheMaxAgeSeconds)),
+                configuration: .init(
+                    directory: directory, capacity: configuration.cacheCapacity, maxAge: .seconds(configuration.cacheMaxAgeSeconds),
+                    ignoredParameters: configuration.cacheKeyIgnoreParams),
                 logger: logger)
         }
         let originClient = makeOriginClient(configuration: configuration)

@@ -15,7 +15,11 @@ import Synchronization
 /// redirects `n` times before landing on `/files/{name}`; `GET|HEAD /signed/{name}`
 /// redirects (`302`) to a fresh presigned-style URL `/s/{token}/{name}` that serves the
 /// content to `GET` for ``Faults/signedURLLifetime`` after it was issued and answers `403`
-/// afterwards (and always to `HEAD`, like a URL signed for `GET` only); `GET /healthz`.
+/// afterwards (and always to `HEAD`, like a URL signed for `GET` only);
+/// `GET|HEAD /presigned/{name}?X-Amz-…` serves the content only to a request whose query
+/// carries `X-Amz-Signature` and `X-Amz-Expires`, as an S3 presigned URL does, checked
+/// loosely: any values pass, a missing one is `403` (see ``presignedURL(_:signature:)``);
+/// `GET /healthz`.
 ///
 /// Checksum files: a name that looks like one (``isChecksumFileName(_:)``: `FILE.sha256`,
 /// `SHA256SUMS`…) or is listed in ``Faults/checksumFiles`` is not the content: at
@@ -106,6 +110,7 @@ public final class TestOrigin: Sendable {
         /// Signed-URL tokens and when each expires.
         var signed: [String: SignedURL] = [:]
         var signedIssued = 0
+        var presignedRefusals = 0
         var checksumFileRequests: [ChecksumFileRequest] = []
         /// Gates holding answers for checksum files (see ``pauseChecksumFiles()``).
         var checksumGates: [GateCore] = []
@@ -182,6 +187,18 @@ public final class TestOrigin: Sendable {
         }
     }
 
+    /// The path and query of an S3-style presigned URL of `name` that `/presigned/{name}`
+    /// accepts, signed with `signature` (any text): the SigV4 parameters, and `x-id` and
+    /// `versionId` that are not signing parameters, around them.
+    public static func presignedURL(_ name: String, signature: String) -> String {
+        "/presigned/\(name)?x-id=GetObject&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            + "&X-Amz-Credential=AKIAEXAMPLE%2F20261124%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261124T120000Z"
+            + "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&versionId=v1&X-Amz-Signature=\(signature)"
+    }
+
+    /// Requests to `/presigned/{name}` refused for want of a signature so far.
+    public var presignedRefusals: Int { state.withLock { $0.presignedRefusals } }
+
     /// Signed URLs issued by `/signed/{name}` so far.
     public var signedURLsIssued: Int { state.withLock { $0.signedIssued } }
 
@@ -244,6 +261,17 @@ public final class TestOrigin: Sendable {
             guard self.signedURLIsValid(context.parameters.get("token")) else { return Self.signatureRefused() }
             return self.serve(request, head: false)
         }
+        let presigned: @Sendable (Request, DDLRequestContext) async throws -> Response = { request, context in
+            if let refused = try await self.checksumFile(request, context, published: false) { return refused }
+            let query = request.uri.queryParameters
+            guard query.get("X-Amz-Signature") != nil, query.get("X-Amz-Expires") != nil else {
+                self.state.withLock { $0.presignedRefusals += 1 }
+                return Self.signatureRefused()
+            }
+            return self.serve(request, head: request.method == .head)
+        }
+        router.on("/presigned/:name", method: .get, use: presigned)
+        router.on("/presigned/:name", method: .head, use: presigned)
         router.on("/s/:token/:name", method: .head) { _, _ in
             self.state.withLock { $0.headRequests += 1 }
             return Self.signatureRefused()

@@ -16,6 +16,8 @@ struct PreheatCommand: AsyncParsableCommand {
     var trackers: [String] = []
     @Option(help: "Piece size, when the downloads that follow will use one (default: as `ddl get` chooses).") var pieceSize: String?
     @Option(help: "Most peers to fill, as the downloads that follow will use (default 64; config key swarm_peers).") var swarmPeers: Int?
+    @Option(name: .customLong("cache-key-ignore-param"), help: "A query parameter left out of the file's key for piece owners besides the signing parameters (repeatable; config key cache_key_ignore_params; as the downloads that follow).")
+    var cacheKeyIgnoreParams: [String] = []
     @Flag(help: "Print the result as JSON.") var json = false
     @OptionGroup var tls: TLSOptions
     @OptionGroup var security: SecurityOptions
@@ -26,6 +28,7 @@ struct PreheatCommand: AsyncParsableCommand {
         let reader = try await common.reader(security.flags + tls.flags + [
             "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "piece_size": pieceSize.map { .string($0) },
             "swarm_peers": swarmPeers.map { .int($0) },
+            "cache_key_ignore_params": cacheKeyIgnoreParams.isEmpty ? nil : .stringArray(cacheKeyIgnoreParams),
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         _ = try settings {

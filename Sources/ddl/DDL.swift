@@ -107,6 +107,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most bytes the cache holds, e.g. 20GiB (default 10GiB); least recently used files go first.") var cacheSize: String?
     @Option(help: "Remove cached files unused for this long, e.g. 7d, 12h (default 7d).") var cacheMaxAge: String?
     @Flag(help: "Keep no cache: relay bytes from the origin without storing them (config key cache: false).") var noCache = false
+    @Option(name: .customLong("cache-key-ignore-param"), help: "A query parameter left out of cache keys besides the object stores' signing parameters, e.g. token (repeatable; config key cache_key_ignore_params; give clients the same).")
+    var cacheKeyIgnoreParams: [String] = []
     @Option(help: "Directory for this peer's TLS certificate and key, made on first start (config key state_dir; default ~/.local/state/ddl, or under $XDG_STATE_HOME).") var stateDir: String?
     @Flag(help: "Print the fingerprint of this peer's certificate (making it in the state directory if there is none yet) and exit.")
     var printFingerprint = false
@@ -122,6 +124,7 @@ struct ServerCommand: AsyncParsableCommand {
             "state_dir": stateDir.map { .string($0) },
             "cache_dir": cacheDir.map { .string($0) }, "cache_size": cacheSize.map { .string($0) },
             "cache_max_age": cacheMaxAge.map { .string($0) }, "cache": noCache ? .bool(false) : nil, "metrics": noMetrics ? .bool(false) : nil,
+            "cache_key_ignore_params": cacheKeyIgnoreParams.isEmpty ? nil : .stringArray(cacheKeyIgnoreParams),
         ] + [
             "tracker": trackers.isEmpty ? nil : .stringArray(trackers), "host": host.map { .string($0) }, "port": port.map { .int($0) },
             "advertise": advertise.map { .string($0) }, "name": name.map { .string($0) }, "max_fetches": maxFetches.map { .int($0) },
@@ -162,6 +165,8 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Fraction of each peer's bytes spot-checked against the origin by SHA-256, each peer's first delivery at head and tail (64 KiB), then one 256 KiB window at a random place in every 256KiB/RATE of its data; 0 disables, 1 checks all (default 0.02).") var verifyPeers: String?
     @Option(help: "Seconds without data before a piece is given to another source (default 30).") var readTimeout: Int?
     @Option(help: "Most peers the download uses: the tracker lists those it ranks highest for this file, the same for every client of it (default 64; config key swarm_peers).") var swarmPeers: Int?
+    @Option(name: .customLong("cache-key-ignore-param"), help: "A query parameter left out of the file's key for piece owners besides the object stores' signing parameters (repeatable; config key cache_key_ignore_params; as the peers have it).")
+    var cacheKeyIgnoreParams: [String] = []
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
     @Flag(help: "Print NDJSON events on standard output.") var json = false
     @Option(name: .customLong("allow-peer-network"), help: "Use peers in this network although the address policy refuses it, e.g. 127.0.0.0/8 (repeatable; config key allow_peer_networks).")
@@ -181,6 +186,7 @@ struct GetCommand: AsyncParsableCommand {
             "resume": noResume ? .bool(false) : nil, "restart_on_change": restartOnChange ? .bool(true) : nil,
             "checksum": checksum.map { .string($0) }, "sha256": noSha256 ? .bool(false) : nil, "verify_peers": verifyPeers.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
             "swarm_peers": swarmPeers.map { .int($0) },
+            "cache_key_ignore_params": cacheKeyIgnoreParams.isEmpty ? nil : .stringArray(cacheKeyIgnoreParams),
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         configuration.mirrors = mirrors

@@ -1,5 +1,6 @@
 import Configuration
 import DDLCore
+import Foundation
 import SystemPackage
 
 /// Builds the configuration reader for a role: command-line flags over `DDL_*` environment
@@ -88,6 +89,20 @@ public enum ConfigLoader {
             throw Failure(description: "\(key) must be between \(range.lowerBound) and \(range.upperBound), got \(found)")
         }
         return found
+    }
+
+    /// Reads `cache_key_ignore_params` (repeatable `--cache-key-ignore-param`,
+    /// `DDL_CACHE_KEY_IGNORE_PARAMS`): query parameter names left out of cache and ownership
+    /// keys besides the signing ones (see `URLIdentity`). A list, or one string of
+    /// comma-separated names; each is matched exactly as written.
+    static func cacheKeyIgnoreParams(_ reader: ConfigReader) throws -> [String] {
+        let key: ConfigKey = "cache_key_ignore_params"
+        let entries = reader.stringArray(forKey: key) ?? reader.string(forKey: key).map { [$0] } ?? []
+        let names = entries.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for name in names where name.contains(where: { "&=?#".contains($0) || $0.isWhitespace }) {
+            throw Failure(description: "cache_key_ignore_params takes query parameter names (no &, =, ?, # or spaces), got \(name)")
+        }
+        return names
     }
 
     /// Reads a boolean key (`true`/`false`/`yes`/`no`/`1`/`0`).

@@ -25,7 +25,7 @@ extension TrackerConfiguration {
 extension PeerConfiguration {
     /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `host`, `port`, `advertise`, `name`, `max_fetches`,
     /// `origin_connect_timeout`, `origin_read_timeout`, `cache`, `cache_dir`, `cache_size`,
-    /// `cache_max_age`, `metrics`.
+    /// `cache_max_age`, `cache_key_ignore_params`, `metrics`.
     public init(reader: ConfigReader) throws {
         self.init()
         (trackerURLs, trackerFingerprints) = try TransportSettings.trackers(reader)
@@ -47,6 +47,7 @@ extension PeerConfiguration {
         }
         cacheCapacity = try ConfigLoader.size(reader, "cache_size") ?? cacheCapacity
         cacheMaxAgeSeconds = try ConfigLoader.duration(reader, "cache_max_age") ?? cacheMaxAgeSeconds
+        cacheKeyIgnoreParams = try ConfigLoader.cacheKeyIgnoreParams(reader)
         connectionLimits = try SecuritySettings.connectionLimits(reader)
         metrics = try ConfigLoader.bool(reader, "metrics", default: metrics)
     }
@@ -55,7 +56,7 @@ extension PeerConfiguration {
 extension ClientConfiguration {
     /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
     /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
-    /// `verify_peers`, `swarm_peers`, `connect_timeout`, `read_timeout`, `report`.
+    /// `verify_peers`, `swarm_peers`, `cache_key_ignore_params`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
         (trackerURLs, trackerFingerprints) = try TransportSettings.trackers(reader)
@@ -99,6 +100,7 @@ extension ClientConfiguration {
         }
         computeSHA256 = try ConfigLoader.bool(reader, "sha256", default: computeSHA256)
         swarmPeers = try ConfigLoader.int(reader, "swarm_peers", default: swarmPeers, in: 1...1000)
+        cacheKeyIgnoreParams = try ConfigLoader.cacheKeyIgnoreParams(reader)
         connectTimeoutSeconds = try ConfigLoader.int(reader, "connect_timeout", default: connectTimeoutSeconds, in: 1...600)
         readTimeoutSeconds = try ConfigLoader.int(reader, "read_timeout", default: readTimeoutSeconds, in: 1...3600)
         reportToTracker = try ConfigLoader.bool(reader, "report", default: reportToTracker)

@@ -93,20 +93,32 @@ extension Downloader {
         return addresses
     }
 
+    /// What piece owners are computed from: the identity of the file's URL (without signing
+    /// parameters and those in `ignoring`, see ``URLIdentity``) and its validator, so that
+    /// every client of one object, whoever signed its URL, gives a piece to the same peer.
+    /// `nil` without a validator.
+    static func ownershipKey(of file: RemoteFile, ignoring: [String]) -> String? {
+        guard let validator = file.ifRangeValidator else { return nil }
+        return URLIdentity(file.url, ignoring: ignoring).url + " " + validator
+    }
+
     /// Each piece's owner among the peers that fetch from the origin (see ``Rendezvous``),
     /// or `nil` when ownership does not apply: no such peer, or a file without a validator
     /// (peers cache only files with one). A piece that the rendezvous owner's cache does not
     /// hold (all of) goes to the peer whose cache holds the most of it (`holdings`: it
     /// fetched it as a thief, or part of it as an endgame copy, in an earlier download).
-    static func owners(plan: PiecePlan, file: RemoteFile, sources: [DownloadSource], holdings: [String: CacheHoldings] = [:]) -> [String?]? {
-        guard let validator = file.ifRangeValidator else { return nil }
+    /// `ignoring` are the query parameters left out of the file's key besides the signing
+    /// ones (`cache_key_ignore_params`).
+    static func owners(
+        plan: PiecePlan, file: RemoteFile, sources: [DownloadSource], holdings: [String: CacheHoldings] = [:], ignoring: [String]
+    ) -> [String?]? {
+        guard let key = ownershipKey(of: file, ignoring: ignoring) else { return nil }
         var candidates: [String: String] = [:]
         for source in sources {
             guard let peer = source.kind as? PeerSource, peer.targetIsOrigin else { continue }
             candidates[peer.authority] = source.id
         }
         guard !candidates.isEmpty else { return nil }
-        let key = file.url + " " + validator
         let names = Array(candidates.keys)
         return (0..<plan.count).map { piece in
             let range = plan.range(of: piece)

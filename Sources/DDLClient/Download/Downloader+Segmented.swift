@@ -27,7 +27,7 @@ extension Downloader {
             httpClient: httpClient, swarmClient: swarmClient, counters: counters, logger: logger,
             headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
         let holdings = await cacheHoldings(of: file, sources: sources)
-        let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings)
+        let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings, ignoring: configuration.cacheKeyIgnoreParams)
         let warm = Self.warmth(plan: plan, owners: owners, holdings: holdings)
         if warm == true { logger.info("the peers' caches hold the file", metadata: ["peers": "\(holdings.count)"]) }
         var round = Round(completed: completed, sources: sources)

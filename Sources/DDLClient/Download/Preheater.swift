@@ -83,7 +83,7 @@ package struct Preheater: Sendable {
         }
         // Cut and assigned as a download through these peers would be (see Downloader+Plan).
         let plan = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) } ?? PiecePlan.automatic(length: length, sources: peers.count + 1)
-        let owners = Downloader.owners(plan: plan, file: file, sources: sources, holdings: [:]) ?? []
+        let owners = Downloader.owners(plan: plan, file: file, sources: sources, holdings: [:], ignoring: configuration.cacheKeyIgnoreParams) ?? []
         let byID = Dictionary(sources.map { ($0.id, $0.kind as! PeerSource) }, uniquingKeysWith: { a, _ in a })
         var queues: [String: [Int]] = [:]
         for piece in 0..<plan.count { if let owner = owners[piece] { queues[owner, default: []].append(piece) } }

@@ -27,6 +27,18 @@ package final class CacheFile: Sendable {
         package var length: Int64
         package var lastModified: String?
         package var etag: String?
+        /// Whether the origin served this version to a URL with nothing left out of the key
+        /// when the file was made (see ``PeerCache/mayServe(_:url:)``); absent in files stored
+        /// before keys left signatures out.
+        package var open: Bool?
+
+        package init(key: CacheKey, length: Int64, lastModified: String?, etag: String?, open: Bool? = nil) {
+            self.key = key
+            self.length = length
+            self.lastModified = lastModified
+            self.etag = etag
+            self.open = open
+        }
     }
 
     static let digestSize = 32
@@ -38,11 +50,16 @@ package final class CacheFile: Sendable {
     /// Creates the file in `directory` (a new directory), writing `meta`.
     package convenience init(creating directory: String, meta: Meta) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.write(meta, in: directory)
+        try self.init(opening: directory, meta: meta)
+    }
+
+    /// Writes `meta.json` in `directory` whole or not at all (a temporary file renamed).
+    static func write(_ meta: Meta, in directory: String) throws {
         let encoded = try JSONEncoder().encode(meta)
         let temporary = directory + "/meta.json.tmp"
         try encoded.write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, directory + "/meta.json") == 0 else { throw Errno(rawValue: errno) }
-        try self.init(opening: directory, meta: meta)
     }
 
     private init(opening directory: String, meta: Meta) throws {
@@ -62,9 +79,12 @@ package final class CacheFile: Sendable {
         try? digests.close()
     }
 
-    /// Opens the cached file in `directory` and returns it with the blocks it holds.
-    package static func open(directory: String) throws -> (file: CacheFile, stored: BlockSet) {
-        let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/meta.json")))
+    /// Opens the cached file in `directory` and returns it with the blocks it holds. Its
+    /// `meta.json` is passed through `rekeying` first, and written again when that changes it.
+    package static func open(directory: String, rekeying: (Meta) -> Meta = { $0 }) throws -> (file: CacheFile, stored: BlockSet) {
+        let found = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/meta.json")))
+        let meta = rekeying(found)
+        if meta != found { try write(meta, in: directory) }
         let file = try CacheFile(opening: directory, meta: meta)
         var stored = BlockSet()
         var slots = [UInt8](repeating: 0, count: 1 << 16)

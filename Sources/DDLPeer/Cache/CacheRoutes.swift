@@ -24,10 +24,10 @@ struct CacheRoutes: Sendable {
             let files = await cache.list()
             return try jsonResponse(Listing(files: files, storedBytes: cache.storedBytes, capacity: cache.configuration.capacity), status: .ok)
         }
-        // What a client asks before a download: which bytes of this file (URL, and the
-        // validator in If-Range) are stored here.
+        // What a client asks before a download: which bytes of this file (the URL's identity,
+        // and the validator in If-Range) are stored here.
         router.get("/v1/cache/holdings") { request, _ in
-            guard let url = request.uri.queryParameters.get("url"), let key = CacheKey(url: url, ifRange: request.headers[.ifRange]) else {
+            guard let url = request.uri.queryParameters.get("url"), let key = cache.key(url: url, ifRange: request.headers[.ifRange]) else {
                 return try jsonResponse(CacheHoldings(ranges: []), status: .ok)
             }
             let ranges = await cache.holdings(key).map { [$0.first, $0.last] }

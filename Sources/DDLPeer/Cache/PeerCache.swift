@@ -1,3 +1,4 @@
+import Crypto
 import DDLCore
 import Foundation
 import Logging
@@ -9,7 +10,9 @@ import Synchronization
 /// bounded by ``Configuration/capacity`` (least recently used files go first) and
 /// ``Configuration/maxAge``, kept across restarts.
 ///
-/// Files are cached by ``CacheKey`` (URL and validator) in 64 KiB blocks (see ``BlockPlan``).
+/// Files are cached by ``CacheKey`` (the URL's identity and the validator) in 64 KiB blocks
+/// (see ``BlockPlan``). Since the identity leaves signatures out, the cache serves stored
+/// bytes of a signed URL only to a URL the origin accepted (``mayServe(_:url:)``).
 /// The cache also runs single flight: a request for blocks that another request is fetching
 /// waits for them instead of fetching them again.
 ///
@@ -24,13 +27,21 @@ package final class PeerCache: Sendable {
         package var capacity: Int64 = 10 << 30
         /// Files unused for this long are removed.
         package var maxAge: Duration = .seconds(7 * 24 * 3600)
+        /// Query parameters left out of keys besides the signing ones (see ``URLIdentity``).
+        package var ignoredParameters: [String] = []
 
-        package init(directory: String, capacity: Int64 = 10 << 30, maxAge: Duration = .seconds(7 * 24 * 3600)) {
+        package init(
+            directory: String, capacity: Int64 = 10 << 30, maxAge: Duration = .seconds(7 * 24 * 3600), ignoredParameters: [String] = []
+        ) {
             self.directory = directory
             self.capacity = capacity
             self.maxAge = maxAge
+            self.ignoredParameters = ignoredParameters
         }
     }
+
+    /// How many URLs the origin accepted are remembered per file (see ``accept(_:url:)``).
+    static let acceptedURLsKept = 64
 
     struct Entry {
         let key: CacheKey
@@ -41,6 +52,12 @@ package final class PeerCache: Sendable {
         var users = 0
         var waiters: [Int: [CheckedContinuation<Void, Never>]] = [:]
         var storedBytes: Int64 = 0
+        /// Whether the origin served this version to a URL with nothing left out of its key
+        /// (see ``URLIdentity``): its bytes are public, and any caller may have them.
+        var open = false
+        /// SHA-256 of the URLs (the whole URLs, signatures included) the origin answered for
+        /// this version, newest last: callers with one of them may have the bytes.
+        var accepted: [String] = []
     }
 
     struct State {
@@ -72,6 +89,7 @@ package final class PeerCache: Sendable {
                 for (file, stored) in found {
                     let key = file.meta.key
                     var entry = Entry(key: key, lastUse: file.lastUse())
+                    entry.open = file.meta.open ?? false
                     entry.plan = BlockPlan(length: file.meta.length)
                     entry.plan.stored = stored
                     entry.file = file
@@ -89,8 +107,11 @@ package final class PeerCache: Sendable {
         }
     }
 
-    /// Reads the cache directory: every cached file still young enough, the newest when two
-    /// hold the same key; the rest is deleted.
+    /// Reads the cache directory: every cached file still young enough, the one holding more
+    /// blocks when two hold the same key; the rest is deleted. Each file's key is derived again
+    /// from the URL its `meta.json` records, so that files stored by an earlier version under
+    /// the whole URL (signature included), or under another `ignoredParameters`, move to their
+    /// key now, and their `meta.json` is rewritten without what the key leaves out.
     static func scan(_ configuration: Configuration, logger: Logger) -> [(CacheFile, BlockSet)] {
         let manager = FileManager.default
         try? manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
@@ -99,7 +120,9 @@ package final class PeerCache: Sendable {
         let oldest = Date().addingTimeInterval(-configuration.maxAge.seconds)
         for name in names.sorted() where !name.hasPrefix(".") {
             let directory = configuration.directory + "/" + name
-            guard let (file, stored) = try? CacheFile.open(directory: directory), file.lastUse() >= oldest else {
+            guard let (file, stored) = try? CacheFile.open(directory: directory, rekeying: { rekeyed($0, configuration) }),
+                  file.lastUse() >= oldest
+            else {
                 logger.debug("cache: removing an unreadable or expired entry", metadata: ["directory": "\(directory)"])
                 CacheFile.remove(directory: directory)
                 continue
@@ -114,6 +137,17 @@ package final class PeerCache: Sendable {
             }
         }
         return Array(byKey.values)
+    }
+
+    /// `meta` with its key derived from its URL as ``CacheKey/init(url:ifRange:ignoring:)``
+    /// does, and, for a file stored by an earlier version (no ``CacheFile/Meta/open``), open
+    /// when its URL left nothing out.
+    static func rekeyed(_ meta: CacheFile.Meta, _ configuration: Configuration) -> CacheFile.Meta {
+        var meta = meta
+        let identity = URLIdentity(meta.key.url, ignoring: configuration.ignoredParameters)
+        if meta.open == nil { meta.open = !identity.leftOutCredentials }
+        meta.key.url = identity.url
+        return meta
     }
 
     static func bytes(of stored: BlockSet, in plan: BlockPlan) -> Int64 {
@@ -134,6 +168,47 @@ extension PeerCache {
             state.entries[key.id, default: Entry(key: key, lastUse: Date())].users += 1
             state.entries[key.id]!.lastUse = Date()
         }
+    }
+
+    /// The key of a request for `url` with `If-Range: ifRange`, or `nil` when its bytes must
+    /// not be cached (see ``CacheKey/init(url:ifRange:ignoring:)``).
+    package func key(url: String, ifRange: String?) -> CacheKey? {
+        CacheKey(url: url, ifRange: ifRange, ignoring: configuration.ignoredParameters)
+    }
+
+    /// Whether a caller asking with `url` may be served `key`'s bytes that it did not fetch
+    /// from the origin itself: the origin served the version to a URL with nothing left out of
+    /// the key (the bytes are public), or it accepted `url` itself. The key leaves signatures
+    /// out; without this, a swarm member could read a private object stored by someone
+    /// else's signed URL with the URL alone.
+    package func mayServe(_ key: CacheKey, url: String) -> Bool {
+        let digest = Self.digest(of: url)
+        return state.withLock { state in
+            guard let entry = state.entries[key.id] else { return false }
+            return entry.open || entry.accepted.contains(digest)
+        }
+    }
+
+    /// Records that the origin answered `url` with `key`'s version (a `206` under its
+    /// validator): callers with `url` may be served the stored bytes, and all callers when
+    /// `url` has nothing that the key leaves out.
+    package func accept(_ key: CacheKey, url: String) {
+        let digest = Self.digest(of: url)
+        let open = !URLIdentity(url, ignoring: configuration.ignoredParameters).leftOutCredentials
+        state.withLock { state in
+            guard var entry = state.entries[key.id] else { return }
+            if open { entry.open = true }
+            if !entry.accepted.contains(digest) {
+                entry.accepted.append(digest)
+                if entry.accepted.count > Self.acceptedURLsKept { entry.accepted.removeFirst() }
+            }
+            state.entries[key.id] = entry
+        }
+    }
+
+    /// The SHA-256 of a URL, hex: what ``Entry/accepted`` keeps rather than the credential.
+    static func digest(of url: String) -> String {
+        SHA256.hexString(SHA256.hash(data: Data(url.utf8)))
     }
 
     /// Stops using the entry for `key`; an entry nobody uses and nothing was stored for is
@@ -183,17 +258,20 @@ extension PeerCache {
     /// The file to store `key`'s blocks in, made on first use; `nil` when the origin's answer
     /// contradicts what is stored (another length under the same validator).
     package func file(for key: CacheKey, meta: CacheFile.Meta) async -> CacheFile? {
-        let existing = state.withLock { state -> CacheFile?? in
-            guard let entry = state.entries[key.id] else { return .some(nil) }
-            if let file = entry.file { return file.meta.length == meta.length ? file : .some(nil) }
-            if let length = entry.plan.length, length != meta.length { return .some(nil) }
-            return nil
+        let found = state.withLock { state -> (existing: CacheFile??, open: Bool) in
+            guard let entry = state.entries[key.id] else { return (.some(nil), false) }
+            if let file = entry.file { return (file.meta.length == meta.length ? file : .some(nil), entry.open) }
+            if let length = entry.plan.length, length != meta.length { return (.some(nil), entry.open) }
+            return (nil, entry.open)
         }
-        if let existing { return existing }
+        if let existing = found.existing { return existing }
+        var meta = meta
+        meta.open = found.open
+        let made = meta
         let directory = configuration.directory + "/" + key.id.prefix(32) + "." + String(UInt32.random(in: .min ... .max), radix: 16)
         let created: CacheFile
         do {
-            created = try await NIOThreadPool.singleton.runIfActive { try CacheFile(creating: directory, meta: meta) }
+            created = try await NIOThreadPool.singleton.runIfActive { try CacheFile(creating: directory, meta: made) }
         } catch {
             logger.warning("cache: cannot create a cached file", metadata: ["directory": "\(directory)", "error": "\(error)"])
             return nil

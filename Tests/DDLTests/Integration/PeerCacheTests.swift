@@ -36,23 +36,25 @@ import Testing
         func expected(_ range: ByteRange) -> ByteBuffer { origin.content.bytes(range) }
     }
 
-    static func configuration(cacheDirectory: String, capacity: Int64 = 1 << 30) -> PeerConfiguration {
+    static func configuration(cacheDirectory: String, capacity: Int64 = 1 << 30, ignoring: [String] = []) -> PeerConfiguration {
         var configuration = PeerConfiguration(host: "127.0.0.1", port: 0)
         configuration.allowNetworks = [IPNetwork("127.0.0.0/8")!]  // the test origin runs on loopback
         configuration.cacheDirectory = cacheDirectory
         configuration.cacheCapacity = capacity
+        configuration.cacheKeyIgnoreParams = ignoring
         return configuration
     }
 
-    /// Runs a peer with a cache in `cacheDirectory` (a new one when `nil`) against `origin`.
+    /// Runs a peer with a cache in `cacheDirectory` (a new one when `nil`) against `origin`,
+    /// leaving the query parameters `ignoring` out of its keys.
     func withCachingPeer(
-        origin: TestOrigin = TestOrigin(length: 4 << 20), cacheDirectory: String? = nil, capacity: Int64 = 1 << 30,
+        origin: TestOrigin = TestOrigin(length: 4 << 20), cacheDirectory: String? = nil, capacity: Int64 = 1 << 30, ignoring: [String] = [],
         _ body: @Sendable @escaping (Harness) async throws -> Void
     ) async throws {
         let directory = try cacheDirectory ?? makeTemporaryDirectory() + "/cache"
         let originPort = Eventually<Int>()
         let peerPort = Eventually<Int>()
-        let configuration = Self.configuration(cacheDirectory: directory, capacity: capacity)
+        let configuration = Self.configuration(cacheDirectory: directory, capacity: capacity, ignoring: ignoring)
         let originClient = PeerServer.makeOriginClient(configuration: configuration)
         var services = try PeerServer.makeServices(configuration: configuration, httpClient: originClient, logger: testLogger) { await peerPort.set($0) }
         services.append(origin.makeApplication(logger: testLogger) { await originPort.set($0) })

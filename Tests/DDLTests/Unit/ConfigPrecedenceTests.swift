@@ -101,6 +101,27 @@ import Testing
         }
     }
 
+    @Test func cacheKeyIgnoreParamsIsAListForPeersAndClients() async throws {
+        func reader(flags: [String: ConfigContent] = [:], file: String? = nil, _ environment: [String: String] = [:]) async throws -> ConfigReader {
+            try await ConfigLoader.reader(flags: flags, configFile: file, environment: environment)
+        }
+        #expect(try ClientConfiguration(url: "http://x/", reader: try await reader()).cacheKeyIgnoreParams.isEmpty)
+        #expect(try PeerConfiguration(reader: try await reader()).cacheKeyIgnoreParams.isEmpty)
+        let file = try writeYAML("cache_key_ignore_params:\n  - token\n  - exp\n")
+        #expect(try ClientConfiguration(url: "http://x/", reader: try await reader(file: file)).cacheKeyIgnoreParams == ["token", "exp"])
+        #expect(try PeerConfiguration(reader: try await reader(file: file)).cacheKeyIgnoreParams == ["token", "exp"])
+        // One comma-separated string (an environment variable) over the file; flags over both.
+        let environment = ["DDL_CACHE_KEY_IGNORE_PARAMS": "auth, hdnts"]
+        #expect(try PeerConfiguration(reader: try await reader(file: file, environment)).cacheKeyIgnoreParams == ["auth", "hdnts"])
+        let flags: [String: ConfigContent] = ["cache_key_ignore_params": .stringArray(["sig2"])]
+        #expect(try ClientConfiguration(url: "http://x/", reader: try await reader(flags: flags, environment)).cacheKeyIgnoreParams == ["sig2"])
+        for bad in ["a=b", "x&y", "has space"] {
+            await #expect {
+                _ = try PeerConfiguration(reader: try await reader(["DDL_CACHE_KEY_IGNORE_PARAMS": bad]))
+            } throws: { String(describing: $0).contains("cache_key_ignore_params") }
+        }
+    }
+
     @Test func invalidValuesAreRejectedWithTheKeyName() async throws {
         let reader = try await ConfigLoader.reader(flags: [:], configFile: nil, environment: ["DDL_CONNECTIONS": "0"])
         #expect(throws: ConfigLoader.Failure.self) { try ClientConfiguration(url: "http://x/", reader: reader) }

@@ -43,9 +43,7 @@ extension FanOutTests {
         try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
             let origin = try #require(swarm.origin)
             let preheating = try presignedConfiguration(swarm, signature: "sigAAAA1111")
-            let preheat = try await withHTTPClient(Downloader.makeHTTPClient(configuration: preheating)) { client in
-                try await Preheater(configuration: preheating, httpClient: client, logger: testLogger).run()
-            }
+            let preheat = try await preheat(preheating)
             #expect(preheat.failures.isEmpty)
             #expect(preheat.bytes == Self.size)
             let before = origin.bytesServed

@@ -129,15 +129,7 @@ import Testing
         try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
             let origin = swarm.origin!
             var configuration = try configuration(swarm)
-            let client = Downloader.makeHTTPClient(configuration: configuration)
-            let preheat: Preheater.Summary
-            do {
-                preheat = try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
-                try await client.shutdown()
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
+            let preheat = try await preheat(configuration)
             #expect(preheat.failures.isEmpty)
             #expect(preheat.bytes == Self.size)
             #expect(preheat.cachedBefore == 0)
@@ -161,11 +153,7 @@ import Testing
         try await LocalSwarm.run(try options(peers: ["127.0.0.2"])) { swarm in
             swarm.origin!.update { $0.etag = nil; $0.lastModified = nil }
             let configuration = try configuration(swarm)
-            _ = try await withHTTPClient { client in
-                await #expect(throws: DownloadError.self) {
-                    _ = try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
-                }
-            }
+            await #expect(throws: DownloadError.self) { _ = try await preheat(configuration) }
         }
     }
 }

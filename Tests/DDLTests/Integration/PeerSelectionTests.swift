@@ -84,15 +84,7 @@ import Testing
             }
             let chosen = Set(ranked.prefix(2).map { "\($0.host):\($0.port)" })
 
-            let client = Downloader.makeHTTPClient(configuration: configuration)
-            let preheat: Preheater.Summary
-            do {
-                preheat = try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
-                try await client.shutdown()
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
+            let preheat = try await preheat(configuration)
             #expect(preheat.peers == 2 && preheat.bytes == size && preheat.failures.isEmpty)
 
             let summary = try await download(configuration)

@@ -120,6 +120,13 @@ func withHTTPClient<T: Sendable>(
 /// swarms run on loopback (an explicit opt-in, like `--allow-peer-network 127.0.0.0/8`).
 let testPeerNetworks = [IPNetwork("127.0.0.0/8")!]
 
+/// Runs `ddl preheat` of the configuration's URL with a fresh HTTP client.
+func preheat(_ configuration: ClientConfiguration) async throws -> Preheater.Summary {
+    try await withHTTPClient(Downloader.makeHTTPClient(configuration: configuration)) { client in
+        try await Preheater(configuration: configuration, httpClient: client, logger: testLogger).run()
+    }
+}
+
 /// Runs one download with the real client and a fresh HTTP client. `peerNetworks` are
 /// added to the configuration's ``ClientConfiguration/allowPeerNetworks`` (pass `[]` to
 /// test the default policy).

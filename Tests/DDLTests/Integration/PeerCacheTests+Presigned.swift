@@ -151,42 +151,32 @@ extension PeerCacheTests {
         let directory = try makeTemporaryDirectory() + "/cache"
         let origin = TestOrigin(length: 1 << 20)
         let range = ByteRange(first: 0, last: (1 << 20) - 1)
-        let originPort = Eventually<Int>()
-        let configuration = Self.configuration(cacheDirectory: directory)
-        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
-            let base = "http://127.0.0.1:\(try await originPort.wait())"
-            try await withHTTPClient { client in
-                for run in 1...2 {
-                    let peerPort = Eventually<Int>()
-                    try await withServices(try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }) {
-                        let h = Harness(origin: origin, originURL: base, peerURL: "http://127.0.0.1:\(try await peerPort.wait())", cacheDirectory: directory, client: client)
-                        if run == 1 {
-                            _ = try await h.fetch(range, url: presigned(h, "sigAAAA1111"))
-                            return
-                        }
-                        let before = origin.bytesServed
-                        let (_, body, shared) = try await h.fetch(range, url: presigned(h, "sigBBBB2222"))
-                        #expect(body == h.expected(range))
-                        #expect(shared == range.count)
-                        #expect(origin.bytesServed - before == 1, "only the check's byte")
-                    }
-                    guard run == 1 else { continue }
-                    // Make the stored file look as the previous version wrote it, twice, under
-                    // two signatures of the object.
-                    let entries = try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }
-                    #expect(entries.count == 1)
-                    for (index, signature) in ["sigOLD11111", "sigOLD22222"].enumerated() {
-                        let entry = directory + "/" + entries[0] + (index == 0 ? "" : ".copy")
-                        if index > 0 { try FileManager.default.copyItem(atPath: directory + "/" + entries[0], toPath: entry) }
-                        let metaPath = entry + "/meta.json"
-                        var meta = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metaPath))) as? [String: Any])
-                        var key = try #require(meta["key"] as? [String: Any])
-                        key["url"] = base + TestOrigin.presignedURL("a.bin", signature: signature)
-                        meta["key"] = key
-                        meta["open"] = nil
-                        try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: metaPath))
-                    }
-                }
+        try await withRestartedPeer(origin: origin, directory: directory) { run, h in
+            if run == 1 {
+                _ = try await h.fetch(range, url: presigned(h, "sigAAAA1111"))
+                return
+            }
+            let before = origin.bytesServed
+            let (_, body, shared) = try await h.fetch(range, url: presigned(h, "sigBBBB2222"))
+            #expect(body == h.expected(range))
+            #expect(shared == range.count)
+            #expect(origin.bytesServed - before == 1, "only the check's byte")
+        } afterRun: { run, base in
+            guard run == 1 else { return }
+            // Make the stored file look as the previous version wrote it, twice, under
+            // two signatures of the object.
+            let entries = try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }
+            #expect(entries.count == 1)
+            for (index, signature) in ["sigOLD11111", "sigOLD22222"].enumerated() {
+                let entry = directory + "/" + entries[0] + (index == 0 ? "" : ".copy")
+                if index > 0 { try FileManager.default.copyItem(atPath: directory + "/" + entries[0], toPath: entry) }
+                let metaPath = entry + "/meta.json"
+                var meta = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metaPath))) as? [String: Any])
+                var key = try #require(meta["key"] as? [String: Any])
+                key["url"] = base + TestOrigin.presignedURL("a.bin", signature: signature)
+                meta["key"] = key
+                meta["open"] = nil
+                try JSONSerialization.data(withJSONObject: meta).write(to: URL(fileURLWithPath: metaPath))
             }
         }
         let metas = try metaFiles(directory)

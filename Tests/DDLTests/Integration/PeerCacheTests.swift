@@ -68,6 +68,30 @@ import Testing
         try await originClient.shutdown()
     }
 
+    /// A caching peer on the cache directory `directory` started twice, one run after the
+    /// other (a restart), with one origin: `body` gets the run (1, 2) and its harness;
+    /// `afterRun` runs once a run's peer has stopped, with the run and the origin's base URL.
+    func withRestartedPeer(
+        origin: TestOrigin, directory: String, _ body: @Sendable (Int, Harness) async throws -> Void,
+        afterRun: @Sendable (Int, String) throws -> Void = { _, _ in }
+    ) async throws {
+        let originPort = Eventually<Int>()
+        let configuration = Self.configuration(cacheDirectory: directory)
+        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
+            let base = "http://127.0.0.1:\(try await originPort.wait())"
+            try await withHTTPClient { client in
+                for run in 1...2 {
+                    let peerPort = Eventually<Int>()
+                    try await withServices(try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }) {
+                        try await body(run, Harness(
+                            origin: origin, originURL: base, peerURL: "http://127.0.0.1:\(try await peerPort.wait())", cacheDirectory: directory, client: client))
+                    }
+                    try afterRun(run, base)
+                }
+            }
+        }
+    }
+
     @Test func aRepeatedRangeIsServedFromTheCacheWithoutTheOrigin() async throws {
         try await withCachingPeer { h in
             let range = ByteRange(first: 0, last: (1 << 20) - 1)
@@ -200,25 +224,12 @@ import Testing
     }
 
     @Test func theCacheSurvivesARestart() async throws {
-        let directory = try makeTemporaryDirectory() + "/cache"
         let origin = TestOrigin(length: 1 << 20)
         let range = ByteRange(first: 0, last: (1 << 20) - 1)
-        let originPort = Eventually<Int>()
-        let configuration = Self.configuration(cacheDirectory: directory)
-        try await withServices([origin.makeApplication(logger: testLogger) { await originPort.set($0) }]) {
-            let fileURL = "http://127.0.0.1:\(try await originPort.wait())/files/a.bin"
-            try await withHTTPClient { client in
-                // Two runs of a peer on the same directory, one after the other.
-                for run in 1...2 {
-                    let peerPort = Eventually<Int>()
-                    try await withServices(try PeerServer.makeServices(configuration: configuration, httpClient: client, logger: testLogger) { await peerPort.set($0) }) {
-                        let h = Harness(origin: origin, originURL: "", peerURL: "http://127.0.0.1:\(try await peerPort.wait())", cacheDirectory: directory, client: client)
-                        let (_, body, shared) = try await h.fetch(range, url: fileURL)
-                        #expect(body == h.expected(range))
-                        #expect(shared == (run == 1 ? 0 : range.count))
-                    }
-                }
-            }
+        try await withRestartedPeer(origin: origin, directory: try makeTemporaryDirectory() + "/cache") { run, h in
+            let (_, body, shared) = try await h.fetch(range, url: h.fileURL)
+            #expect(body == h.expected(range))
+            #expect(shared == (run == 1 ? 0 : range.count))
         }
         #expect(origin.getRequests == 1, "the second run serves what the first stored")
     }

@@ -238,7 +238,7 @@ extension Downloader {
         let fresh = configuration.pieceSize.map { PiecePlan(length: length, pieceSize: $0) }
             ?? PiecePlan.automatic(length: length, sources: peers > 0 ? peers + 1 : sources.count * configuration.connections)
         guard configuration.resume && !startOver, FileSystemChecks.isRegularFile(partPath), let saved = ControlFile.load(path: controlPath),
-              saved.url == configuration.url || saved.finalURL == file.url
+              saved.isOf(url: configuration.url, file: file, ignoring: configuration.cacheKeyIgnoreParams)
         else { return (fresh, []) }
         if let why = saved.mismatch(with: file) {
             guard configuration.restartOnChange else {

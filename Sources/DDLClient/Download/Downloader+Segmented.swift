@@ -14,7 +14,8 @@ extension Downloader {
         let (plan, completed) = try planPieces(file: file, length: length, sources: sources, partPath: partPath, controlPath: controlPath, startOver: startOver)
         let partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
         defer { partFile.close() }
-        let control = ControlFile(path: controlPath, state: ResumeState(url: configuration.url, file: file, plan: plan, completed: completed), pieceCount: plan.count)
+        let control = ControlFile(path: controlPath, state: ResumeState(
+            url: configuration.url, file: file, plan: plan, completed: completed, ignoring: configuration.cacheKeyIgnoreParams), pieceCount: plan.count)
         try await control.save()
         let mode = sources.contains(where: { $0.kind is PeerSource }) ? "swarm" : "direct"
         observer.handle(.started(DownloadStart(

@@ -7,9 +7,11 @@ import Foundation
 package struct ResumeState: Codable, Sendable, Equatable {
     /// Format version.
     package var version = 1
-    /// The URL as the user gave it.
+    /// The URL as the user gave it, as its ``URLIdentity`` (without the signing parameters of
+    /// a presigned URL, user info and fragment): a URL signed anew resumes, and no credential
+    /// is written to disk. (Files written before kept the whole URL; they still match.)
     package var url: String
-    /// The pinned URL after redirects.
+    /// The pinned URL after redirects, as its identity too.
     package var finalURL: String
     package var etag: String?
     package var lastModified: String?
@@ -21,9 +23,11 @@ package struct ResumeState: Codable, Sendable, Equatable {
     /// Completed pieces as a bitmap (bit i of byte i/8, LSB first), base64.
     package var completed: String
 
-    package init(url: String, file: RemoteFile, plan: PiecePlan, completed: Set<Int>) {
-        self.url = url
-        self.finalURL = file.url
+    /// - Parameter ignoring: more query parameters the identities leave out
+    ///   (`cache_key_ignore_params`).
+    package init(url: String, file: RemoteFile, plan: PiecePlan, completed: Set<Int>, ignoring: [String] = []) {
+        self.url = URLIdentity(url, ignoring: ignoring).url
+        self.finalURL = URLIdentity(file.url, ignoring: ignoring).url
         self.etag = file.etag
         self.lastModified = file.lastModified
         self.length = plan.length
@@ -52,6 +56,13 @@ package struct ResumeState: Codable, Sendable, Equatable {
         var bytes = [UInt8](repeating: 0, count: (count + 7) / 8)
         for piece in pieces where piece >= 0 && piece < count { bytes[piece / 8] |= 1 << (piece % 8) }
         return Data(bytes).base64EncodedString()
+    }
+
+    /// Whether this state is of the download of `url` (as the user gave it) or of `file`
+    /// (after redirects): the same identities, signatures aside.
+    package func isOf(url: String, file: RemoteFile, ignoring: [String] = []) -> Bool {
+        let identity = { (text: String) in URLIdentity(text, ignoring: ignoring).url }
+        return identity(self.url) == identity(url) || identity(finalURL) == identity(file.url)
     }
 
     /// Why this state cannot be used for `file`, or `nil` when it matches.

@@ -171,6 +171,27 @@ import Testing
         }
     }
 
+    /// A presigned URL that expired is signed anew and the download run again: it resumes,
+    /// and the control file never held the signature.
+    @Test func anInterruptedDownloadOfASignedURLResumesWithANewSignature() async throws {
+        let size: Int64 = 4 << 20
+        try await LocalSwarm.run(options(size: size)) { swarm in
+            let path = try makeTemporaryDirectory() + "/signed.bin"
+            var configuration = ClientConfiguration(url: swarm.originURL! + TestOrigin.presignedURL("signed.bin", signature: "sigOLD1111"))
+            configuration.outputFile = path
+            configuration.pieceSize = 256 << 10
+            await interruptDownload(configuration, at: swarm.origin!.pause(atOffset: size / 2))
+            let control = try String(contentsOfFile: path + ".ddl", encoding: .utf8)
+            #expect(!control.contains("sigOLD1111") && !control.contains("X-Amz"), "the control file holds the signature: \(control)")
+            configuration.url = swarm.originURL! + TestOrigin.presignedURL("signed.bin", signature: "sigNEW2222")
+            let observer = RecordingObserver()
+            let summary = try await download(configuration, observer: observer)
+            #expect(summary.sha256 == swarm.origin!.content.sha256())
+            #expect(observer.notices.contains { $0.contains("resuming") }, "\(observer.notices)")
+            #expect(swarm.origin!.bytesServed <= size * 5 / 4, "origin served \(swarm.origin!.bytesServed) bytes for a \(size)-byte file")
+        }
+    }
+
     @Test func resumeIsRefusedWhenTheFileChangedAndNoResumeStartsFresh() async throws {
         let size: Int64 = 4 << 20
         try await LocalSwarm.run(options(size: size)) { swarm in

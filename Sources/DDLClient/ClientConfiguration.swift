@@ -99,6 +99,11 @@ public struct ClientConfiguration: Sendable, Hashable {
     public var connectTimeoutSeconds: Int = 10
     /// Seconds without a byte on a piece before it is given to another source.
     public var readTimeoutSeconds: Int = 30
+    /// The longest one spot-check request for a window may take, whole answer included, at
+    /// the origin or at a peer refereeing for it; `nil` (the default): connect plus read
+    /// timeout. A referee that trickles its answer cannot hold a check for longer. Tests set
+    /// it short, without shortening the timeouts every other request has.
+    package var spotCheckDeadline: Duration?
     /// The swarm token, sent to the tracker and to peers (never to the origin).
     public var token: String?
     /// Blocks whose peers are used although the LAN address policy refuses them (loopback,

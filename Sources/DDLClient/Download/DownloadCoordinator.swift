@@ -298,8 +298,7 @@ final class DownloadCoordinator: Sendable {
     func completedCount(of source: SourceID) -> Int { state.withLock { $0.scheduler.completedCount(of: source) } }
     func isDone(_ piece: Int) -> Bool { state.withLock { $0.scheduler.isDone(piece) } }
     var banned: Set<SourceID> { state.withLock { $0.banned } }
-    /// Sources that did not deliver a spot check's window in time: avoided as referees while
-    /// others are left.
+    /// Sources that did not deliver a spot check's window in time: not asked to referee again.
     var slowReferees: Set<SourceID> { state.withLock { $0.slowReferees } }
     /// `source` did not deliver a spot check's window in time.
     func slowReferee(_ source: SourceID) { state.withLock { _ = $0.slowReferees.insert(source) } }

@@ -23,7 +23,9 @@ extension Downloader {
         let counters = TransferCounters()
         // The origin referees every spot check, also when this machine fetches no piece.
         let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
-        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority)
+        let verifier = PeerVerifier(
+            rate: configuration.verifyPeersRate, authority: authority,
+            deadline: configuration.spotCheckDeadline ?? .seconds(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds))
         let fetcher = PieceFetcher(
             httpClient: httpClient, swarmClient: swarmClient, counters: counters, logger: logger,
             headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))

@@ -43,12 +43,12 @@ extension Downloader {
         let coordinator = transfer.coordinator
         let source = check.source
         let fallback = transfer.verifier.fallbackReferees(
-            for: source, among: transfer.sources, excluding: coordinator.banned, avoiding: coordinator.slowReferees)
+            for: source, among: transfer.sources, excluding: coordinator.banned, slow: coordinator.slowReferees)
         let started = ContinuousClock.now
         var slow: [DownloadSource] = []
         let verdict = try await transfer.verifier.check(
             range: range, fallback: fallback, fetcher: transfer.fetcher, partFile: transfer.partFile, slow: &slow, refresher: transfer.refresher)
-        // Avoided as referees while others are left.
+        // Not asked to referee again in this download.
         for peer in slow { coordinator.slowReferee(peer.id) }
         logger.debug("spot check", metadata: [
             "source": "\(source.id)", "piece": "\(check.piece)", "range": "\(range)", "verdict": "\(verdict)",

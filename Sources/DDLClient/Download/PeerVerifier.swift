@@ -20,13 +20,18 @@ final class DigestBox: Sendable {
 /// window is 256 KiB), because a vote among peers is won by peers that lie together. An
 /// origin that refuses (`429`, `503`) is asked again, as its `Retry-After` says. Only when the
 /// origin cannot deliver the window at all do peers referee it, a vote: a second peer, and a
-/// third one when the second disagrees. A window nobody can settle is *not* a pass: it is
-/// reported, and the download fails unless a publisher's digest vouches for the file.
+/// third one when the second disagrees. Every request for a window has ``deadline`` for its
+/// whole answer, and a peer that misses it is not asked to referee again in the download. A
+/// window nobody can settle is *not* a pass: it is reported, and the download fails unless a
+/// publisher's digest vouches for the file.
 struct PeerVerifier: Sendable {
     /// Fraction of each source's bytes in the stratified sample (0 disables, 1 checks all).
     let rate: Double
     /// The origin fetched by this machine: the referee of every check.
     let authority: DownloadSource
+    /// The longest one request for a window may take, whole answer included (connect plus
+    /// read timeout unless configured): a source that trickles cannot hold a check longer.
+    let deadline: Duration
     /// Size of one checked window.
     static let window: Int64 = 256 << 10
     /// Requests for one window at the origin before it counts as unable to deliver.
@@ -36,13 +41,15 @@ struct PeerVerifier: Sendable {
     /// The longest wait between them, whatever `Retry-After` says.
     static let longestRetryWait: Duration = .seconds(5)
 
-    /// Peers that may referee when the origin cannot: not `source`, not banned, and the slow
-    /// ones last (one that missed a window's deadline referees only when nobody else can).
+    /// Peers that may referee when the origin cannot, in random order: not `source`, not
+    /// banned, and none that missed a window's deadline (`slow`). A peer that trickles its
+    /// answers thus holds at most the checks that were waiting on it when it first missed
+    /// one, not one deadline per window for the rest of the download (a quick failure, such
+    /// as a `503`, is not held against a referee).
     func fallbackReferees(
-        for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>, avoiding slow: Set<String> = []
+        for source: DownloadSource, among sources: [DownloadSource], excluding banned: Set<String>, slow: Set<String> = []
     ) -> [DownloadSource] {
-        let candidates = sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) }
-        return candidates.filter { !slow.contains($0.id) }.shuffled() + candidates.filter { slow.contains($0.id) }.shuffled()
+        sources.filter { $0 != source && $0.trust == .checked && !banned.contains($0.id) && !slow.contains($0.id) }.shuffled()
     }
 
     /// Outcome of one window's check.
@@ -72,7 +79,7 @@ struct PeerVerifier: Sendable {
 
         var description: String {
             switch self {
-            case let .noReferee(origin): "the origin could not deliver it (\(origin)) and no other source was left to compare with"
+            case let .noReferee(origin): "the origin could not deliver it (\(origin)) and no other source was left to compare with (banned peers and peers that missed a window's deadline are not asked)"
             case let .undelivered(by, timedOut, origin):
                 "the origin could not deliver it (\(origin)), nor could \(by.id)\(timedOut ? " in time" : "")"
             case let .noTiebreaker(referee, origin):
@@ -160,12 +167,12 @@ struct PeerVerifier: Sendable {
         return answer
     }
 
-    /// The SHA-256 of `range` from `source`: the whole fetch gets the time a piece's answer
-    /// may take to start (connect and read timeouts), so a source that trickles cannot hold
-    /// the check, and with it the end of the download, for long.
+    /// The SHA-256 of `range` from `source`: the whole fetch gets ``deadline`` (by default the
+    /// time a piece's answer may take to start: connect and read timeouts), so a source that
+    /// trickles cannot hold the check, and with it the end of the download, for long.
     private func digest(range: ByteRange, from source: DownloadSource, fetcher: PieceFetcher) async throws -> Answer {
         let box = DigestBox()
-        let deadline = Duration.nanoseconds(fetcher.headTimeout.nanoseconds)
+        let deadline = deadline
         return try await withThrowingTaskGroup(of: Answer.self) { group in
             group.addTask {
                 do {

@@ -210,23 +210,85 @@ extension AdversaryTests {
 extension AdversaryTests {
     /// A peer that serves its own pieces at full speed but, asked for a spot-check window
     /// (a range that does not end where a piece ends), sends one byte every 100 ms: never
-    /// idle long enough for the read timeout. Without the origin it referees the honest
-    /// peer's bytes; the download must still end in reasonable time.
-    @Test(.timeLimit(.minutes(1)))
-    func aRefereeThatTricklesDoesNotHoldTheDownloadForever() async throws {
+    /// idle long enough for the read timeout, and 256 KiB would take 7 hours. The origin
+    /// refuses every range this machine asks for (a rate limit: `429`), so the two peers
+    /// referee each other, and the trickler is the only referee of the honest peer's windows.
+    ///
+    /// Each of its answers must end at the spot-check deadline (set to 3 s here; the trickle
+    /// cannot finish first, so nothing races the clock), as an unsettled window, and once it
+    /// missed the deadline it must not be asked again: at most once per check running at that
+    /// moment, however many windows are left. With the honest peer's windows unsettled, the
+    /// download fails with exit 5 and leaves the final name free, unless a publisher's digest
+    /// vouches for the file (here given as with `--checksum sha-256=…`): then it ends byte-exact.
+    /// The time limit only stops a hang (without a deadline the check waits for the trickle,
+    /// 7 hours); it is no bound on the download's time, which a loaded machine stretches.
+    @Test(.timeLimit(.minutes(3)), arguments: [false, true])
+    func aRefereeThatTricklesDoesNotHoldTheDownloadForever(digestGiven: Bool) async throws {
         let pieceSize: Int64 = 1 << 20
-        let size: Int64 = 4 << 20
-        try await LocalSwarm.run(options(size: size, peers: 1)) { swarm in
-            let trickler: FaultyPeer.Fault = .scripted { range in
-                (range.last + 1) % pieceSize != 0 && range.last != size - 1 ? FaultyPeer.Answer(trickle: true) : .honest
+        let size: Int64 = 12 << 20
+        let isWindow: @Sendable (ByteRange) -> Bool = { range in (range.last + 1) % pieceSize != 0 && range.last != size - 1 }
+        try await LocalSwarm.run(options(size: size, peers: 0)) { swarm in
+            let origin = swarm.origin!
+            // Every GET for the file's bytes is refused at once, and Retry-After says to ask
+            // again at once; only this machine sends any (both peers serve the content
+            // themselves). The probe (a HEAD) is answered.
+            origin.update {
+                $0.failNextRequests = 1_000_000
+                $0.failStatus = 429
+                $0.retryAfter = 0
             }
-            try await withFaultyPeers([trickler], swarm: swarm) { _ in
+            let honestAsked = Eventually<Void>()
+            let honest: FaultyPeer.Fault = .scripted { range in
+                if !isWindow(range) { await honestAsked.set(()) }
+                return .honest
+            }
+            let trickled = RequestLog()
+            let trickler: FaultyPeer.Fault = .scripted { range in
+                guard isWindow(range) else {
+                    // Its pieces wait until the honest peer was asked for one, so that the
+                    // honest peer delivers bytes (which only the trickler can referee).
+                    _ = try? await honestAsked.wait()
+                    return .honest
+                }
+                trickled.record(range)
+                return FaultyPeer.Answer(trickle: true)
+            }
+            try await withFaultyPeers([honest, trickler], swarm: swarm) { ids in
+                let (honestID, tricklerID) = (ids[0], ids[1])
                 var configuration = try configuration(swarm, pieceSize: pieceSize, useSelf: false, rate: 0.5)
-                configuration.readTimeoutSeconds = 2
-                let started = ContinuousClock.now
-                let summary = try await download(configuration)
-                try expectExact(summary, configuration, swarm)
-                #expect(ContinuousClock.now - started < .seconds(30))
+                configuration.spotCheckDeadline = .seconds(3)
+                // The whole sample, also when the digest is known (as an explicit --verify-peers).
+                configuration.shrinkSampleWithDigest = false
+                if digestGiven { configuration.checksum = ExpectedChecksum("sha-256=" + origin.content.sha256()) }
+                let observer = RecordingObserver()
+                let result: Result<DownloadSummary, DownloadError>
+                do throws(DownloadError) { result = .success(try await download(configuration, observer: observer)) } catch { result = .failure(error) }
+
+                let reports = observer.spotChecks
+                // The premises: the origin refereed nothing, and the trickler was asked.
+                #expect(reports.allSatisfy { $0.referee == nil || ids.contains($0.referee!) }, "refereed by \(Set(reports.compactMap(\.referee)))")
+                #expect(!trickled.all.isEmpty, "the trickler was never asked to referee")
+                // Every trickled answer ended at the deadline, as an unsettled window of the honest peer's.
+                let timedOut = reports.filter {
+                    $0.source == honestID && $0.outcome == .inconclusive && $0.reason?.contains("nor could \(tricklerID) in time") == true
+                }
+                #expect(timedOut.count == trickled.all.count, "\(trickled.all.count) windows trickled, \(timedOut.count) ended at the deadline")
+                // Not asked again once it missed the deadline: at most the checks that were
+                // running then (Downloader.concurrentSpotChecks, 4).
+                #expect(trickled.all.count <= 4, "asked to referee \(trickled.all.count) windows: \(trickled.all)")
+                #expect(observer.banned.isEmpty, "banned \(observer.banned)")
+                switch (digestGiven, result) {
+                case let (true, .success(summary)):
+                    try expectExact(summary, configuration, swarm)
+                    #expect(summary.integrity == .verified(algorithm: "sha-256", source: "--checksum"), "\(summary.integrity)")
+                    #expect(observer.notices.contains { $0.contains("could not be settled, but the file matches") }, "\(observer.notices)")
+                case let (false, .failure(error)):
+                    #expect(error.exitCode == 5, "\(error)")
+                    #expect(error.description.contains("could not be checked against the origin"), "\(error)")
+                    #expect(!FileManager.default.fileExists(atPath: configuration.outputFile!), "the unchecked file has the final name")
+                default:
+                    Issue.record("digest given: \(digestGiven), result: \(result)")
+                }
             }
         }
     }

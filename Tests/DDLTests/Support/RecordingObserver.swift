@@ -27,6 +27,10 @@ final class RecordingObserver: DownloadObserver {
         events.withLock { Set($0.compactMap { if case let .pieceFailed(_, source, _) = $0 { source } else { nil } }) }
     }
 
+    var spotChecks: [SpotCheckReport] {
+        events.withLock { $0.compactMap { if case let .spotCheck(report) = $0 { report } else { nil } } }
+    }
+
     /// Every event, for a failure message.
     var all: [DownloadEvent] { events.withLock { $0 } }
 

@@ -406,31 +406,6 @@ extension AdversaryTests {
         }
     }
 
-    /// ADV-2 at scale: each spot check of a trickling referee now ends at a deadline, but the
-    /// trickler is asked again for every window, so the time it holds the end of the download
-    /// grows with the number of windows. After it missed a deadline it should not referee again.
-    @Test(.timeLimit(.minutes(2)))
-    func aTricklingRefereeIsNotAskedAgainAfterMissingADeadline() async throws {
-        let pieceSize: Int64 = 1 << 20
-        let size: Int64 = 16 << 20
-        try await LocalSwarm.run(options(size: size, peers: 1)) { swarm in
-            let trickled = RequestLog()
-            let trickler: FaultyPeer.Fault = .scripted { range in
-                guard (range.last + 1) % pieceSize != 0 && range.last != size - 1 else { return .honest }
-                trickled.record(range)
-                return FaultyPeer.Answer(trickle: true)
-            }
-            try await withFaultyPeers([trickler], swarm: swarm) { _ in
-                var configuration = try configuration(swarm, pieceSize: pieceSize, useSelf: false, rate: 0.5)
-                configuration.readTimeoutSeconds = 2
-                let summary = try await download(configuration)
-                try expectExact(summary, configuration, swarm)
-                // At most the checks that were running when it first missed its deadline (4 run at once).
-                #expect(trickled.all.count <= 4, "asked to referee \(trickled.all.count) windows")
-            }
-        }
-    }
-
     /// The deadline of a spot check is the same for any range, but at `--verify-peers 1` a
     /// check's range is everything a source wrote into a piece (a whole piece, 4 to 16 MiB by
     /// default), not a 256 KiB window: over a slow origin every such check times out, is

@@ -51,8 +51,10 @@ public actor PeerRegistry {
     /// The peers grouped for ranking per file, rebuilt when the membership changes or a
     /// second has passed (`lastSeen`), on the first ranked request after that.
     private var ranking: (version: Int, second: Int64, ranking: PeerRanking)?
-    /// Encoded per-file answers ("limit file" → body) of one membership version and second.
-    private var cachedRanked: (version: Int, second: Int64, bodies: [String: ByteBuffer]) = (-1, 0, [:])
+    /// Per-file answers ("limit file" → slot) of one membership version and second.
+    private var cachedRanked: (version: Int, second: Int64, slots: [String: RankedSlot]) = (-1, 0, [:])
+    /// Per-file rankings started (each request that found no answer and no ranking running).
+    private(set) var rankingsStarted = 0
     /// Most per-file answers kept in one second (past it, new ones are not kept).
     static let maxCachedRanked = 4096
     private let formatter = ISO8601DateFormatter()
@@ -245,16 +247,31 @@ public actor PeerRegistry {
 
     /// The `GET /v1/peers?file=KEY&limit=K` answer (``list(forFile:limit:)``) as JSON: an
     /// answer of this second and membership when there is one, else ranked and encoded
-    /// outside the actor from a snapshot of the peers.
+    /// outside the actor from a snapshot of the peers. Requests for the same file that come
+    /// while it is being ranked wait for that answer (one ranking per file and second, not
+    /// one per request at each second's start).
     public nonisolated func listDocument(forFile file: String, limit: Int) async throws -> ByteBuffer {
-        switch await rankedAnswer(forFile: file, limit: limit) {
+        let key = "\(limit) \(file)"
+        switch await rankedAnswer(forKey: key) {
         case let .cached(body):
             return body
         case let .rank(ranking, version, second):
-            let body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: ranking.list(file: file, limit: limit))))
-            await keep(body, forKey: "\(limit) \(file)", version: version, second: second)
+            let body: ByteBuffer
+            do {
+                body = ByteBuffer(data: try JSONEncoder().encode(TrackerAPI.PeerList(peers: ranking.list(file: file, limit: limit))))
+            } catch {
+                await keep(nil, forKey: key, version: version, second: second)
+                throw error
+            }
+            await keep(body, forKey: key, version: version, second: second)
             return body
         }
+    }
+
+    /// A per-file answer: encoded, or being ranked with requests waiting for it.
+    enum RankedSlot {
+        case ready(ByteBuffer)
+        case ranking(waiters: [CheckedContinuation<ByteBuffer?, Never>])
     }
 
     enum RankedAnswer: Sendable {
@@ -262,21 +279,45 @@ public actor PeerRegistry {
         case rank(PeerRanking, version: Int, second: Int64)
     }
 
-    private func rankedAnswer(forFile file: String, limit: Int) -> RankedAnswer {
-        let second = Int64(Date().timeIntervalSince1970)
-        if cachedRanked.second != second {
-            expire(now: now())  // at most once a second on this path
+    private func rankedAnswer(forKey key: String) async -> RankedAnswer {
+        while true {
+            let second = Int64(Date().timeIntervalSince1970)
+            if cachedRanked.second != second {
+                expire(now: now())  // at most once a second on this path
+            }
+            if cachedRanked.version != membershipVersion || cachedRanked.second != second {
+                resumeWaiters(of: cachedRanked.slots, with: nil)
+                cachedRanked = (membershipVersion, second, [:])
+            }
+            switch cachedRanked.slots[key] {
+            case let .ready(body):
+                return .cached(body)
+            case let .ranking(waiters):
+                // Another request ranks this file: its answer, or nil (it failed, or a new
+                // second or membership came first) to try again.
+                let answer = await withCheckedContinuation { continuation in
+                    cachedRanked.slots[key] = .ranking(waiters: waiters + [continuation])
+                }
+                if let answer { return .cached(answer) }
+            case nil:
+                rankingsStarted += 1
+                if cachedRanked.slots.count < Self.maxCachedRanked { cachedRanked.slots[key] = .ranking(waiters: []) }
+                return .rank(currentRanking(second: second), version: membershipVersion, second: second)
+            }
         }
-        if cachedRanked.version != membershipVersion || cachedRanked.second != second {
-            cachedRanked = (membershipVersion, second, [:])
-        }
-        if let body = cachedRanked.bodies["\(limit) \(file)"] { return .cached(body) }
-        return .rank(currentRanking(second: second), version: membershipVersion, second: second)
     }
 
-    private func keep(_ body: ByteBuffer, forKey key: String, version: Int, second: Int64) {
-        guard cachedRanked.version == version, cachedRanked.second == second, cachedRanked.bodies.count < Self.maxCachedRanked else { return }
-        cachedRanked.bodies[key] = body
+    /// Keeps the answer ranked for `key` (nil: none) and hands it to the requests waiting for it.
+    private func keep(_ body: ByteBuffer?, forKey key: String, version: Int, second: Int64) {
+        guard cachedRanked.version == version, cachedRanked.second == second, case let .ranking(waiters) = cachedRanked.slots[key] else { return }
+        cachedRanked.slots[key] = body.map { .ready($0) }
+        for waiter in waiters { waiter.resume(returning: body) }
+    }
+
+    private func resumeWaiters(of slots: [String: RankedSlot], with body: ByteBuffer?) {
+        for case let .ranking(waiters) in slots.values {
+            for waiter in waiters { waiter.resume(returning: body) }
+        }
     }
 
     /// The live peers listed for the file whose key is `file` (`GET /v1/peers?file=`): the

@@ -1,5 +1,8 @@
 import DDLCore
 @testable import DDLTracker
+import Foundation
+import NIOCore
+import NIOFoundationCompat
 import Testing
 
 /// The peers the tracker lists for one file (`GET /v1/peers?file=KEY&limit=K`).
@@ -89,6 +92,23 @@ import Testing
         #expect(await registry.list(forFile: "f", limit: 10).count == 2)
         clock.advance(by: .seconds(15))
         #expect(names(await registry.list(forFile: "f", limit: 10)) == ["10.0.0.2:1"])
+    }
+
+    @Test func requestsForAFileBeingRankedWaitForThatRanking() async throws {
+        let registry = await registry(endpoints)
+        let bodies = try await withThrowingTaskGroup(of: ByteBuffer.self) { group in
+            for _ in 0..<64 { group.addTask { try await registry.listDocument(forFile: "f-1", limit: 10) } }
+            return try await group.reduce(into: [ByteBuffer]()) { $0.append($1) }
+        }
+        #expect(Set(bodies).count <= 2)
+        // One ranking, or two when a second began in between (each second ranks anew).
+        let rankings = await registry.rankingsStarted
+        #expect(rankings <= 2, "\(rankings) rankings for 64 requests of one file")
+        let peers = try JSONDecoder().decode(TrackerAPI.PeerList.self, from: Data(buffer: bodies[0])).peers
+        #expect(names(peers) == bruteForce(endpoints, key: "f-1", limit: 10))
+        _ = try await registry.listDocument(forFile: "f-2", limit: 10)
+        let after = await registry.rankingsStarted
+        #expect(after == rankings + 1)
     }
 
     @Test func theBoundedHeapFindsTheLargest() {

@@ -57,22 +57,11 @@ import Testing
     }
 
     @Test func aDownloadAndItsPreheatUseTheSamePeersOfFour() async throws {
-        let size: Int64 = 8 << 20
-        var options = LocalSwarm.Options()
-        options.originSize = size
-        options.peerHosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
-        options.cacheRoot = try makeTemporaryDirectory() + "/caches"
-        options.tls = true
-        let hosts = options.peerHosts
-        try await LocalSwarm.run(options) { swarm in
-            var configuration = ClientConfiguration(url: swarm.fileURL())
-            configuration.trackerURLs = [swarm.trackerURL]
-            configuration.trackerFingerprints = swarm.trackerFingerprints
-            configuration.token = swarm.token
-            configuration.outputFile = try makeTemporaryDirectory() + "/file.bin"
-            configuration.pieceSize = 512 << 10
-            configuration.progress = .quiet
-            configuration.allowPeerNetworks = [IPNetwork("127.0.0.0/8")!]
+        let size = FanOutTests.size
+        let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+        // The fan-out tests' swarm (over TLS, with caches) and client, on four peers.
+        try await LocalSwarm.run(try FanOutTests().options(peers: hosts)) { swarm in
+            var configuration = try FanOutTests().configuration(swarm)
             configuration.swarmPeers = 2
             configuration.useSelf = false
             // The two of highest weight for this file, computed here from the ports.

@@ -122,7 +122,7 @@ public struct ClientConfiguration: Sendable, Hashable {
 extension ClientConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The main settings, without the token.
     public var description: String {
-        "ClientConfiguration(url: \(url), tracker: \(trackerURLs.isEmpty ? "none" : trackerURLs.joined(separator: ", ")), token: \(token == nil ? "none" : "<redacted>"))"
+        "ClientConfiguration(url: \(URLIdentity.printable(url)), tracker: \(trackerURLs.isEmpty ? "none" : trackerURLs.joined(separator: ", ")), token: \(token == nil ? "none" : "<redacted>"))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }

@@ -91,7 +91,7 @@ extension Downloader {
         }
         .sorted { ($0.bytes, $1.source) > ($1.bytes, $0.source) }
         let summary = DownloadSummary(
-            url: done.file.url, path: done.path, bytes: done.bytes, seconds: seconds, sha256: digests.sha256, mode: done.mode, sources: shares,
+            url: URLIdentity.printable(done.file.url), path: done.path, bytes: done.bytes, seconds: seconds, sha256: digests.sha256, mode: done.mode, sources: shares,
             banned: done.banned, integrity: integrity, digestConflicts: conflicts, repairedPieces: done.repaired)
         observer.handle(.finished(summary))
         return summary

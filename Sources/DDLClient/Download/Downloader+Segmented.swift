@@ -19,7 +19,7 @@ extension Downloader {
         try await control.save()
         let mode = sources.contains(where: { $0.kind is PeerSource }) ? "swarm" : "direct"
         observer.handle(.started(DownloadStart(
-            url: file.url, path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
+            url: URLIdentity.printable(file.url), path: path, length: length, pieceSize: plan.pieceSize, pieces: plan.count, sources: sources.map(\.id), mode: mode)))
         let counters = TransferCounters()
         // The origin referees every spot check, also when this machine fetches no piece.
         let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
@@ -191,7 +191,7 @@ extension Downloader {
                     // cure is the origin's verdict; a peer's claim of one is its own failure.
                     guard try await transfer.refresher.refresh(after: url, status: status, claimedBy: source.trust) == .unchanged else { continue }
                     if source.trust == .authoritative {
-                        throw DownloadError.origin("the origin answered HTTP \(status) for \(url)", status: status)
+                        throw DownloadError.origin("the origin answered HTTP \(status) for \(URLIdentity.printable(url))", status: status)
                     }
                     let failure = PieceFailure.status(status, originStatus: status, retryAfter: nil)
                     observer.handle(.pieceFailed(piece: job.piece, source: id, reason: failure.description))

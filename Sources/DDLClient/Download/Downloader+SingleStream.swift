@@ -8,7 +8,7 @@ extension Downloader {
         observer.handle(.notice("the origin does not support byte ranges or sent no length: downloading in one stream"))
         let partFile = try PartFile(creating: path + ".part", length: file.length)
         defer { partFile.close() }
-        observer.handle(.started(DownloadStart(url: file.url, path: path, length: file.length, pieceSize: nil, pieces: 1, sources: ["self"], mode: "single")))
+        observer.handle(.started(DownloadStart(url: URLIdentity.printable(file.url), path: path, length: file.length, pieceSize: nil, pieces: 1, sources: ["self"], mode: "single")))
         let counters = TransferCounters()
         do {
             try await transferSingleStream(file: file, partFile: partFile, counters: counters, started: started)
@@ -36,7 +36,7 @@ extension Downloader {
                 throw DownloadError.network("cannot reach the origin: \(error)")
             }
             guard response.status == .ok else {
-                throw DownloadError.origin("the origin answered HTTP \(response.status.code) for \(file.url)", status: Int(response.status.code))
+                throw DownloadError.origin("the origin answered HTTP \(response.status.code) for \(URLIdentity.printable(file.url))", status: Int(response.status.code))
             }
             var offset: Int64 = 0
             do {

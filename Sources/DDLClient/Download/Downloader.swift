@@ -108,7 +108,7 @@ public struct Downloader: Sendable {
         let started = ContinuousClock.now
         let file = try await OriginProbe(httpClient: httpClient, logger: logger).probe(configuration.url)
         let path = try OutputPath.resolve(configuration: configuration, suggestedName: file.suggestedName)
-        logger.info("probed origin", metadata: ["url": "\(file.url)", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
+        logger.info("probed origin", metadata: ["url": "\(URLIdentity.printable(file.url))", "length": "\(file.length.map(String.init) ?? "unknown")", "ranges": "\(file.acceptsRanges)"])
         return try await withDigestLookup(for: file) { digests in
             if file.supportsSegmentedDownload, let length = file.length {
                 return try await segmentedDownload(file: file, length: length, path: path, startOver: startOver, digests: digests, started: started)

@@ -107,7 +107,7 @@ package struct Preheater: Sendable {
             return all
         }
         return Summary(
-            url: file.url, bytes: results.reduce(0) { $0 + $1.bytes }, cachedBefore: results.reduce(0) { $0 + $1.cachedBefore },
+            url: URLIdentity.printable(file.url), bytes: results.reduce(0) { $0 + $1.bytes }, cachedBefore: results.reduce(0) { $0 + $1.cachedBefore },
             peers: queues.count, seconds: (ContinuousClock.now - started).seconds, failures: results.compactMap(\.failure))
     }
 

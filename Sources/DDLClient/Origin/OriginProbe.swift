@@ -39,7 +39,7 @@ package struct OriginProbe: Sendable {
                 return try await probeOnce(url)
             } catch {
                 guard case .network = error, let delay = delays.popFirst() else { throw error }
-                logger.info("probe failed, trying again", metadata: ["url": "\(url)", "error": "\(error)", "in": "\(delay)"])
+                logger.info("probe failed, trying again", metadata: ["url": "\(URLIdentity.printable(url))", "error": "\(error)", "in": "\(delay)"])
                 do { try await Task.sleep(for: delay) } catch { throw .interrupted }
             }
         }
@@ -48,7 +48,7 @@ package struct OriginProbe: Sendable {
     private func probeOnce(_ url: String) async throws(DownloadError) -> RemoteFile {
         let lowered = url.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
-            throw .usage("only http:// and https:// URLs can be downloaded: \(url)")
+            throw .usage("only http:// and https:// URLs can be downloaded: \(URLIdentity.printable(url))")
         }
         var head = HTTPClientRequest(url: url)
         head.method = .HEAD
@@ -60,7 +60,7 @@ package struct OriginProbe: Sendable {
         } else {
             // Refused or failed: ask the URL as given again (its redirects may be one-time
             // links, as presigned ones are), and let the GET's status decide.
-            logger.debug("HEAD answered \(headResponse.status.code); probing with a ranged GET", metadata: ["url": "\(url)"])
+            logger.debug("HEAD answered \(headResponse.status.code); probing with a ranged GET", metadata: ["url": "\(URLIdentity.printable(url))"])
             file = RemoteFile(url: url, length: nil, acceptsRanges: false, etag: nil, lastModified: nil, suggestedName: nil)
         }
         // HEAD refused or inconclusive: ask for the first byte.
@@ -142,6 +142,6 @@ package struct OriginProbe: Sendable {
     }
 
     private func originStatusError(_ status: Int, url: String) -> DownloadError {
-        .origin("the origin answered HTTP \(status) for \(url)", status: status)
+        .origin("the origin answered HTTP \(status) for \(URLIdentity.printable(url))", status: status)
     }
 }

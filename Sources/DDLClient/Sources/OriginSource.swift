@@ -31,7 +31,7 @@ package struct OriginSource: PieceSource {
         }
         if expiredStatuses.contains(status) { return .expired(status: status, url: url) }
         if [400, 404, 416].contains(status) {
-            throw .origin("the origin answered HTTP \(status) for \(url)", status: status)
+            throw .origin("the origin answered HTTP \(status) for \(URLIdentity.printable(url))", status: status)
         }
         return .status(status, originStatus: nil, retryAfter: RetryAfter.parse(headers.first(name: "Retry-After")))
     }

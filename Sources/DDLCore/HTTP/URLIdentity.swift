@@ -68,6 +68,14 @@ package struct URLIdentity: Sendable, Hashable {
         self.leftOutCredentials = leftOut
     }
 
+    /// `url` as ddl prints it in messages, logs, progress and `--json` output: its identity
+    /// when it carries a signature or user info (credentials: a presigned URL's signature
+    /// grants access to the object until it expires), else `url` as given.
+    package static func printable(_ url: String) -> String {
+        let identity = URLIdentity(url)
+        return identity.leftOutCredentials ? identity.url : url
+    }
+
     /// A query item's name, percent-decoded (`X-Amz-Signature` in `X-Amz-Signature=…`).
     static func name(of item: Substring) -> String {
         let raw = item.firstIndex(of: "=").map { item[..<$0] } ?? item

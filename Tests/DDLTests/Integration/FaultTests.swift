@@ -5,6 +5,7 @@ import DDLCore
 import DDLTestOrigin
 import DDLTrackerClient
 import Foundation
+import Logging
 import Testing
 
 /// Issue 3: a download ends byte-exact or fails loudly, and never loses work.
@@ -189,6 +190,46 @@ import Testing
             #expect(summary.sha256 == swarm.origin!.content.sha256())
             #expect(observer.notices.contains { $0.contains("resuming") }, "\(observer.notices)")
             #expect(swarm.origin!.bytesServed <= size * 5 / 4, "origin served \(swarm.origin!.bytesServed) bytes for a \(size)-byte file")
+        }
+    }
+
+    /// A presigned URL's signature is a credential: it is in no log line (at trace), no
+    /// progress event, no summary and no error message of the client.
+    @Test func aSignatureIsInNoLogLineEventOrMessageOfTheClient() async throws {
+        try await LocalSwarm.run(options(size: 1 << 20)) { swarm in
+            let lines = CapturedLogs()
+            let logger: Logger = {
+                var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: lines) }
+                logger.logLevel = .trace
+                return logger
+            }()
+            var signed = ClientConfiguration(url: swarm.originURL! + TestOrigin.presignedURL("signed.bin", signature: "sigSECRET42"))
+            signed.outputFile = try makeTemporaryDirectory() + "/signed.bin"
+            let configuration = signed
+            let observer = RecordingObserver()
+            let summary = try await withHTTPClient(Downloader.makeHTTPClient(configuration: configuration)) { client in
+                try await Downloader(configuration: configuration, httpClient: client, logger: logger, observer: observer).run()
+            }
+            #expect(summary.sha256 == swarm.origin!.content.sha256())
+            #expect(summary.url.hasSuffix("/presigned/signed.bin?x-id=GetObject&versionId=v1"), "\(summary.url)")
+            // The origin refuses a missing file: the error names the URL, not its signature.
+            var absent = configuration
+            absent.url = swarm.originURL! + TestOrigin.presignedURL("missing.bin", signature: "sigSECRET42").replacingOccurrences(of: "/presigned/", with: "/files/nothing/")
+            absent.outputFile = try makeTemporaryDirectory() + "/missing.bin"
+            let missing = absent
+            let failure = try await withHTTPClient(Downloader.makeHTTPClient(configuration: missing)) { client -> String in
+                do {
+                    _ = try await Downloader(configuration: missing, httpClient: client, logger: logger, observer: observer).run()
+                    return "no error"
+                } catch {
+                    return String(describing: error)
+                }
+            }
+            #expect(failure.contains("HTTP 404") && failure.contains("/files/nothing/missing.bin"), "\(failure)")
+            let texts = lines.all + observer.all.map { "\($0)" } + [failure, configuration.description, "\(summary)"]
+            let leaks = texts.filter { $0.contains("sigSECRET42") }
+            #expect(leaks.isEmpty, "the signature is in \(leaks.count) of \(texts.count) texts, e.g. \(leaks.first ?? "")")
+            #expect(lines.all.contains { $0.contains("probed origin") }, "the trace logs were captured")
         }
     }
 

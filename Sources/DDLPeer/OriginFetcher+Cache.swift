@@ -248,16 +248,8 @@ extension OriginFetcher {
         } catch {
             return problem(.badGateway, type: "preheat-failed", "the range could not be fetched from the origin: \(error)")
         }
-        return (try? jsonResponse(PreheatResult(bytes: sink.bytes, cachedBefore: before), status: .ok)) ?? Response(status: .ok)
+        return (try? jsonResponse(PeerCacheAPI.PreheatResult(bytes: sink.bytes, cachedBefore: before), status: .ok)) ?? Response(status: .ok)
     }
-}
-
-/// The answer to `POST /v1/preheat`.
-package struct PreheatResult: Codable, Sendable {
-    /// Bytes of the range now in the cache.
-    package var bytes: Int64
-    /// Of those, bytes that were stored (or being fetched) before.
-    package var cachedBefore: Int64
 }
 
 /// A response body that goes nowhere (a preheat's), counting what passed.

@@ -46,13 +46,7 @@ extension Roles {
             FileHandle.standardOutput.write(Data(String(buffer: body).utf8) + Data("\n".utf8))
             return
         }
-        struct Listing: Decodable {
-            struct File: Decodable { var id: String; var url: String; var length: Int64?; var storedBytes: Int64; var lastUse: Int64 }
-            var files: [File]
-            var storedBytes: Int64
-            var capacity: Int64
-        }
-        let listing = try JSONDecoder().decode(Listing.self, from: body)
+        let listing = try JSONDecoder().decode(PeerCacheAPI.Listing.self, from: body)
         var lines = [pad("ID", 66) + pad("STORED", 12) + pad("SIZE", 12) + pad("LAST USE", 22) + "URL"]
         for file in listing.files {
             let lastUse = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(file.lastUse)))

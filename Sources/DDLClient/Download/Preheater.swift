@@ -133,8 +133,7 @@ package struct Preheater: Sendable {
                 let detail = (try? JSONDecoder().decode(Problem.self, from: body))?.detail ?? "HTTP \(response.status.code)"
                 return PieceResult(failure: "bytes \(range.first)-\(range.last) at \(peer.id): \(detail)")
             }
-            struct Answer: Decodable { var bytes: Int64; var cachedBefore: Int64 }
-            let answer = try JSONDecoder().decode(Answer.self, from: body)
+            let answer = try JSONDecoder().decode(PeerCacheAPI.PreheatResult.self, from: body)
             return PieceResult(bytes: answer.bytes, cachedBefore: answer.cachedBefore)
         } catch {
             return PieceResult(failure: "bytes \(range.first)-\(range.last) at \(peer.id): \(error)")

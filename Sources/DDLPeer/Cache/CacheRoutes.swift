@@ -7,22 +7,10 @@ import Hummingbird
 struct CacheRoutes: Sendable {
     let cache: PeerCache
 
-    /// The answer to `GET /v1/cache`.
-    package struct Listing: Codable, Sendable {
-        package var files: [CachedFileInfo]
-        package var storedBytes: Int64
-        package var capacity: Int64
-    }
-
-    /// The answer to `DELETE`.
-    package struct Removal: Codable, Sendable {
-        package var removed: Int
-    }
-
     func add(to router: Router<DDLRequestContext>) {
         router.get("/v1/cache") { _, _ in
             let files = await cache.list()
-            return try jsonResponse(Listing(files: files, storedBytes: cache.storedBytes, capacity: cache.configuration.capacity), status: .ok)
+            return try jsonResponse(PeerCacheAPI.Listing(files: files, storedBytes: cache.storedBytes, capacity: cache.configuration.capacity), status: .ok)
         }
         // What a client asks before a download: which bytes of this file (the URL's identity,
         // and the validator in If-Range) are stored here.
@@ -34,13 +22,13 @@ struct CacheRoutes: Sendable {
             return try jsonResponse(CacheHoldings(ranges: ranges), status: .ok)
         }
         router.delete("/v1/cache") { _, _ in
-            try jsonResponse(Removal(removed: await cache.remove(id: nil)), status: .ok)
+            try jsonResponse(PeerCacheAPI.Removal(removed: await cache.remove(id: nil)), status: .ok)
         }
         router.delete("/v1/cache/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             let removed = await cache.remove(id: id)
             guard removed > 0 else { return problem(.notFound, type: "not-cached", "no cached file has the id \(id)") }
-            return try jsonResponse(Removal(removed: removed), status: .ok)
+            return try jsonResponse(PeerCacheAPI.Removal(removed: removed), status: .ok)
         }
     }
 }

@@ -1,3 +1,4 @@
+import DDLCore
 import Foundation
 import NIOPosix
 
@@ -32,29 +33,13 @@ extension PeerCache {
     }
 }
 
-/// A cached file as `GET /v1/cache` lists it.
-package struct CachedFileInfo: Codable, Sendable, Hashable {
-    /// Identifies the file for `DELETE /v1/cache/{id}`.
-    package var id: String
-    /// The URL without its query string.
-    package var url: String
-    /// The validator the bytes belong to (`ETag` or `Last-Modified`).
-    package var validator: String
-    /// The file's length, when known.
-    package var length: Int64?
-    /// Bytes of it stored.
-    package var storedBytes: Int64
-    /// Last use, in seconds since 1970.
-    package var lastUse: Int64
-}
-
 extension PeerCache {
     /// The cached files, most recently used first.
-    package func list() async -> [CachedFileInfo] {
+    package func list() async -> [PeerCacheAPI.CachedFile] {
         await ready()
         return state.withLock { state in
             state.entries.values.filter { $0.file != nil }.sorted { $0.lastUse > $1.lastUse }.map { entry in
-                CachedFileInfo(id: entry.key.id, url: entry.key.displayURL, validator: entry.key.validator, length: entry.plan.length,
+                PeerCacheAPI.CachedFile(id: entry.key.id, url: entry.key.displayURL, validator: entry.key.validator, length: entry.plan.length,
                                storedBytes: entry.storedBytes, lastUse: Int64(entry.lastUse.timeIntervalSince1970))
             }
         }

@@ -198,11 +198,7 @@ import Testing
     @Test func aSignatureIsInNoLogLineEventOrMessageOfTheClient() async throws {
         try await LocalSwarm.run(options(size: 1 << 20)) { swarm in
             let lines = CapturedLogs()
-            let logger: Logger = {
-                var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: lines) }
-                logger.logLevel = .trace
-                return logger
-            }()
+            let logger = lines.traceLogger
             var signed = ClientConfiguration(url: swarm.originURL! + TestOrigin.presignedURL("signed.bin", signature: "sigSECRET42"))
             signed.outputFile = try makeTemporaryDirectory() + "/signed.bin"
             let configuration = signed

@@ -259,11 +259,7 @@ import Testing
 
     @Test func theTokenAppearsInNoLogLineAtTraceLevel() async throws {
         let lines = CapturedLogs()
-        let logger: Logger = {
-            var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: lines) }
-            logger.logLevel = .trace
-            return logger
-        }()
+        let logger = lines.traceLogger
         var options = LocalSwarm.Options()
         options.originSize = 2 << 20
         options.peerHosts = ["127.0.0.1", "127.0.0.2"]
@@ -341,6 +337,13 @@ final class CapturedLogs: Sendable {
     private let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
+
+    /// A logger at `trace` whose every record lands here.
+    var traceLogger: Logger {
+        var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: self) }
+        logger.logLevel = .trace
+        return logger
+    }
 }
 
 /// Renders every log record (label, level, message, all metadata, source) into

@@ -113,11 +113,7 @@ extension PeerCacheTests {
     /// an unreachable origin: no signature, whatever the line.
     @Test func thePeerLogsNoSignature() async throws {
         let lines = CapturedLogs()
-        let peerLogger: Logger = {
-            var logger = Logger(label: "ddl.capture") { label in CapturingLogHandler(label: label, sink: lines) }
-            logger.logLevel = .trace
-            return logger
-        }()
+        let peerLogger = lines.traceLogger
         let origin = TestOrigin(length: 1 << 20)
         let originPort = Eventually<Int>()
         let peerPort = Eventually<Int>()

@@ -72,16 +72,8 @@ extension TrackerAPI {
         /// `url` without user info, query string and fragment (they may hold credentials,
         /// e.g. a presigned URL's signature).
         public static func redact(_ url: String) -> String {
-            var text = Substring(url)
-            if let cut = text.firstIndex(where: { $0 == "?" || $0 == "#" }) { text = text[..<cut] }
-            // Drop user info: between "://" and the first "/" of the path, anything up to "@".
-            if let scheme = text.range(of: "://") {
-                let authorityEnd = text[scheme.upperBound...].firstIndex(of: "/") ?? text.endIndex
-                if let at = text[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
-                    text = text[..<scheme.upperBound] + text[text.index(after: at)...]
-                }
-            }
-            return String(text)
+            // The identity has no user info nor fragment; what is left of its query goes too.
+            String(URLIdentity(url).url.prefix { $0 != "?" })
         }
     }
 

@@ -23,12 +23,10 @@ extension Downloader {
         let counters = TransferCounters()
         // The origin referees every spot check, also when this machine fetches no piece.
         let authority = sources.first { $0.trust == .authoritative } ?? DownloadSource(OriginSource(pinned: origin))
-        let verifier = PeerVerifier(
-            rate: configuration.verifyPeersRate, authority: authority,
-            deadline: configuration.spotCheckDeadline ?? .seconds(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds))
-        let fetcher = PieceFetcher(
-            httpClient: httpClient, swarmClient: swarmClient, counters: counters, logger: logger,
-            headTimeout: .seconds(Int64(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)))
+        // The time an answer may take to start: connect plus read timeout.
+        let answerTimeout = Duration.seconds(configuration.connectTimeoutSeconds + configuration.readTimeoutSeconds)
+        let verifier = PeerVerifier(rate: configuration.verifyPeersRate, authority: authority, deadline: configuration.spotCheckDeadline ?? answerTimeout)
+        let fetcher = PieceFetcher(httpClient: httpClient, swarmClient: swarmClient, counters: counters, logger: logger, headTimeout: .init(answerTimeout))
         let holdings = await cacheHoldings(of: file, sources: sources)
         let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings, ignoring: configuration.cacheKeyIgnoreParams)
         let warm = Self.warmth(plan: plan, owners: owners, holdings: holdings)

@@ -64,15 +64,8 @@ extension FanOutTests {
     /// a quarter of the pieces and the origin would send 1.75 times the file.
     @Test func twoClientsWithDifferentSignaturesAtOnceGetEachByteFromTheOriginAboutOnce() async throws {
         try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"])) { swarm in
-            var first = try presignedConfiguration(swarm, signature: "sigAAAA1111")
-            first.useSelf = false
-            var second = try presignedConfiguration(swarm, signature: "sigBBBB2222")
-            second.useSelf = false
-            async let a = download(first)
-            async let b = download(second)
-            let (summaryA, summaryB) = try await (a, b)
-            try expectExact(first, swarm)
-            try expectExact(second, swarm)
+            let (summaryA, summaryB) = try await downloadAtOnce(
+                try presignedConfiguration(swarm, signature: "sigAAAA1111"), try presignedConfiguration(swarm, signature: "sigBBBB2222"), swarm)
             let origin = try #require(swarm.origin).bytesServed
             // With the signature in the cache keys, the origin sends the file twice; with it in
             // the owners' key alone, 1.75 times (a piece's two owners differ 3 times in 4).

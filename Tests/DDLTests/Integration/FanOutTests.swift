@@ -36,17 +36,23 @@ import Testing
         #expect(try sha256(ofFile: configuration.outputFile!) == swarm.origin!.content.sha256(), sourceLocation: sourceLocation)
     }
 
+    /// Runs the two downloads at once (`--no-self`: through the peers only) and checks that
+    /// both files are byte-exact.
+    func downloadAtOnce(_ first: ClientConfiguration, _ second: ClientConfiguration, _ swarm: LocalSwarm) async throws -> (DownloadSummary, DownloadSummary) {
+        var first = first, second = second
+        first.useSelf = false
+        second.useSelf = false
+        async let a = download(first)
+        async let b = download(second)
+        let summaries = try await (a, b)
+        try expectExact(first, swarm)
+        try expectExact(second, swarm)
+        return summaries
+    }
+
     @Test func twoClientsAtOnceGetEachByteFromTheOriginAboutOnce() async throws {
         try await LocalSwarm.run(try options(peers: ["127.0.0.2", "127.0.0.3"])) { swarm in
-            var first = try configuration(swarm)
-            first.useSelf = false
-            var second = try configuration(swarm)
-            second.useSelf = false
-            async let a = download(first)
-            async let b = download(second)
-            let (summaryA, summaryB) = try await (a, b)
-            try expectExact(first, swarm)
-            try expectExact(second, swarm)
+            let (summaryA, summaryB) = try await downloadAtOnce(try configuration(swarm), try configuration(swarm), swarm)
             let origin = swarm.origin!.bytesServed
             // Without the caches each client's peers fetch the whole file: 2x, plus checks.
             #expect(Double(origin) <= 1.5 * Double(Self.size), "the origin sent \(origin) bytes for two downloads of \(Self.size)")

@@ -1,4 +1,5 @@
 import DDLCore
+import Foundation
 
 /// The live peers, grouped by the address that registered them, ranked for one file at a
 /// time (`GET /v1/peers?file=KEY&limit=K`).
@@ -14,8 +15,18 @@ import DDLCore
 /// snapshot: the tracker ranks outside its registry's actor, so rankings run on every core
 /// and do not hold up registrations and heartbeats.
 struct PeerRanking: Sendable {
+    /// A listed peer as of the snapshot.
+    struct Member: Sendable {
+        var id: String
+        var host: String
+        var port: Int
+        var name: String?
+        var lastSeen: Date
+        var fingerprint: CertificateFingerprint?
+    }
+
     /// The peers, grouped by source address.
-    private let members: [PeerRegistry.Entry]
+    private let members: [Member]
     /// Each peer's ``Rendezvous/peerHash(host:port:)``, in the order of `members`.
     private let hashes: [UInt64]
     /// Where each group ends in `members`.
@@ -24,8 +35,8 @@ struct PeerRanking: Sendable {
     /// - Parameter groups: the peers, one array per source address, in an order that does
     ///   not depend on the tracker (by address), so that trackers with the same peers rank
     ///   them the same.
-    init(groups: [[PeerRegistry.Entry]]) {
-        var members: [PeerRegistry.Entry] = []
+    init(groups: [[Member]]) {
+        var members: [Member] = []
         var ends: [Int] = []
         members.reserveCapacity(groups.reduce(0) { $0 + $1.count })
         for group in groups where !group.isEmpty {
@@ -37,9 +48,17 @@ struct PeerRanking: Sendable {
         self.groupEnds = ends
     }
 
+    var count: Int { members.count }
+
     /// The `limit` peers listed for the file whose key is `file`, highest weight first.
     func list(file: String, limit: Int) -> [TrackerAPI.Peer] {
-        top(file: Rendezvous.fileHash(key: file), limit: limit).map { members[$0].listed }
+        let style = Date.ISO8601FormatStyle()
+        return top(file: Rendezvous.fileHash(key: file), limit: limit).map { index in
+            let member = members[index]
+            return TrackerAPI.Peer(
+                id: member.id, host: member.host, port: member.port, name: member.name, lastSeen: member.lastSeen.formatted(style),
+                fingerprint: member.fingerprint)
+        }
     }
 
     /// Indexes (in the order of `groups`, flattened) of the `limit` peers listed for the file,

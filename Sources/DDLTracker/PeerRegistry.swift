@@ -22,14 +22,6 @@ public actor PeerRegistry {
         var statusAt: Date?
         /// Its TLS certificate's fingerprint (nil: plain HTTP).
         var fingerprint: CertificateFingerprint?
-
-        /// How `lastSeen` is written (ISO 8601, seconds, UTC).
-        static let timeStyle = Date.ISO8601FormatStyle()
-
-        /// The entry as lists show it.
-        var listed: TrackerAPI.Peer {
-            TrackerAPI.Peer(id: id, host: host, port: port, name: name, lastSeen: lastSeenWall.formatted(Self.timeStyle), fingerprint: fingerprint)
-        }
     }
 
     /// Bytes a peer served between two of its status reports (for the throughput chart).
@@ -65,6 +57,7 @@ public actor PeerRegistry {
     private(set) var rankingsStarted = 0
     /// Most per-file answers kept in one second (past it, new ones are not kept).
     static let maxCachedRanked = 4096
+    private let formatter = ISO8601DateFormatter()
 
     /// - Parameter now: the clock that ages entries; tests pass one they advance by hand.
     public init(
@@ -190,7 +183,7 @@ public actor PeerRegistry {
             .sorted { ($0.host, $0.port) < ($1.host, $1.port) }
             .prefix(limit)
             .map {
-                PeerView(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: $0.lastSeenWall.formatted(Entry.timeStyle),
+                PeerView(id: $0.id, host: $0.host, port: $0.port, name: $0.name, lastSeen: formatter.string(from: $0.lastSeenWall),
                     servedBytes: $0.status?.servedBytes, activeFetches: $0.status?.activeFetches)
             }
     }
@@ -212,7 +205,11 @@ public actor PeerRegistry {
     /// listed at least `min(its peers, limit / S)` times.
     public func list<G: RandomNumberGenerator>(limit: Int = .max, using generator: inout G) -> [TrackerAPI.Peer] {
         expire(now: now())
-        let queues = groupsBySource().shuffled(using: &generator).map { group in group.sorted { $0.serial < $1.serial } }
+        var bySource: [String: [Entry]] = [:]
+        for entry in entries.values { bySource[entry.source, default: []].append(entry) }
+        let queues = bySource.keys.sorted().shuffled(using: &generator).map { source in
+            bySource[source]!.sorted { $0.serial < $1.serial }
+        }
         var chosen: [Entry] = []
         chosen.reserveCapacity(min(limit, entries.count))
         var round = 0
@@ -226,15 +223,7 @@ public actor PeerRegistry {
             if !took { break }
             round += 1
         }
-        return chosen.map(\.listed)
-    }
-
-    /// The live entries, one group per registering source address, groups in the order of
-    /// their addresses.
-    private func groupsBySource() -> [[Entry]] {
-        var bySource: [String: [Entry]] = [:]
-        for entry in entries.values { bySource[entry.source, default: []].append(entry) }
-        return bySource.keys.sorted().map { bySource[$0]! }
+        return chosen.map(peer)
     }
 
     /// ``list(limit:using:)`` with the system's random generator.
@@ -341,9 +330,20 @@ public actor PeerRegistry {
 
     private func currentRanking(second: Int64) -> PeerRanking {
         if let ranking, ranking.version == membershipVersion, ranking.second == second { return ranking.ranking }
-        let built = PeerRanking(groups: groupsBySource())
+        var bySource: [String: [PeerRanking.Member]] = [:]
+        for entry in entries.values {
+            bySource[entry.source, default: []].append(PeerRanking.Member(
+                id: entry.id, host: entry.host, port: entry.port, name: entry.name, lastSeen: entry.lastSeenWall, fingerprint: entry.fingerprint))
+        }
+        let built = PeerRanking(groups: bySource.keys.sorted().map { bySource[$0]! })
         ranking = (membershipVersion, second, built)
         return built
+    }
+
+    private func peer(_ entry: Entry) -> TrackerAPI.Peer {
+        TrackerAPI.Peer(
+            id: entry.id, host: entry.host, port: entry.port, name: entry.name, lastSeen: formatter.string(from: entry.lastSeenWall),
+            fingerprint: entry.fingerprint)
     }
 
     /// Number of registered peers (including any not yet swept).

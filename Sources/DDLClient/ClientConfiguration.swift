@@ -48,6 +48,14 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// than directly, so that its origin fetches are shared with the swarm (cached, and
     /// coalesced with other clients'). `false` (`--self-direct`) always fetches directly.
     public var selfViaLocalPeer: Bool = true
+    /// When this machine's share goes through a peer of this machine, hand the download to
+    /// it through its seed socket (``seedSocket``): the peer's fetches fill the `.part` file
+    /// in place rather than a copy in its cache, and once verified the peer serves the whole
+    /// file from it (`--no-seed`, config key `seed`). See docs/cache.md, "Seeding".
+    public var seed: Bool = true
+    /// The local peer's seed socket (`--seed-socket`, config key `seed_socket`); `nil`: the
+    /// one of the default cache directory, `<cache_dir>/.seed/seed.sock`.
+    public var seedSocket: String?
     /// Once a digest from the publisher is known, spot-check only each source's first 64 KiB
     /// (and endgame races): the digest decides. `false` keeps the whole sample; an explicit
     /// `--verify-peers` (config key `verify_peers`) sets it.

@@ -54,9 +54,7 @@ public struct PeerConfiguration: Sendable, Hashable {
     /// The cache directory `ddl server` uses when none is configured:
     /// `$XDG_CACHE_HOME/ddl/peer-cache`, else `~/.cache/ddl/peer-cache`.
     public static func defaultCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/ddl/peer-cache" }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.cache/ddl/peer-cache"
+        SeedAPI.defaultCacheDirectory(environment: environment)
     }
 
     public init(host: String = "0.0.0.0", port: Int = 6000, trackerURLs: [String] = []) {

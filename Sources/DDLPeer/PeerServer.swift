@@ -80,6 +80,7 @@ public enum PeerServer {
         if let cache { CacheRoutes(cache: cache).add(to: router) }
 
         let boundPort = Eventually<Int>()
+        let seedSocket = cache.map { SeedSocket(cache: $0, token: configuration.token, boundPort: boundPort, logger: logger) }
         let app = Application(
             router: router,
             server: ServerHardening.server(limitedBy: ConnectionCounter(limits: configuration.connectionLimits), tls: configuration.tls),
@@ -87,6 +88,8 @@ public enum PeerServer {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 await boundPort.set(port)
+                // Listening means ready for this machine's downloads too (see SeedSocket).
+                _ = try? await seedSocket?.ready.wait()
                 await onListening(port)
             },
             logger: logger
@@ -94,6 +97,7 @@ public enum PeerServer {
         // The origin client lives as long as the server: first in, last out.
         var services: [any Service] = [HTTPClientLifetime(client: originClient), app]
         if let lock { services.insert(CacheDirectoryLockLifetime(lock: lock), at: 0) }
+        if let seedSocket { services.append(seedSocket) }
         // One registration per tracker, each on its own: a tracker that is down or restarts
         // delays only its own registration (trackers share no state; see docs/trackers.md).
         let status: @Sendable () -> TrackerAPI.PeerStatus = { TrackerAPI.PeerStatus(servedBytes: stats.bytesServed, activeFetches: limiter.inUse) }

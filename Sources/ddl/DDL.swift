@@ -157,6 +157,8 @@ struct GetCommand: AsyncParsableCommand {
     @Option(help: "Piece size, e.g. 8MiB (default: 4-16 MiB chosen from the file size).") var pieceSize: String?
     @Flag(help: "Do not download pieces on this machine; only through peers.") var noSelf = false
     @Flag(help: "Fetch this machine's pieces directly even when a peer server runs on this machine (by default its share goes through that peer, whose fetches the swarm shares; config key self_direct).") var selfDirect = false
+    @Flag(help: "Do not hand the download to the peer server of this machine (by default that peer fills the download's own file with its fetches and then serves the whole file to the swarm from it, so the file is stored once; config key seed).") var noSeed = false
+    @Option(help: "The seed socket of this machine's peer server (default: <cache_dir>/.seed/seed.sock of the default cache directory; config key seed_socket).") var seedSocket: String?
     @Flag(help: "Replace an existing file.") var overwrite = false
     @Flag(help: "Ignore a partial download and start over.") var noResume = false
     @Flag(help: "When the file changes on the server, start over instead of failing.") var restartOnChange = false
@@ -187,6 +189,7 @@ struct GetCommand: AsyncParsableCommand {
             "checksum": checksum.map { .string($0) }, "sha256": noSha256 ? .bool(false) : nil, "verify_peers": verifyPeers.map { .string($0) }, "read_timeout": readTimeout.map { .int($0) },
             "swarm_peers": swarmPeers.map { .int($0) },
             "cache_key_ignore_params": cacheKeyIgnoreParams.isEmpty ? nil : .stringArray(cacheKeyIgnoreParams),
+            "seed": noSeed ? .bool(false) : nil, "seed_socket": seedSocket.map { .string($0) },
         ])
         var configuration = try settings { try ClientConfiguration(url: url, reader: reader) }
         configuration.mirrors = mirrors

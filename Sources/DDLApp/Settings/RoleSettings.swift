@@ -55,7 +55,7 @@ extension PeerConfiguration {
 
 extension ClientConfiguration {
     /// Reads `tracker` (one URL or several), `tracker_fingerprint`, `plain_http`, `download_dir`, `output`, `connections`, `piece_size`, `self`, `self_direct`,
-    /// `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
+    /// `seed`, `seed_socket`, `overwrite`, `progress`, `resume`, `restart_on_change`, `checksum`, `sha256`,
     /// `verify_peers`, `swarm_peers`, `cache_key_ignore_params`, `connect_timeout`, `read_timeout`, `report`.
     public init(url: String, reader: ConfigReader) throws {
         self.init(url: url)
@@ -70,6 +70,8 @@ extension ClientConfiguration {
         }
         useSelf = try ConfigLoader.bool(reader, "self", default: useSelf)
         selfViaLocalPeer = !(try ConfigLoader.bool(reader, "self_direct", default: !selfViaLocalPeer))
+        seed = try ConfigLoader.bool(reader, "seed", default: seed)
+        seedSocket = reader.string(forKey: "seed_socket").flatMap { $0.isEmpty ? nil : $0 }
         overwrite = try ConfigLoader.bool(reader, "overwrite", default: overwrite)
         let progressText = reader.string(forKey: "progress", default: progress.rawValue)
         guard let mode = ProgressMode(rawValue: progressText) else {

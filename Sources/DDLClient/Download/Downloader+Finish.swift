@@ -30,6 +30,10 @@ extension Downloader {
         var endCheck: EndCheck?
         /// Pieces fetched again after an end check failed and the wrong bytes were found.
         var repaired = 0
+        /// This machine's peer, to hand the verified file to (see ``LocalSeeder``).
+        var seeder: LocalSeeder?
+        /// The file as the download last saw it (its URL and validator), for the seeder.
+        var seedFile: RemoteFile?
     }
 
     /// The file compared with the digest it should have.
@@ -80,6 +84,13 @@ extension Downloader {
             guard done.unverified.isEmpty else { throw unverifiedError(done) }
             integrity = done.lookup.mode == .off ? .notChecked : .notPublished
         }
+        // Verified: this machine's peer may serve all of it (before the rename, so that the
+        // peer never writes a file under its final name).
+        var seeded: Int64?
+        if let seeder = done.seeder, let file = done.seedFile,
+           let answer = await seeder.offer(file, length: done.bytes, path: done.partFile.path, complete: true), answer.shared {
+            seeded = answer.storedBytes
+        }
         try done.partFile.moveToFinal(done.path, overwrite: configuration.overwrite)
         try ControlFile.syncDirectory(of: done.path)
         done.control?.remove()
@@ -92,7 +103,7 @@ extension Downloader {
         .sorted { ($0.bytes, $1.source) > ($1.bytes, $0.source) }
         let summary = DownloadSummary(
             url: URLIdentity.printable(done.file.url), path: done.path, bytes: done.bytes, seconds: seconds, sha256: digests.sha256, mode: done.mode, sources: shares,
-            banned: done.banned, integrity: integrity, digestConflicts: conflicts, repairedPieces: done.repaired)
+            banned: done.banned, integrity: integrity, digestConflicts: conflicts, repairedPieces: done.repaired, seededBytes: seeded)
         observer.handle(.finished(summary))
         return summary
     }

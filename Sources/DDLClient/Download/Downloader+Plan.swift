@@ -1,3 +1,4 @@
+import Foundation
 import DDLCore
 import Logging
 import NIOCore
@@ -73,6 +74,16 @@ extension Downloader {
             sources += mirrors.map { DownloadSource(MirrorSource(file: $0)) }
         }
         return sources
+    }
+
+    /// The seeder of this machine's peer when the download uses it (see ``LocalSeeder``).
+    func localSeeder(among sources: [DownloadSource]) async -> LocalSeeder? {
+        guard configuration.seed else { return nil }
+        let peers = sources.compactMap { $0.kind as? PeerSource }
+        let addresses = configuration.localAddresses ?? Self.interfaceAddresses()
+        guard let local = peers.first(where: { addresses.contains($0.host) }) else { return nil }
+        let socket = configuration.seedSocket ?? SeedAPI.socketPath(cacheDirectory: SeedAPI.defaultCacheDirectory(environment: ProcessInfo.processInfo.environment))
+        return await LocalSeeder.connect(socketPath: socket, port: local.port, httpClient: httpClient, token: configuration.token, logger: logger)
     }
 
     /// A listed peer whose address is one of this machine's (not loopback: every machine has

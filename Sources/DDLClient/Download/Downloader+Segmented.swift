@@ -14,6 +14,8 @@ extension Downloader {
         let (plan, completed) = try planPieces(file: file, length: length, sources: sources, partPath: partPath, controlPath: controlPath, startOver: startOver)
         let partFile = try PartFile(creating: partPath, length: length, keepContents: !completed.isEmpty)
         defer { partFile.close() }
+        let seeder = await localSeeder(among: sources)
+        _ = await seeder?.offer(origin.current, length: length, path: partPath, complete: false)
         let control = ControlFile(path: controlPath, state: ResumeState(
             url: configuration.url, file: file, plan: plan, completed: completed, ignoring: configuration.cacheKeyIgnoreParams), pieceCount: plan.count)
         try await control.save()
@@ -49,7 +51,7 @@ extension Downloader {
         return try await finish(Finishing(
             file: file, path: path, partFile: partFile, control: control, mode: mode, started: started, bytes: length,
             traffic: counters.bySource, cached: counters.cachedBySource, pieces: round.pieces, banned: round.banned.sorted(), checks: round.checks, unverified: round.unverified,
-            lookup: digests, digests: check.digests, endCheck: check, repaired: round.repaired))
+            lookup: digests, digests: check.digests, endCheck: check, repaired: round.repaired, seeder: seeder, seedFile: origin.current))
     }
 
     /// Whether a publisher's digest shrinks the spot-check sample (not when the user set

@@ -125,6 +125,9 @@ public final class ConsoleObserver: DownloadObserver {
         if summary.cachedBytes > 0 {
             lines.append("  internet \(ByteSize.format(summary.originBytes)) from the origin, \(ByteSize.format(summary.cachedBytes)) from LAN caches (internet traffic saved: \(ByteSize.format(summary.cachedBytes)))")
         }
+        if let seeded = summary.seededBytes {
+            lines.append("  seeding  this machine's peer serves \(ByteSize.format(seeded)) of the file to the swarm from the file itself (stored once)")
+        }
         for peer in summary.banned {
             lines.append("  banned   \(peer): served wrong bytes; its pieces were fetched again")
         }
@@ -217,7 +220,7 @@ public final class ConsoleObserver: DownloadObserver {
                           return source
                       },
                       "verified": Self.verifiedJSON(summary.integrity), "digest": Self.digestStatus(summary.integrity),
-                      "repairedPieces": summary.repairedPieces,
+                      "repairedPieces": summary.repairedPieces, "seededBytes": summary.seededBytes as Any,
                       "originBytes": summary.originBytes, "cachedBytes": summary.cachedBytes,
                       "digestConflicts": summary.digestConflicts]
         }

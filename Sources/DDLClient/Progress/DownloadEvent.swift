@@ -82,6 +82,9 @@ public struct DownloadSummary: Sendable, Hashable, Codable {
     /// Pieces fetched again after the end check failed and the wrong bytes were found
     /// (repair in place instead of a new download).
     public var repairedPieces = 0
+    /// Bytes of the file that this machine's peer serves to the swarm from the file itself
+    /// (see ``ClientConfiguration/seed``); `nil` when it does not.
+    public var seededBytes: Int64?
 
     /// Bytes the sources served from LAN caches: internet traffic this download saved.
     public var cachedBytes: Int64 { sources.reduce(0) { $0 + $1.cachedBytes } }

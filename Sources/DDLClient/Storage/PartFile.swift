@@ -22,13 +22,20 @@ package final class PartFile: Sendable {
     private let descriptor: SystemPackage.FileDescriptor
     private let closed = Atomic<Bool>(false)
 
-    /// Creates `path` (truncating it unless `keepContents`, for a resumed download) and sizes
+    /// Creates `path` (a new file, unless `keepContents`, for a resumed download) and sizes
     /// it to `length` when known. Refuses to follow a symbolic link planted at `path`.
+    ///
+    /// A file already at `path` is unlinked rather than truncated: this machine's peer may
+    /// hold it as a cached file (a hard link, see ``LocalSeeder``), whose bytes must not
+    /// change under it.
     package init(creating path: String, length: Int64?, keepContents: Bool = false) throws(DownloadError) {
         self.path = path
+        if !keepContents, unlink(path) != 0, errno != ENOENT {
+            throw .localIO("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
         do {
             descriptor = try SystemPackage.FileDescriptor.open(
-                SystemPackage.FilePath(path), .readWrite, options: keepContents ? [.create, .noFollow, .closeOnExec] : [.create, .truncate, .noFollow, .closeOnExec],
+                SystemPackage.FilePath(path), .readWrite, options: keepContents ? [.create, .noFollow, .closeOnExec] : [.create, .exclusiveCreate, .noFollow, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch {
             throw .localIO("cannot create \(path): \(error)")

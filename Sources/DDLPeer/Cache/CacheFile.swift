@@ -31,13 +31,26 @@ package final class CacheFile: Sendable {
         /// when the file was made (see ``PeerCache/mayServe(_:url:)``); absent in files stored
         /// before keys left signatures out.
         package var open: Bool?
+        /// Set when `data` is a file of this machine's download, linked in (see
+        /// `PeerCache+Seeding.swift`).
+        package var seed: Seed?
 
-        package init(key: CacheKey, length: Int64, lastModified: String?, etag: String?, open: Bool? = nil) {
+        /// How a file of this machine's download is held.
+        package enum Seed: String, Codable, Sendable, Hashable {
+            /// The download runs: the peer's own fetches of the file fill it in place.
+            case sharing
+            /// The download is complete and verified: every block is stored, and the peer
+            /// never writes the file again (it belongs to the user now).
+            case sealed
+        }
+
+        package init(key: CacheKey, length: Int64, lastModified: String?, etag: String?, open: Bool? = nil, seed: Seed? = nil) {
             self.key = key
             self.length = length
             self.lastModified = lastModified
             self.etag = etag
             self.open = open
+            self.seed = seed
         }
     }
 
@@ -146,6 +159,86 @@ package final class CacheFile: Sendable {
         return .success(buffer.getSlice(at: Int(range.first - span.first), length: Int(range.count))!)
     }
 
+    /// Creates the file in `directory` (a new directory) around `source`, a file of this
+    /// machine's download of `meta`'s file: `data` is a hard link to it, so that both names
+    /// share one copy of the bytes. `source` must be a regular file (not a symbolic link) of
+    /// this process's user, of `meta.length` bytes, on the cache's file system.
+    package convenience init(linking source: String, into directory: String, meta: Meta) throws(SeedRefusal) {
+        var info = stat()
+        guard source.hasPrefix("/"), lstat(source, &info) == 0 else { throw SeedRefusal("\(source) is not an absolute path to an existing file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SeedRefusal("\(source) is not a regular file") }
+        guard info.st_uid == geteuid() else { throw SeedRefusal("\(source) belongs to another user") }
+        guard Int64(info.st_size) == meta.length else { throw SeedRefusal("\(source) has \(info.st_size) bytes, not \(meta.length)") }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SeedRefusal("cannot create \(directory): \(error)")
+        }
+        guard link(source, directory + "/data") == 0 else {
+            let code = errno
+            Self.remove(directory: directory)
+            throw SeedRefusal(code == EXDEV
+                ? "\(source) is on another file system than the cache (\(directory)): it cannot be linked"
+                : "cannot link \(source) into the cache: \(String(cString: strerror(code)))")
+        }
+        do {
+            try Self.write(meta, in: directory)
+            try self.init(opening: directory, meta: meta)
+        } catch {
+            Self.remove(directory: directory)
+            throw SeedRefusal("cannot make a cached file in \(directory): \(error)")
+        }
+        // The link is the file that was checked (not one swapped in meanwhile).
+        guard isSameFile(as: info) else {
+            Self.remove(directory: directory)
+            throw SeedRefusal("\(source) changed while it was being linked")
+        }
+    }
+
+    /// Whether `data` is the file at `path` (the same inode), not following a final link.
+    package func isSameFile(as path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && isSameFile(as: info)
+    }
+
+    private func isSameFile(as info: stat) -> Bool {
+        var mine = stat()
+        return fstat(data.rawValue, &mine) == 0 && mine.st_dev == info.st_dev && mine.st_ino == info.st_ino
+    }
+
+    /// Reads the first `length` bytes of `data` and records the digest of every block, as if
+    /// each had been stored (the bytes are already there: a verified download's). Returns
+    /// the blocks.
+    package func digestAll(length: Int64) throws -> BlockSet {
+        var stored = BlockSet()
+        let blockSize = Int(BlockPlan.blockSize)
+        let run = 16
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize * run, alignment: 16)
+        defer { buffer.deallocate() }
+        var slots = [UInt8](repeating: 0, count: run * Self.digestSize)
+        var block = 0
+        while Int64(block) * BlockPlan.blockSize < length {
+            let first = Int64(block) * BlockPlan.blockSize
+            let want = Int(min(Int64(blockSize * run), length - first))
+            var done = 0
+            while done < want {
+                let n = try data.read(fromAbsoluteOffset: first + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<want]))
+                guard n > 0 else { throw SeedRefusal("the file ended at offset \(first + Int64(done)), before \(length)") }
+                done += n
+            }
+            let blocks = (want + blockSize - 1) / blockSize
+            for i in 0..<blocks {
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[(i * blockSize)..<min(want, (i + 1) * blockSize)])
+                let digest = SHA256.hash(data: bytes)
+                slots.replaceSubrange((i * Self.digestSize)..<((i + 1) * Self.digestSize), with: Array(digest))
+                stored.insert(block + i)
+            }
+            _ = try slots.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: Int64(block * Self.digestSize), UnsafeRawBufferPointer(rebasing: $0[0..<(blocks * Self.digestSize)])) }
+            block += blocks
+        }
+        return stored
+    }
+
     /// When the file was last used (its digests' modification time, set by every read and
     /// store), for least-recently-used eviction after a restart.
     package func lastUse() -> Date {
@@ -158,6 +251,14 @@ package final class CacheFile: Sendable {
     package static func remove(directory: String) {
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Why a peer does not take a file of this machine's download into its cache (see
+/// ``PeerCache/seed(_:)``).
+package struct SeedRefusal: Error, Sendable, CustomStringConvertible {
+    package let description: String
+
+    package init(_ description: String) { self.description = description }
 }
 
 /// A stored block whose bytes no longer match the digest recorded when it was stored.

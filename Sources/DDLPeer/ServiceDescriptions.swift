@@ -23,3 +23,9 @@ extension PeerConfiguration: CustomStringConvertible, CustomDebugStringConvertib
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }
+
+extension SeedSocket: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    var description: String { "SeedSocket(path: \(path))" }
+    var debugDescription: String { description }
+    var customMirror: Mirror { Mirror(self, children: ["description": description]) }
+}

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import DDLCore
+import DDLPeer
+import DDLTestOrigin
+import Foundation
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The seed socket: a download of this machine handed to its peer, whose cache then keeps the
+/// file's bytes in the download's own file (see docs/cache.md, "Seeding").
+extension PeerCacheTests {
+    /// Sends `offer` to the peer's seed socket; returns the answer.
+    func seed(_ h: Harness, _ offer: SeedAPI.Offer) async throws -> SeedAPI.Answer {
+        let url = URL(httpURLWithSocketPath: SeedAPI.socketPath(cacheDirectory: h.cacheDirectory), uri: "/v1/seed")!
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(offer)))
+        let response = try await h.client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        #expect(response.status == .ok)
+        return try JSONDecoder().decode(SeedAPI.Answer.self, from: Data(buffer: body))
+    }
+
+    func offer(_ h: Harness, path: String, complete: Bool, length: Int64? = nil, validator: String = "\"v1\"") -> SeedAPI.Offer {
+        SeedAPI.Offer(
+            url: h.fileURL, validator: validator, length: length ?? h.origin.content.length, etag: "\"v1\"", lastModified: nil, path: path, complete: complete)
+    }
+
+    /// A file of `length` bytes (sparse) in a new directory, as a download's `.part` is made.
+    func makePart(length: Int64) throws -> String {
+        let path = try makeTemporaryDirectory() + "/file.bin.part"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, off_t(length)) == 0)
+        return path
+    }
+
+    func write(_ bytes: ByteBuffer, to path: String, at offset: Int64) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: Data(buffer: bytes))
+        try handle.close()
+    }
+
+    func read(_ path: String, _ range: ByteRange) throws -> ByteBuffer {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(range.first))
+        let data = try handle.read(upToCount: Int(range.count)) ?? Data()
+        try handle.close()
+        return ByteBuffer(data: data)
+    }
+
+    func linkCount(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_nlink) : 0
+    }
+
+    /// The `data` files of the cache directory's entries.
+    func dataFiles(_ directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.map { directory + "/" + $0 + "/data" }.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    func sameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
+    }
+
+    @Test func theSeedSocketIsPrivateAndTakesOnlyFilesItMayServe() async throws {
+        try await withCachingPeer { h in
+            var info = stat()
+            #expect(stat(h.cacheDirectory + "/.seed", &info) == 0)
+            #expect(info.st_mode & 0o777 == 0o700, "only the peer's user may reach the socket")
+            let length = h.origin.content.length
+            let part = try makePart(length: length)
+            // Not an absolute path, a symbolic link, the wrong length, no strong validator.
+            let relative = try await seed(h, offer(h, path: "file.bin.part", complete: false))
+            #expect(!relative.shared)
+            let link = part + ".link"
+            #expect(symlink(part, link) == 0)
+            let linked = try await seed(h, offer(h, path: link, complete: true))
+            #expect(!linked.shared && linked.reason?.contains("not a regular file") == true, "\(linked)")
+            let short = try await seed(h, offer(h, path: part, complete: true, length: length - 1))
+            #expect(!short.shared && short.reason?.contains("bytes, not") == true, "\(short)")
+            let weak = try await seed(h, offer(h, path: part, complete: true, validator: "W/\"v1\""))
+            #expect(!weak.shared)
+            if geteuid() == 0 {
+                // Someone else's file: the peer would serve bytes its owner may not want served.
+                let theirs = try makePart(length: length)
+                #expect(chown(theirs, 65534, 65534) == 0)
+                let answer = try await seed(h, offer(h, path: theirs, complete: true))
+                #expect(!answer.shared && answer.reason?.contains("another user") == true, "\(answer)")
+            }
+            #expect(dataFiles(h.cacheDirectory).isEmpty, "nothing was taken in")
+            // The swarm's API has no such route: only this machine's user can seed.
+            var overTCP = HTTPClientRequest(url: h.peerURL + "/v1/seed")
+            overTCP.method = .POST
+            overTCP.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(offer(h, path: part, complete: true))))
+            let refused = try await h.client.execute(overTCP, timeout: .seconds(10))
+            #expect(refused.status == .notFound)
+            #expect(linkCount(part) == 1)
+        }
+    }
+
+    @Test func aSharedPartFileIsFilledByThePeersFetchesAndServedWholeOnceComplete() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let whole = ByteRange(first: 0, last: length - 1)
+            let part = try makePart(length: length)
+            let shared = try await seed(h, offer(h, path: part, complete: false))
+            #expect(shared.shared && shared.storedBytes == 0, "\(shared)")
+            #expect(linkCount(part) == 2)
+            // The peer's fetch (for anyone) lands in the download's own file: no copy of its own.
+            let first = ByteRange(first: 0, last: (1 << 20) - 1)
+            let (status, body, _) = try await h.fetch(first)
+            #expect(status == .partialContent && body == h.expected(first))
+            #expect(try read(part, first) == h.expected(first))
+            let data = dataFiles(h.cacheDirectory)
+            #expect(data.count == 1 && sameFile(data[0], part), "the cache keeps no copy of its own")
+            // The client writes the rest (from other sources), verifies, and hands it over.
+            try write(h.expected(ByteRange(first: 1 << 20, last: length - 1)), to: part, at: 1 << 20)
+            let sealed = try await seed(h, offer(h, path: part, complete: true))
+            #expect(sealed.shared && sealed.storedBytes == length, "\(sealed)")
+            let requests = h.origin.getRequests
+            let (_, all, cached) = try await h.fetch(whole)
+            #expect(all == h.expected(whole))
+            #expect(cached == length, "every byte from the seeded file")
+            #expect(h.origin.getRequests == requests, "without the origin")
+        }
+    }
+
+    @Test func aSeededFileThatTheUserChangesIsLetGoAndNeverWritten() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let whole = ByteRange(first: 0, last: length - 1)
+            let file = try makePart(length: length)
+            try write(h.expected(whole), to: file, at: 0)
+            let sealed = try await seed(h, offer(h, path: file, complete: true))
+            #expect(sealed.shared && sealed.storedBytes == length)
+            // The user edits the file in place.
+            let edited = ByteRange(first: 2 << 20, last: (2 << 20) + 65_535)
+            let garbage = ByteBuffer(repeating: 0x5a, count: Int(edited.count))
+            try write(garbage, to: file, at: edited.first)
+            let (status, body, _) = try await h.fetch(edited)
+            #expect(status == .partialContent)
+            #expect(body == h.expected(edited), "the peer serves the origin's bytes, not the edit")
+            #expect(try read(file, edited) == garbage, "and never writes over the user's file")
+            #expect(linkCount(file) == 1, "the cache let the file go")
+            #expect(dataFiles(h.cacheDirectory).allSatisfy { !sameFile($0, file) })
+            // Fetched again into a copy of its own, the bytes are cached as usual.
+            let (_, again, cached) = try await h.fetch(edited)
+            #expect(again == h.expected(edited) && cached == edited.count)
+            #expect(try read(file, edited) == garbage)
+        }
+    }
+
+    @Test func aCompleteDownloadReplacesTheCachesOwnCopy() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let whole = ByteRange(first: 0, last: length - 1)
+            _ = try await h.fetch(ByteRange(first: 0, last: (1 << 20) - 1))
+            let own = dataFiles(h.cacheDirectory)
+            #expect(own.count == 1)
+            let file = try makePart(length: length)
+            try write(h.expected(whole), to: file, at: 0)
+            // While downloading, the cache keeps its own copy; complete, the file replaces it.
+            let early = try await seed(h, offer(h, path: file, complete: false))
+            #expect(!early.shared && early.reason?.contains("copy of its own") == true, "\(early)")
+            let sealed = try await seed(h, offer(h, path: file, complete: true))
+            #expect(sealed.shared && sealed.storedBytes == length, "\(sealed)")
+            #expect(!FileManager.default.fileExists(atPath: own[0]), "the cache's own copy is gone")
+            let data = dataFiles(h.cacheDirectory)
+            #expect(data.count == 1 && sameFile(data[0], file))
+            let requests = h.origin.getRequests
+            let (_, all, cached) = try await h.fetch(whole)
+            #expect(all == h.expected(whole) && cached == length)
+            #expect(h.origin.getRequests == requests)
+        }
+    }
+
+    @Test func aSeededFileIsStillServedAfterARestart() async throws {
+        let origin = TestOrigin(length: 4 << 20)
+        let directory = try makeTemporaryDirectory() + "/cache"
+        let file = try makePart(length: origin.content.length)
+        try await withRestartedPeer(origin: origin, directory: directory) { run, h in
+            let whole = ByteRange(first: 0, last: origin.content.length - 1)
+            if run == 1 {
+                try write(h.expected(whole), to: file, at: 0)
+                let sealed = try await seed(h, offer(h, path: file, complete: true))
+                #expect(sealed.shared)
+            } else {
+                let requests = origin.getRequests
+                let (_, all, cached) = try await h.fetch(whole)
+                #expect(all == h.expected(whole) && cached == origin.content.length)
+                #expect(origin.getRequests == requests)
+                #expect(linkCount(file) == 2)
+            }
+        }
+    }
+}

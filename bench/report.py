@@ -557,9 +557,12 @@ def report_markdown(rows: list[dict]) -> str:
                      f"each host's link B_eff = {fmt(curl.get('mbit'))} Mbit/s)\n")
         parts.append(tls_line(rs))
         body = [[r.get("mode"), r.get("hosts"), mib(r.get("bytes")), fmt(r.get("wall"), 2), fmt(r.get("ideal_s"), 2),
-                 fmt(r.get("wall_over_ideal"), 2), fmt(r.get("origin_ratio"), 3), fmt(r.get("ok"))] for r in rs]
+                 fmt(r.get("wall_over_ideal"), 2), fmt(r.get("origin_ratio"), 3), fmt(r.get("seeding")), fmt(r.get("disk_ratio"), 3),
+                 fmt(r.get("ok"))] for r in rs]
         parts.append(table(["peers", "hosts", "size", "all done s", "ideal s = size/(hosts·B_eff)", "× ideal",
-                            "origin sent / size (WAN counter)", "sha256 ok"], body))
+                            "origin sent / size (WAN counter)", "seeding", "disk / (hosts·size)", "sha256 ok"], body))
+        parts.append("disk: the downloads and the peers' caches on all hosts at the end (du, a hard link counted once); "
+                     "1.0 when every host stores the file once.\n")
         parts.append("cache: the default; nocache: the same peers with --no-cache (each host's pieces fetched for it alone). "
                      f"One curl download of the file took {fmt(curl.get('origin_ratio'), 3)} x its size on the same counter "
                      "(TCP/IP headers and retransmissions).\n")

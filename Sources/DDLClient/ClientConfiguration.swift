@@ -56,6 +56,9 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// The local peer's seed socket (`--seed-socket`, config key `seed_socket`); `nil`: the
     /// one of the default cache directory, `<cache_dir>/.seed/seed.sock`.
     public var seedSocket: String?
+    /// Whether the download's end waits until the local peer has read the complete file
+    /// (tests that download from it next); otherwise the peer reads it after answering.
+    package var seedWait = false
     /// Once a digest from the publisher is known, spot-check only each source's first 64 KiB
     /// (and endgame races): the digest decides. `false` keeps the whole sample; an explicit
     /// `--verify-peers` (config key `verify_peers`) sets it.

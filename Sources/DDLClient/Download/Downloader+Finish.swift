@@ -88,8 +88,9 @@ extension Downloader {
         // peer never writes a file under its final name).
         var seeded: Int64?
         if let seeder = done.seeder, let file = done.seedFile,
-           let answer = await seeder.offer(file, length: done.bytes, path: done.partFile.path, complete: true), answer.shared {
-            seeded = answer.storedBytes
+           let answer = await seeder.offer(file, length: done.bytes, path: done.partFile.path, complete: true, wait: configuration.seedWait), answer.shared {
+            // Taken: the peer serves all of it once it has read it (right after answering).
+            seeded = done.bytes
         }
         try done.partFile.moveToFinal(done.path, overwrite: configuration.overwrite)
         try ControlFile.syncDirectory(of: done.path)

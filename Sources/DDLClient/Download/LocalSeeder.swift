@@ -21,8 +21,8 @@ struct LocalSeeder: Sendable {
 
     /// How long the socket may take to answer an offer of a running download.
     static let offerTimeout: TimeAmount = .seconds(10)
-    /// How long sealing a complete file may take (the peer reads it whole: about 0.75 ms per
-    /// MiB, 8 s for 10 GiB).
+    /// How long the peer may take to read a complete file when the client waits for it
+    /// (tests; about 0.75 ms per MiB, 8 s for 10 GiB).
     static let sealTimeout: TimeAmount = .seconds(120)
 
     /// The seeder when the socket at `socketPath` answers for the peer listening on `port`
@@ -43,12 +43,13 @@ struct LocalSeeder: Sendable {
 
     /// Offers the file at `path` (made absolute) of `file`'s download; the peer's answer, or
     /// `nil` when it could not be asked.
-    func offer(_ file: RemoteFile, length: Int64, path: String, complete: Bool) async -> SeedAPI.Answer? {
+    func offer(_ file: RemoteFile, length: Int64, path: String, complete: Bool, wait: Bool = false) async -> SeedAPI.Answer? {
         guard let validator = file.ifRangeValidator else { return nil }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let offer = SeedAPI.Offer(
-            url: file.url, validator: validator, length: length, etag: file.etag, lastModified: file.lastModified, path: absolute, complete: complete)
-        let answer: SeedAPI.Answer? = await call(.POST, body: try? JSONEncoder().encode(offer), timeout: complete ? Self.sealTimeout : Self.offerTimeout)
+            url: file.url, validator: validator, length: length, etag: file.etag, lastModified: file.lastModified, path: absolute, complete: complete,
+            wait: wait ? true : nil)
+        let answer: SeedAPI.Answer? = await call(.POST, body: try? JSONEncoder().encode(offer), timeout: wait ? Self.sealTimeout : Self.offerTimeout)
         if let answer {
             logger.info(answer.shared ? "the local peer seeds the download from its file" : "the local peer does not seed the download", metadata: [
                 "complete": "\(complete)", "storedBytes": "\(answer.storedBytes)", "reason": "\(answer.reason ?? "")",

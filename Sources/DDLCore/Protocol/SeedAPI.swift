@@ -53,8 +53,10 @@ package enum SeedAPI {
         package var path: String
         /// Whether the whole file is there and verified.
         package var complete: Bool
+        /// Answer only once the peer has read a complete file (tests; a client does not wait).
+        package var wait: Bool?
 
-        package init(url: String, validator: String, length: Int64, etag: String?, lastModified: String?, path: String, complete: Bool) {
+        package init(url: String, validator: String, length: Int64, etag: String?, lastModified: String?, path: String, complete: Bool, wait: Bool? = nil) {
             self.url = url
             self.validator = validator
             self.length = length
@@ -62,6 +64,7 @@ package enum SeedAPI {
             self.lastModified = lastModified
             self.path = path
             self.complete = complete
+            self.wait = wait
         }
     }
 

@@ -206,10 +206,10 @@ package final class CacheFile: Sendable {
         return fstat(data.rawValue, &mine) == 0 && mine.st_dev == info.st_dev && mine.st_ino == info.st_ino
     }
 
-    /// Reads the first `length` bytes of `data` and records the digest of every block, as if
-    /// each had been stored (the bytes are already there: a verified download's). Returns
-    /// the blocks.
-    package func digestAll(length: Int64) throws -> BlockSet {
+    /// Reads the first `length` bytes of `data` and records the digest of every block but
+    /// those in `skipping`, as if each had been stored (the bytes are already there: a
+    /// verified download's). Returns the blocks recorded.
+    package func digestAll(length: Int64, skipping: BlockSet = BlockSet()) throws -> BlockSet {
         var stored = BlockSet()
         let blockSize = Int(BlockPlan.blockSize)
         let run = 16
@@ -227,7 +227,10 @@ package final class CacheFile: Sendable {
                 done += n
             }
             let blocks = (want + blockSize - 1) / blockSize
-            for i in 0..<blocks {
+            // Slots of skipped blocks are written back as they are.
+            for i in slots.indices { slots[i] = 0 }
+            _ = try slots.withUnsafeMutableBytes { try digests.read(fromAbsoluteOffset: Int64(block * Self.digestSize), into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(blocks * Self.digestSize)])) }
+            for i in 0..<blocks where !skipping.contains(block + i) {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[(i * blockSize)..<min(want, (i + 1) * blockSize)])
                 let digest = SHA256.hash(data: bytes)
                 slots.replaceSubrange((i * Self.digestSize)..<((i + 1) * Self.digestSize), with: Array(digest))

@@ -11,37 +11,46 @@ import NIOPosix
 ///   that client or any other, are written into the download's own file, where the client
 ///   writes the same bytes at the same offsets. Only when the cache holds nothing of the file
 ///   in a copy of its own yet.
-/// - **Once complete and verified** (`complete` true), the file is linked in if it is not
-///   already, every block's digest is recorded from its bytes, and the entry is **sealed**:
-///   the peer serves any block of it and never writes it again. A copy the cache held of its
-///   own is replaced by the link, so the disk holds the file once.
+/// - **Once complete and verified** (`complete` true), the entry is **sealed** at once (the
+///   peer never writes the file again) and the file linked in if it is not already; then,
+///   after the answer (``SealWork``, run by the seed socket's service one at a time, so a
+///   client never waits for it), the peer reads the file and records the digest of every
+///   block it did not store itself, and serves them all from then on. A copy the cache held
+///   of its own is replaced by the link once the file is read, so the disk holds the file
+///   once.
 /// - A sealed file that changes (the user edits it) fails its blocks' digests when read: the
 ///   cache lets it go whole and fetches from the origin into a new file of its own.
 ///
 /// The client is trusted as this peer's user: the socket admits no one else, and that user
 /// could write the cache directory directly anyway.
 extension PeerCache {
-    /// Takes `offer` into the cache, or says why not.
-    package func seed(_ offer: SeedAPI.Offer) async -> SeedAPI.Answer {
+    /// The slow part of taking a complete file (reading it whole to record its blocks'
+    /// digests), run after the answer.
+    package typealias SealWork = @Sendable () async -> Void
+
+    /// Takes `offer` into the cache, or says why not. Reading a complete file is handed to
+    /// `later` unless the offer asks to ``SeedAPI/Offer/wait`` for it.
+    package func seed(_ offer: SeedAPI.Offer, later: @Sendable (@escaping SealWork) -> Void = { _ in }) async -> SeedAPI.Answer {
         await ready()
         guard let key = key(url: offer.url, ifRange: offer.validator) else {
             return SeedAPI.Answer(shared: false, storedBytes: 0, reason: "the file has no strong validator, so it is not cached")
         }
         guard offer.length > 0 else { return SeedAPI.Answer(shared: false, storedBytes: 0, reason: "the file is empty") }
         do {
-            let stored = try await take(offer, key: key)
+            let work = try await take(offer, key: key)
             accept(key, url: offer.url)
-            logger.info("cache: seeding a download of this machine", metadata: [
-                "url": "\(key.displayURL)", "complete": "\(offer.complete)", "storedBytes": "\(stored)",
-            ])
-            return SeedAPI.Answer(shared: true, storedBytes: stored)
+            logger.info("cache: seeding a download of this machine", metadata: ["url": "\(key.displayURL)", "complete": "\(offer.complete)"])
+            if let work {
+                if offer.wait == true { await work() } else { later(work) }
+            }
+            return SeedAPI.Answer(shared: true, storedBytes: state.withLock { $0.entries[key.id]?.storedBytes ?? 0 })
         } catch {
             logger.info("cache: not seeding a download of this machine", metadata: ["url": "\(key.displayURL)", "reason": "\(error)"])
             return SeedAPI.Answer(shared: false, storedBytes: state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }, reason: error.description)
         }
     }
 
-    /// What the cache holds of the file now, as seen under the lock.
+    /// What the cache holds of the file now.
     private enum Holding {
         /// Nothing stored in a file of the cache's own.
         case nothing
@@ -51,7 +60,8 @@ extension PeerCache {
         case own(CacheFile, busy: Bool)
     }
 
-    private func take(_ offer: SeedAPI.Offer, key: CacheKey) async throws(SeedRefusal) -> Int64 {
+    /// Takes the offered file in; returns the work left for a complete one.
+    private func take(_ offer: SeedAPI.Offer, key: CacheKey) async throws(SeedRefusal) -> SealWork? {
         let current = state.withLock { state -> CacheFile? in state.entries[key.id]?.file }
         var holding = Holding.nothing
         if let current {
@@ -68,113 +78,116 @@ extension PeerCache {
             guard offer.complete else {
                 // A resumed download: its `.part` is this file already.
                 setSeed(.sharing, of: key, file: file)
-                return state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
+                return nil
             }
-            return try await seal(file, key: key)
+            // Sealed now: nothing writes the file from here on, whatever the reading finds.
+            setSeed(.sealed, of: key, file: file)
+            try await run("cannot seal \(offer.path)") {
+                var meta = file.meta
+                meta.seed = .sealed
+                try CacheFile.write(meta, in: file.directory)
+            }
+            let stored = state.withLock { $0.entries[key.id]?.plan.stored ?? BlockSet() }
+            return { [self] in await self.record(file, key: key, skipping: stored, replacing: false) }
         case let .own(_, busy):
             guard offer.complete else {
                 throw SeedRefusal("the cache holds bytes of this file in a copy of its own; it takes the file once the download is complete")
             }
             guard !busy else { throw SeedRefusal("the cache is fetching bytes of this file into a copy of its own") }
-            return try await link(offer, key: key, replacing: true)
+            // The cache's copy serves on until the file is read, then the file replaces it.
+            let file = try await link(offer, key: key)
+            return { [self] in await self.record(file, key: key, skipping: BlockSet(), replacing: true) }
         case .nothing:
-            return try await link(offer, key: key, replacing: false)
+            let file = try await link(offer, key: key)
+            let installed = state.withLock { state -> Bool in
+                var entry = state.entries[key.id] ?? Entry(key: key, lastUse: Date())
+                guard entry.file == nil else { return false }
+                entry.file = file
+                entry.plan.length = offer.length
+                entry.seed = file.meta.seed
+                entry.lastUse = Date()
+                state.entries[key.id] = entry
+                return true
+            }
+            guard installed else {
+                try? await run("") { CacheFile.remove(directory: file.directory) }
+                throw SeedRefusal("the cache began fetching this file meanwhile")
+            }
+            guard offer.complete else { return nil }
+            return { [self] in await self.record(file, key: key, skipping: BlockSet(), replacing: false) }
         }
     }
 
-    /// Links the offered file in as the entry's file (instead of the cache's own copy when
-    /// `replacing`), sealed and digested when complete.
-    private func link(_ offer: SeedAPI.Offer, key: CacheKey, replacing: Bool) async throws(SeedRefusal) -> Int64 {
+    /// Links the offered file into a new directory of the cache (not installed).
+    private func link(_ offer: SeedAPI.Offer, key: CacheKey) async throws(SeedRefusal) -> CacheFile {
         let meta = CacheFile.Meta(
             key: key, length: offer.length, lastModified: offer.lastModified, etag: offer.etag,
             open: !URLIdentity(offer.url, ignoring: configuration.ignoredParameters).leftOutCredentials,
             seed: offer.complete ? .sealed : .sharing)
         let directory = configuration.directory + "/" + key.id.prefix(32) + "." + String(UInt32.random(in: .min ... .max), radix: 16)
-        let made: (CacheFile, BlockSet)
-        do {
-            // (A typed-throws closure here crashes the Swift 6.3.1 compiler: plain `throws`.)
-            made = try await NIOThreadPool.singleton.runIfActive { () throws -> (CacheFile, BlockSet) in
-                let file = try CacheFile(linking: offer.path, into: directory, meta: meta)
-                guard offer.complete else { return (file, BlockSet()) }
-                do {
-                    return (file, try file.digestAll(length: offer.length))
-                } catch {
-                    CacheFile.remove(directory: directory)
-                    throw SeedRefusal("cannot read \(offer.path): \(error)")
-                }
-            }
-        } catch let refusal as SeedRefusal {
-            throw refusal
-        } catch {
-            throw SeedRefusal("the peer is shutting down")
-        }
-        let (file, stored) = made
-        let bytes = Self.bytes(of: stored, in: BlockPlan(length: offer.length))
-        let previous = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
-        let (room, evicted) = reserve(bytes - previous, for: key)
-        var replaced: CacheFile?
-        let installed = room && state.withLock { state -> Bool in
-            var entry = state.entries[key.id] ?? Entry(key: key, lastUse: Date())
-            if replacing {
-                guard let own = entry.file, entry.plan.claimed.isEmpty else { return false }
-                replaced = own
-            } else {
-                guard entry.file == nil else { return false }
-            }
-            entry.file = file
-            entry.plan.length = offer.length
-            entry.plan.stored = stored
-            state.storedBytes += entry.storedBytes == previous ? 0 : previous - entry.storedBytes
-            entry.storedBytes = bytes
-            entry.seed = meta.seed
-            entry.lastUse = Date()
-            state.entries[key.id] = entry
-            return true
-        }
-        if room && !installed { state.withLock { $0.storedBytes -= bytes - previous } }
-        let removed = evicted.map(\.directory) + (installed ? replaced.map { [$0.directory] } ?? [] : [directory])
-        if !removed.isEmpty {
-            try? await NIOThreadPool.singleton.runIfActive { for directory in removed { CacheFile.remove(directory: directory) } }
-        }
-        guard room else { throw SeedRefusal("the cache has no room for the file (cache_size)") }
-        guard installed else { throw SeedRefusal("the cache began fetching this file meanwhile") }
-        return bytes
+        return try await run("cannot link \(offer.path)") { try CacheFile(linking: offer.path, into: directory, meta: meta) }
     }
 
-    /// Seals the entry whose `data` is the complete, verified file: records every block's
-    /// digest from its bytes; the peer then serves them all and never writes the file again.
-    private func seal(_ file: CacheFile, key: CacheKey) async throws(SeedRefusal) -> Int64 {
-        setSeed(.sealed, of: key, file: file)
+    /// Reads the complete `file` and records the digests of its blocks but `skipping` (which
+    /// the cache stored itself); then `file` serves them all, in place of the entry's own copy
+    /// when `replacing`.
+    private func record(_ file: CacheFile, key: CacheKey, skipping: BlockSet, replacing: Bool) async {
         let length = file.meta.length
-        let stored: BlockSet
+        let read: BlockSet
         do {
-            stored = try await NIOThreadPool.singleton.runIfActive {
-                var meta = file.meta
-                meta.seed = .sealed
-                try CacheFile.write(meta, in: file.directory)
-                return try file.digestAll(length: length)
-            }
+            read = try await run("") { try file.digestAll(length: length, skipping: skipping) }
         } catch {
-            throw SeedRefusal("cannot read the file to seal it: \(error)")
+            logger.warning("cache: cannot read a seeded file", metadata: ["url": "\(key.displayURL)", "error": "\(error)"])
+            if replacing { try? await run("") { CacheFile.remove(directory: file.directory) } }
+            return
         }
-        let bytes = Self.bytes(of: stored, in: BlockPlan(length: length))
+        // Every block is recorded now: read here, or stored by the cache before.
+        var all = BlockSet()
+        for block in 0...BlockPlan.block(containing: length - 1) where read.contains(block) || skipping.contains(block) { all.insert(block) }
+        let bytes = Self.bytes(of: all, in: BlockPlan(length: length))
         let previous = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
         let (_, evicted) = reserve(bytes - previous, for: key)
-        if !evicted.isEmpty {
-            try? await NIOThreadPool.singleton.runIfActive { for file in evicted { CacheFile.remove(directory: file.directory) } }
-        }
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard var entry = state.entries[key.id], entry.file === file else { return [] }
-            entry.plan.stored = stored
+        var replaced: CacheFile?
+        let (installed, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard var entry = state.entries[key.id] else { return (false, []) }
+            if replacing {
+                guard entry.file != nil, entry.file !== file, entry.plan.claimed.isEmpty else { return (false, []) }
+                replaced = entry.file
+                entry.file = file
+            } else {
+                guard entry.file === file else { return (false, []) }
+            }
+            entry.plan.length = length
+            entry.plan.stored = all
             entry.plan.claimed = []
+            entry.seed = .sealed
+            state.storedBytes += previous - entry.storedBytes
             entry.storedBytes = bytes
             let waiters = entry.waiters.values.flatMap { $0 }
             entry.waiters = [:]
             state.entries[key.id] = entry
-            return waiters
+            return (true, waiters)
         }
+        if !installed { state.withLock { $0.storedBytes -= bytes - previous } }
         for waiter in waiters { waiter.resume() }
-        return bytes
+        let removed = evicted.map(\.directory) + (installed ? replaced.map { [$0.directory] } ?? [] : (replacing ? [file.directory] : []))
+        if !removed.isEmpty { try? await run("") { for directory in removed { CacheFile.remove(directory: directory) } } }
+        if installed {
+            logger.info("cache: a seeded file is served whole", metadata: ["url": "\(key.displayURL)", "bytes": "\(bytes)"])
+        } else {
+            logger.info("cache: a seeded file changed hands while it was read; not served from it", metadata: ["url": "\(key.displayURL)"])
+        }
+    }
+
+    /// Runs blocking file work on the thread pool; a failure is a refusal saying `what`.
+    private func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable () throws -> T) async throws(SeedRefusal) -> T {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch let refusal as SeedRefusal {
+            throw refusal
+        } catch {
+            throw SeedRefusal("\(what): \(error)")
+        }
     }
 
     private func setSeed(_ seed: CacheFile.Meta.Seed, of key: CacheKey, file: CacheFile) {

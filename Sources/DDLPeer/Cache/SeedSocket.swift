@@ -43,6 +43,8 @@ struct SeedSocket: Service {
         router.get("/v1/seed") { [boundPort] _, _ in
             try jsonResponse(SeedAPI.Info(port: try await boundPort.wait()), status: .ok)
         }
+        // Reading complete files, one at a time, after their answers.
+        let (work, queue) = AsyncStream.makeStream(of: PeerCache.SealWork.self)
         router.post("/v1/seed") { [cache] request, context -> Response in
             let offer: SeedAPI.Offer
             do {
@@ -50,17 +52,26 @@ struct SeedSocket: Service {
             } catch {
                 return problem(.badRequest, type: "bad-request", "expected a JSON seed offer (see docs/http-api.md)")
             }
-            return try jsonResponse(await cache.seed(offer), status: .ok)
+            return try jsonResponse(await cache.seed(offer) { queue.yield($0) }, status: .ok)
         }
         let app = Application(
             router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: "ddl-peer-seed"),
             onServerRunning: { [ready] _ in await ready.set(true) }, logger: logger)
-        do {
-            try await app.run()
-        } catch {
-            logger.warning("seed socket failed: downloads of this machine are not seeded from their own files", metadata: ["path": "\(path)", "error": "\(error)"])
-            await ready.set(false)
-            try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await job in work { await job() }
+            }
+            do {
+                try await app.run()
+            } catch {
+                logger.warning("seed socket failed: downloads of this machine are not seeded from their own files", metadata: ["path": "\(path)", "error": "\(error)"])
+                await ready.set(false)
+                try? await gracefulShutdown()
+            }
+            // Files not read yet are not served whole until offered again; one being read
+            // finishes.
+            queue.finish()
+            group.cancelAll()
         }
     }
 

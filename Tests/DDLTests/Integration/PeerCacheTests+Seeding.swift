@@ -27,7 +27,8 @@ extension PeerCacheTests {
 
     func offer(_ h: Harness, path: String, complete: Bool, length: Int64? = nil, validator: String = "\"v1\"") -> SeedAPI.Offer {
         SeedAPI.Offer(
-            url: h.fileURL, validator: validator, length: length ?? h.origin.content.length, etag: "\"v1\"", lastModified: nil, path: path, complete: complete)
+            url: h.fileURL, validator: validator, length: length ?? h.origin.content.length, etag: "\"v1\"", lastModified: nil, path: path, complete: complete,
+            wait: true)
     }
 
     /// A file of `length` bytes (sparse) in a new directory, as a download's `.part` is made.

@@ -34,6 +34,7 @@ import Glibc
         configuration.progress = .quiet
         configuration.localAddresses = ["127.0.0.2"]
         configuration.seedSocket = SeedAPI.socketPath(cacheDirectory: root + "/peer-1")
+        configuration.seedWait = true  // the next download reads what the peer read
         return configuration
     }
 

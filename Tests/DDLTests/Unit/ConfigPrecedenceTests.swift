@@ -101,6 +101,21 @@ import Testing
         }
     }
 
+    @Test func seedingComesFromFlagEnvironmentOrFile() async throws {
+        func client(flags: [String: ConfigContent] = [:], file: String? = nil, _ environment: [String: String] = [:]) async throws -> ClientConfiguration {
+            try ClientConfiguration(url: "http://x/", reader: try await ConfigLoader.reader(flags: flags, configFile: file, environment: environment))
+        }
+        #expect(try await client().seed)
+        #expect(try await client().seedSocket == nil)
+        #expect(try await !client(file: try writeYAML("seed: false\n")).seed)
+        #expect(try await client(file: try writeYAML("seed: false\n"), ["DDL_SEED": "true"]).seed)
+        #expect(try await !client(flags: ["seed": .bool(false)], ["DDL_SEED": "true"]).seed)
+        let file = try writeYAML("seed_socket: /var/cache/ddl/.seed/seed.sock\n")
+        #expect(try await client(file: file).seedSocket == "/var/cache/ddl/.seed/seed.sock")
+        #expect(try await client(file: file, ["DDL_SEED_SOCKET": "/run/p/.seed/seed.sock"]).seedSocket == "/run/p/.seed/seed.sock")
+        #expect(try await client(flags: ["seed_socket": .string("/x/.seed/seed.sock")], ["DDL_SEED_SOCKET": "/run/p/.seed/seed.sock"]).seedSocket == "/x/.seed/seed.sock")
+    }
+
     @Test func cacheKeyIgnoreParamsIsAListForPeersAndClients() async throws {
         func reader(flags: [String: ConfigContent] = [:], file: String? = nil, _ environment: [String: String] = [:]) async throws -> ConfigReader {
             try await ConfigLoader.reader(flags: flags, configFile: file, environment: environment)

@@ -84,13 +84,18 @@ extension Downloader {
             guard done.unverified.isEmpty else { throw unverifiedError(done) }
             integrity = done.lookup.mode == .off ? .notChecked : .notPublished
         }
-        // Verified: this machine's peer may serve all of it (before the rename, so that the
-        // peer never writes a file under its final name).
+        // Complete: this machine's peer may keep serving from the file (before the rename, so
+        // that the peer never writes a file under its final name), all of it when it matched
+        // a digest, else only what the peer fetched itself.
         var seeded: Int64?
-        if let seeder = done.seeder, let file = done.seedFile,
-           let answer = await seeder.offer(file, length: done.bytes, path: done.partFile.path, complete: true, wait: configuration.seedWait), answer.shared {
-            // Taken: the peer serves all of it once it has read it (right after answering).
-            seeded = done.bytes
+        if let seeder = done.seeder, let file = done.seedFile {
+            let verified = if case .match = verdict { true } else { false }
+            let answer = await seeder.offer(
+                file, length: done.bytes, path: done.partFile.path, complete: true, verified: verified, wait: configuration.seedWait)
+            if let answer, answer.shared {
+                // Verified, the peer serves all of it once it has read it (right after answering).
+                seeded = verified ? done.bytes : (answer.storedBytes > 0 ? answer.storedBytes : nil)
+            }
         }
         try done.partFile.moveToFinal(done.path, overwrite: configuration.overwrite)
         try ControlFile.syncDirectory(of: done.path)

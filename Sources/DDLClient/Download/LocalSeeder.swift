@@ -43,12 +43,12 @@ struct LocalSeeder: Sendable {
 
     /// Offers the file at `path` (made absolute) of `file`'s download; the peer's answer, or
     /// `nil` when it could not be asked.
-    func offer(_ file: RemoteFile, length: Int64, path: String, complete: Bool, wait: Bool = false) async -> SeedAPI.Answer? {
+    func offer(_ file: RemoteFile, length: Int64, path: String, complete: Bool, verified: Bool = false, wait: Bool = false) async -> SeedAPI.Answer? {
         guard let validator = file.ifRangeValidator else { return nil }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let offer = SeedAPI.Offer(
             url: file.url, validator: validator, length: length, etag: file.etag, lastModified: file.lastModified, path: absolute, complete: complete,
-            wait: wait ? true : nil)
+            verified: verified ? true : nil, wait: wait ? true : nil)
         let answer: SeedAPI.Answer? = await call(.POST, body: try? JSONEncoder().encode(offer), timeout: wait ? Self.sealTimeout : Self.offerTimeout)
         if let answer {
             logger.info(answer.shared ? "the local peer seeds the download from its file" : "the local peer does not seed the download", metadata: [

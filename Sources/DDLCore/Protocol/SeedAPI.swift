@@ -53,10 +53,14 @@ package enum SeedAPI {
         package var path: String
         /// Whether the whole file is there and verified.
         package var complete: Bool
+        /// Whether the complete file matched a digest its publisher (or the user) gave. Only
+        /// then does the peer pass on the bytes other peers delivered; otherwise it serves
+        /// only what it fetched from the origin itself (a cache spreads only what it trusts).
+        package var verified: Bool?
         /// Answer only once the peer has read a complete file (tests; a client does not wait).
         package var wait: Bool?
 
-        package init(url: String, validator: String, length: Int64, etag: String?, lastModified: String?, path: String, complete: Bool, wait: Bool? = nil) {
+        package init(url: String, validator: String, length: Int64, etag: String?, lastModified: String?, path: String, complete: Bool, verified: Bool? = nil, wait: Bool? = nil) {
             self.url = url
             self.validator = validator
             self.length = length
@@ -64,6 +68,7 @@ package enum SeedAPI {
             self.lastModified = lastModified
             self.path = path
             self.complete = complete
+            self.verified = verified
             self.wait = wait
         }
     }

@@ -206,6 +206,19 @@ package final class CacheFile: Sendable {
         return fstat(data.rawValue, &mine) == 0 && mine.st_dev == info.st_dev && mine.st_ino == info.st_ino
     }
 
+    /// Copies the digests of `blocks` from `other`'s slots into this file's (the same bytes
+    /// in another file: each read still checks them).
+    package func copyDigests(from other: CacheFile, blocks: BlockSet, length: Int64) throws {
+        guard length > 0 else { return }
+        var slot = [UInt8](repeating: 0, count: Self.digestSize)
+        for block in 0...BlockPlan.block(containing: length - 1) where blocks.contains(block) {
+            let offset = Int64(block * Self.digestSize)
+            let n = try slot.withUnsafeMutableBytes { try other.digests.read(fromAbsoluteOffset: offset, into: $0) }
+            guard n == Self.digestSize else { continue }
+            _ = try slot.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: offset, $0) }
+        }
+    }
+
     /// Reads the first `length` bytes of `data` and records the digest of every block but
     /// those in `skipping`, as if each had been stored (the bytes are already there: a
     /// verified download's). Returns the blocks recorded.

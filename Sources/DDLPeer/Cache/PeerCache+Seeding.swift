@@ -87,17 +87,22 @@ extension PeerCache {
                 meta.seed = .sealed
                 try CacheFile.write(meta, in: file.directory)
             }
-            let stored = state.withLock { $0.entries[key.id]?.plan.stored ?? BlockSet() }
-            return { [self] in await self.record(file, key: key, skipping: stored, replacing: false) }
+            // Not verified against a digest: the peer goes on serving only what it stored.
+            guard offer.verified == true else { return nil }
+            return { [self] in await self.record(file, key: key, replacing: false, readRest: true) }
         case let .own(_, busy):
             guard offer.complete else {
                 throw SeedRefusal("the cache holds bytes of this file in a copy of its own; it takes the file once the download is complete")
             }
             guard !busy else { throw SeedRefusal("the cache is fetching bytes of this file into a copy of its own") }
-            // The cache's copy serves on until the file is read, then the file replaces it.
+            // The cache's copy serves on until the file has its blocks' digests, then the file
+            // replaces it.
             let file = try await link(offer, key: key)
-            return { [self] in await self.record(file, key: key, skipping: BlockSet(), replacing: true) }
+            return { [self] in await self.record(file, key: key, replacing: true, readRest: offer.verified == true) }
         case .nothing:
+            guard offer.verified == true || !offer.complete else {
+                throw SeedRefusal("the file was not verified against a digest, and the peer passes on only bytes it fetched itself (none of this file)")
+            }
             let file = try await link(offer, key: key)
             let installed = state.withLock { state -> Bool in
                 var entry = state.entries[key.id] ?? Entry(key: key, lastUse: Date())
@@ -114,7 +119,7 @@ extension PeerCache {
                 throw SeedRefusal("the cache began fetching this file meanwhile")
             }
             guard offer.complete else { return nil }
-            return { [self] in await self.record(file, key: key, skipping: BlockSet(), replacing: false) }
+            return { [self] in await self.record(file, key: key, replacing: false, readRest: true) }
         }
     }
 
@@ -128,14 +133,22 @@ extension PeerCache {
         return try await run("cannot link \(offer.path)") { try CacheFile(linking: offer.path, into: directory, meta: meta) }
     }
 
-    /// Reads the complete `file` and records the digests of its blocks but `skipping` (which
-    /// the cache stored itself); then `file` serves them all, in place of the entry's own copy
-    /// when `replacing`.
-    private func record(_ file: CacheFile, key: CacheKey, skipping: BlockSet, replacing: Bool) async {
+    /// Gives the complete `file` its blocks' digests: those the cache stored itself (in
+    /// `file`, or in its own copy, whose digests are copied when `replacing`), and, when
+    /// `readRest` (the file was verified against a digest), every other block, read from the
+    /// file. Then `file` serves them, in place of the entry's own copy when `replacing`.
+    private func record(_ file: CacheFile, key: CacheKey, replacing: Bool, readRest: Bool) async {
         let length = file.meta.length
+        let (skipping, own) = state.withLock { state -> (BlockSet, CacheFile?) in
+            let entry = state.entries[key.id]
+            return (entry?.plan.stored ?? BlockSet(), replacing ? entry?.file : nil)
+        }
         let read: BlockSet
         do {
-            read = try await run("") { try file.digestAll(length: length, skipping: skipping) }
+            read = try await run("") {
+                if let own { try file.copyDigests(from: own, blocks: skipping, length: length) }
+                return readRest ? try file.digestAll(length: length, skipping: skipping) : BlockSet()
+            }
         } catch {
             logger.warning("cache: cannot read a seeded file", metadata: ["url": "\(key.displayURL)", "error": "\(error)"])
             if replacing { try? await run("") { CacheFile.remove(directory: file.directory) } }
@@ -151,7 +164,7 @@ extension PeerCache {
         let (installed, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
             guard var entry = state.entries[key.id] else { return (false, []) }
             if replacing {
-                guard entry.file != nil, entry.file !== file, entry.plan.claimed.isEmpty else { return (false, []) }
+                guard let current = entry.file, current === own, entry.plan.claimed.isEmpty else { return (false, []) }
                 replaced = entry.file
                 entry.file = file
             } else {

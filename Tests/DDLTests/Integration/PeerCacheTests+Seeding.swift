@@ -25,10 +25,11 @@ extension PeerCacheTests {
         return try JSONDecoder().decode(SeedAPI.Answer.self, from: Data(buffer: body))
     }
 
-    func offer(_ h: Harness, path: String, complete: Bool, length: Int64? = nil, validator: String = "\"v1\"") -> SeedAPI.Offer {
+    /// An offer of `path`, by default verified against a digest when complete.
+    func offer(_ h: Harness, path: String, complete: Bool, verified: Bool = true, length: Int64? = nil, validator: String = "\"v1\"") -> SeedAPI.Offer {
         SeedAPI.Offer(
             url: h.fileURL, validator: validator, length: length ?? h.origin.content.length, etag: "\"v1\"", lastModified: nil, path: path, complete: complete,
-            wait: true)
+            verified: complete && verified, wait: true)
     }
 
     /// A file of `length` bytes (sparse) in a new directory, as a download's `.part` is made.
@@ -179,6 +180,50 @@ extension PeerCacheTests {
             let (_, all, cached) = try await h.fetch(whole)
             #expect(all == h.expected(whole) && cached == length)
             #expect(h.origin.getRequests == requests)
+        }
+    }
+
+    /// A cache spreads only what it trusts: a complete file that matched no digest keeps
+    /// serving only the blocks the peer fetched from the origin itself.
+    @Test func anUnverifiedFileIsServedOnlyWhereThePeerFetchedIt() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let share = ByteRange(first: 0, last: (1 << 20) - 1)
+            let rest = ByteRange(first: 1 << 20, last: length - 1)
+            // Shared from the start: the peer fetches the first MiB into it.
+            let part = try makePart(length: length)
+            #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+            _ = try await h.fetch(share)
+            try write(h.expected(rest), to: part, at: rest.first)
+            let sealed = try await seed(h, offer(h, path: part, complete: true, verified: false))
+            #expect(sealed.shared && sealed.storedBytes == share.count, "\(sealed)")
+            let requests = h.origin.getRequests
+            let (_, mine, cached) = try await h.fetch(share)
+            #expect(mine == h.expected(share) && cached == share.count && h.origin.getRequests == requests)
+            let (_, others, notCached) = try await h.fetch(rest)
+            #expect(others == h.expected(rest) && notCached == 0, "the rest comes from the origin")
+            #expect(try read(part, rest) == h.expected(rest))
+            // Nothing of its own to vouch for: an unverified file is not taken at all.
+            let other = try makePart(length: length)
+            let refused = try await seed(h, offer(h, path: other, complete: true, verified: false, validator: "\"v2\""))
+            #expect(!refused.shared && refused.reason?.contains("not verified") == true, "\(refused)")
+        }
+    }
+
+    @Test func anUnverifiedFileReplacesOnlyTheBlocksOfTheCachesOwnCopy() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let share = ByteRange(first: 0, last: (1 << 20) - 1)
+            _ = try await h.fetch(share)
+            let own = dataFiles(h.cacheDirectory)
+            let file = try makePart(length: length)
+            try write(h.expected(ByteRange(first: 0, last: length - 1)), to: file, at: 0)
+            let sealed = try await seed(h, offer(h, path: file, complete: true, verified: false))
+            #expect(sealed.shared && sealed.storedBytes == share.count, "\(sealed)")
+            #expect(!FileManager.default.fileExists(atPath: own[0]), "the cache's own copy is gone")
+            let requests = h.origin.getRequests
+            let (_, bytes, cached) = try await h.fetch(share)
+            #expect(bytes == h.expected(share) && cached == share.count && h.origin.getRequests == requests)
         }
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import AsyncHTTPClient
 import DDLApp
 import DDLClient
@@ -59,6 +60,9 @@ import Glibc
     @Test func aDownloadThroughThisMachinesPeerIsStoredOnceAndSeededWhole() async throws {
         let root = try makeTemporaryDirectory() + "/caches"
         try await LocalSwarm.run(options(root)) { swarm in
+            // The publisher's digest vouches for the file: the peer may pass all of it on.
+            let origin = swarm.origin!
+            origin.update { $0.digestHeaders = ["Repr-Digest": "sha-256=:\(origin.digest(SHA256.self).base64):"] }
             let configuration = try configuration(swarm, root: root)
             let summary = try await download(configuration)
             let output = configuration.outputFile!
@@ -90,6 +94,25 @@ import Glibc
             #expect(Double(seeder?.cachedBytes ?? 0) >= 0.85 * Double(Self.size), "\(second.sources.map { "\($0.source): \($0.bytes) \($0.cachedBytes)" })")
             let taken = swarm.origin!.bytesServed - before
             #expect(Double(taken) <= 0.15 * Double(Self.size), "the origin sent \(taken) bytes")
+        }
+    }
+
+    /// Without a publisher's digest, the file is still stored once, but the peer passes on
+    /// only the share it fetched itself: bytes other peers delivered, checked by sample only,
+    /// are not spread further.
+    @Test func withoutADigestThePeerPassesOnOnlyItsOwnShare() async throws {
+        let root = try makeTemporaryDirectory() + "/caches"
+        try await LocalSwarm.run(options(root)) { swarm in
+            let configuration = try configuration(swarm, root: root)
+            let summary = try await download(configuration)
+            let output = configuration.outputFile!
+            #expect(try sha256(ofFile: output) == swarm.origin!.content.sha256())
+            #expect(summary.integrity == .notPublished)
+            let share = summary.sources.first { $0.source.hasPrefix("peer 127.0.0.2:") }
+            #expect((share?.pieces ?? 0) > 0)
+            #expect(summary.seededBytes != nil && summary.seededBytes! < Self.size, "\(String(describing: summary.seededBytes))")
+            #expect(identity(output)?.links == 2)
+            #expect(ownCopies(root + "/peer-1", besides: output) == 0)
         }
     }
 

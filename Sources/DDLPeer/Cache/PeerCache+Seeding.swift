@@ -88,7 +88,11 @@ extension PeerCache {
                 try CacheFile.write(meta, in: file.directory)
             }
             // Not verified against a digest: the peer goes on serving only what it stored.
-            guard offer.verified == true else { return nil }
+            guard offer.verified == true else {
+                let stored = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
+                logger.info("cache: a seeded file is served where this peer fetched it", metadata: ["url": "\(key.displayURL)", "bytes": "\(stored)"])
+                return nil
+            }
             return { [self] in await self.record(file, key: key, replacing: false, readRest: true) }
         case let .own(_, busy):
             guard offer.complete else {
@@ -186,7 +190,7 @@ extension PeerCache {
         let removed = evicted.map(\.directory) + (installed ? replaced.map { [$0.directory] } ?? [] : (replacing ? [file.directory] : []))
         if !removed.isEmpty { try? await run("") { for directory in removed { CacheFile.remove(directory: directory) } } }
         if installed {
-            logger.info("cache: a seeded file is served whole", metadata: ["url": "\(key.displayURL)", "bytes": "\(bytes)"])
+            logger.info(readRest ? "cache: a seeded file is served whole" : "cache: a seeded file is served where this peer fetched it", metadata: ["url": "\(key.displayURL)", "bytes": "\(bytes)"])
         } else {
             logger.info("cache: a seeded file changed hands while it was read; not served from it", metadata: ["url": "\(key.displayURL)"])
         }

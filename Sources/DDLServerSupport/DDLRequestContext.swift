@@ -8,11 +8,14 @@ public struct DDLRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// The event loop of the connection's channel.
     public let eventLoop: any EventLoop
+    /// The connection's channel (its socket's options: the seed socket asks who connected).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.eventLoop = source.channel.eventLoop
+        self.channel = source.channel
     }
 
     /// ddl request bodies are tiny JSON documents.

@@ -4,6 +4,13 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Hands this machine's download to the `ddl server` of this machine through its seed socket
 /// (see ``SeedAPI`` and docs/cache.md, "Seeding"): while it runs, the peer's own fetches of
@@ -13,14 +20,15 @@ import NIOHTTP1
 ///
 /// Everything is best effort: a socket that is missing, of another peer, or refusing leaves
 /// the download as it is (the local peer then keeps a copy of its share, as without seeding).
-struct LocalSeeder: Sendable {
+package struct LocalSeeder: Sendable {
     let httpClient: HTTPClient
     let socketPath: String
     let token: String?
     let logger: Logger
 
-    /// How long the socket may take to answer an offer of a running download.
-    static let offerTimeout: TimeAmount = .seconds(10)
+    /// How long the socket may take to answer (it is local: a stuck one must not hold the
+    /// download's start long).
+    static let offerTimeout: TimeAmount = .seconds(2)
     /// How long the peer may take to read a complete file when the client waits for it
     /// (tests; about 0.75 ms per MiB, 8 s for 10 GiB).
     static let sealTimeout: TimeAmount = .seconds(120)
@@ -31,6 +39,13 @@ struct LocalSeeder: Sendable {
         let seeder = LocalSeeder(httpClient: httpClient, socketPath: socketPath, token: token, logger: logger)
         guard FileManager.default.fileExists(atPath: socketPath) else {
             logger.debug("no seed socket", metadata: ["path": "\(socketPath)"])
+            return nil
+        }
+        // The URL (a signed one is a credential) and the token go only to a peer of this
+        // user: a private directory of ours, and a server process of ours (SO_PEERCRED).
+        let checked: String?? = try? await NIOThreadPool.singleton.runIfActive { Self.isThisUsersServer(socketPath) }
+        if let refusal = checked ?? "the check could not run" {
+            logger.info("seed socket not used", metadata: ["path": "\(socketPath)", "reason": "\(refusal)"])
             return nil
         }
         guard let info: SeedAPI.Info = await seeder.call(.GET, body: nil, timeout: offerTimeout) else { return nil }
@@ -56,6 +71,35 @@ struct LocalSeeder: Sendable {
             ])
         }
         return answer
+    }
+
+    /// Why the socket at `path` is not a server of this user's, or `nil` when it is: its
+    /// directory is ours and private (mode 0700), and the process listening on it runs as
+    /// us. Blocking.
+    package static func isThisUsersServer(_ path: String) -> String? {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        var info = stat()
+        guard !directory.isEmpty, lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return "\(directory) is not a directory" }
+        guard info.st_uid == geteuid() else { return "\(directory) belongs to another user" }
+        guard info.st_mode & 0o077 == 0 else { return "\(directory) is open to other users" }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return "cannot make a socket" }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return "the path is too long" }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { return "cannot connect: \(String(cString: strerror(errno)))" }
+        // Linux's `struct ucred`: pid, uid, gid.
+        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout.size(ofValue: credentials))
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return "the kernel does not say who listens" }
+        guard credentials.1 == geteuid() else { return "it is served by another user's process" }
+        return nil
     }
 
     private func call<Answer: Decodable>(_ method: HTTPMethod, body: Data?, timeout: TimeAmount) async -> Answer? {

@@ -3,6 +3,7 @@ import DDLCore
 import Foundation
 import NIOCore
 import SystemPackage
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,17 @@ package final class CacheFile: Sendable {
     package let meta: Meta
     private let data: SystemPackage.FileDescriptor
     private let digests: SystemPackage.FileDescriptor
+    /// Who may write `data`, held across every write (see ``seal()``).
+    private let writes = Mutex(Writes())
+
+    struct Writes {
+        /// No write may start: the file belongs to a user's completed download, or left the
+        /// cache.
+        var sealed = false
+        /// A running download's `.part` that `data` is linked to: writes go on only while
+        /// this path still names `data` (not once the download renamed it).
+        var sharedPath: String?
+    }
 
     /// Creates the file in `directory` (a new directory), writing `meta`.
     package convenience init(creating directory: String, meta: Meta) throws {
@@ -78,9 +90,10 @@ package final class CacheFile: Sendable {
     private init(opening directory: String, meta: Meta) throws {
         self.directory = directory
         self.meta = meta
-        data = try SystemPackage.FileDescriptor.open(FilePath(directory + "/data"), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+        // Never through a symbolic link planted in the directory.
+        data = try SystemPackage.FileDescriptor.open(FilePath(directory + "/data"), .readWrite, options: [.create, .noFollow, .closeOnExec], permissions: [.ownerReadWrite])
         do {
-            digests = try SystemPackage.FileDescriptor.open(FilePath(directory + "/digests"), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+            digests = try SystemPackage.FileDescriptor.open(FilePath(directory + "/digests"), .readWrite, options: [.create, .noFollow, .closeOnExec], permissions: [.ownerReadWrite])
         } catch {
             try? data.close()
             throw error
@@ -113,11 +126,46 @@ package final class CacheFile: Sendable {
         return (file, stored)
     }
 
-    /// Writes a block's bytes at its offset, then its digest in its slot.
-    package func store(_ bytes: ByteBuffer, block: Int) throws {
+    /// Writes a block's bytes at its offset, then its digest in its slot; returns `false`
+    /// without writing when the file is sealed (or its shared download moved on, which seals
+    /// it).
+    package func store(_ bytes: ByteBuffer, block: Int) throws -> Bool {
         let digest = bytes.withUnsafeReadableBytes { SHA256.hash(data: $0) }
-        _ = try bytes.withUnsafeReadableBytes { try data.writeAll(toAbsoluteOffset: Int64(block) * BlockPlan.blockSize, $0) }
-        _ = try digest.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: Int64(block * Self.digestSize), $0) }
+        return try writes.withLock { writes in
+            if !writes.sealed, let path = writes.sharedPath, !isSameFile(as: path) { writes.sealed = true }
+            guard !writes.sealed else { return false }
+            _ = try bytes.withUnsafeReadableBytes { try data.writeAll(toAbsoluteOffset: Int64(block) * BlockPlan.blockSize, $0) }
+            _ = try digest.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: Int64(block * Self.digestSize), $0) }
+            return true
+        }
+    }
+
+    /// Stops every write for good: once this returns, no write is running and none starts.
+    /// Blocks while a write runs: call it on the thread pool.
+    package func seal() {
+        writes.withLock { $0.sealed = true }
+    }
+
+    /// Lets the cache write `data` while `path` (a running download's `.part`) names it.
+    package func share(while path: String) {
+        writes.withLock { writes in
+            writes.sealed = false
+            writes.sharedPath = path
+        }
+    }
+
+    /// Seals `files` (they leave the cache) and deletes their directories. Blocking.
+    package static func retire(_ files: [CacheFile]) {
+        for file in files {
+            file.seal()
+            remove(directory: file.directory)
+        }
+    }
+
+    /// `data`'s modification time.
+    package func modificationTime() -> timespec? {
+        var info = stat()
+        return fstat(data.rawValue, &info) == 0 ? info.st_mtim : nil
     }
 
     /// Clears a block's digest slot (its bytes failed their check).
@@ -167,6 +215,12 @@ package final class CacheFile: Sendable {
         var info = stat()
         guard source.hasPrefix("/"), lstat(source, &info) == 0 else { throw SeedRefusal("\(source) is not an absolute path to an existing file") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw SeedRefusal("\(source) is not a regular file") }
+        // The file checked is the file linked: opened without following a link, checked
+        // through the descriptor, linked through it.
+        let fd = Glibc.open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SeedRefusal("cannot open \(source): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw SeedRefusal("\(source) is not a regular file") }
         guard info.st_uid == geteuid() else { throw SeedRefusal("\(source) belongs to another user") }
         guard Int64(info.st_size) == meta.length else { throw SeedRefusal("\(source) has \(info.st_size) bytes, not \(meta.length)") }
         do {
@@ -174,7 +228,7 @@ package final class CacheFile: Sendable {
         } catch {
             throw SeedRefusal("cannot create \(directory): \(error)")
         }
-        guard link(source, directory + "/data") == 0 else {
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, directory + "/data", AT_SYMLINK_FOLLOW) == 0 else {
             let code = errno
             Self.remove(directory: directory)
             throw SeedRefusal(code == EXDEV
@@ -206,17 +260,23 @@ package final class CacheFile: Sendable {
         return fstat(data.rawValue, &mine) == 0 && mine.st_dev == info.st_dev && mine.st_ino == info.st_ino
     }
 
-    /// Copies the digests of `blocks` from `other`'s slots into this file's (the same bytes
-    /// in another file: each read still checks them).
-    package func copyDigests(from other: CacheFile, blocks: BlockSet, length: Int64) throws {
-        guard length > 0 else { return }
+    /// Takes the digests of `blocks` from `other` (the cache's own copy of the same file)
+    /// where this file's bytes match them; returns those blocks. Blocking.
+    package func adoptDigests(from other: CacheFile, blocks: BlockSet, length: Int64) throws -> BlockSet {
+        var adopted = BlockSet()
+        guard length > 0 else { return adopted }
         var slot = [UInt8](repeating: 0, count: Self.digestSize)
+        var bytes = [UInt8](repeating: 0, count: Int(BlockPlan.blockSize))
         for block in 0...BlockPlan.block(containing: length - 1) where blocks.contains(block) {
-            let offset = Int64(block * Self.digestSize)
-            let n = try slot.withUnsafeMutableBytes { try other.digests.read(fromAbsoluteOffset: offset, into: $0) }
-            guard n == Self.digestSize else { continue }
-            _ = try slot.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: offset, $0) }
+            let offset = Int64(block) * BlockPlan.blockSize
+            let size = Int(min(BlockPlan.blockSize, length - offset))
+            let n = try slot.withUnsafeMutableBytes { try other.digests.read(fromAbsoluteOffset: Int64(block * Self.digestSize), into: $0) }
+            let read = try bytes.withUnsafeMutableBytes { try data.read(fromAbsoluteOffset: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<size])) }
+            guard n == Self.digestSize, read == size, SHA256.hash(data: bytes[0..<size]).elementsEqual(slot) else { continue }
+            _ = try slot.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: Int64(block * Self.digestSize), $0) }
+            adopted.insert(block)
         }
+        return adopted
     }
 
     /// Reads the first `length` bytes of `data` and records the digest of every block but

@@ -68,7 +68,9 @@ extension PeerCache {
             return removed
         }
         if !removed.isEmpty {
-            try? await NIOThreadPool.singleton.runIfActive { for file in removed { CacheFile.remove(directory: file.directory) } }
+            // Sealed first: a fetch still storing into a removed file (a user's download, for a
+            // seeded one) writes nothing more.
+            try? await NIOThreadPool.singleton.runIfActive { CacheFile.retire(removed) }
         }
         return removed.count
     }

@@ -77,23 +77,27 @@ extension PeerCache {
         case let .offered(file):
             guard offer.complete else {
                 // A resumed download: its `.part` is this file already.
+                try await run("") { file.share(while: offer.path) }
                 setSeed(.sharing, of: key, file: file)
                 return nil
             }
-            // Sealed now: nothing writes the file from here on, whatever the reading finds.
-            setSeed(.sealed, of: key, file: file)
-            try await run("cannot seal \(offer.path)") {
+            // Sealed now: once `seal()` returns, no write runs and none starts, whatever the
+            // reading finds.
+            let modified = try await run("cannot seal \(offer.path)") { () throws -> timespec? in
+                file.seal()
                 var meta = file.meta
                 meta.seed = .sealed
                 try CacheFile.write(meta, in: file.directory)
+                return file.modificationTime()
             }
+            setSeed(.sealed, of: key, file: file)
             // Not verified against a digest: the peer goes on serving only what it stored.
             guard offer.verified == true else {
                 let stored = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
                 logger.info("cache: a seeded file is served where this peer fetched it", metadata: ["url": "\(key.displayURL)", "bytes": "\(stored)"])
                 return nil
             }
-            return { [self] in await self.record(file, key: key, replacing: false, readRest: true) }
+            return { [self] in await self.record(file, key: key, modified: modified, replacing: false, readRest: true) }
         case let .own(_, busy):
             guard offer.complete else {
                 throw SeedRefusal("the cache holds bytes of this file in a copy of its own; it takes the file once the download is complete")
@@ -101,13 +105,13 @@ extension PeerCache {
             guard !busy else { throw SeedRefusal("the cache is fetching bytes of this file into a copy of its own") }
             // The cache's copy serves on until the file has its blocks' digests, then the file
             // replaces it.
-            let file = try await link(offer, key: key)
-            return { [self] in await self.record(file, key: key, replacing: true, readRest: offer.verified == true) }
+            let (file, modified) = try await link(offer, key: key)
+            return { [self] in await self.record(file, key: key, modified: modified, replacing: true, readRest: offer.verified == true) }
         case .nothing:
             guard offer.verified == true || !offer.complete else {
                 throw SeedRefusal("the file was not verified against a digest, and the peer passes on only bytes it fetched itself (none of this file)")
             }
-            let file = try await link(offer, key: key)
+            let (file, modified) = try await link(offer, key: key)
             let installed = state.withLock { state -> Bool in
                 var entry = state.entries[key.id] ?? Entry(key: key, lastUse: Date())
                 guard entry.file == nil else { return false }
@@ -119,57 +123,77 @@ extension PeerCache {
                 return true
             }
             guard installed else {
-                try? await run("") { CacheFile.remove(directory: file.directory) }
+                try? await run("") { CacheFile.retire([file]) }
                 throw SeedRefusal("the cache began fetching this file meanwhile")
             }
             guard offer.complete else { return nil }
-            return { [self] in await self.record(file, key: key, replacing: false, readRest: true) }
+            return { [self] in await self.record(file, key: key, modified: modified, replacing: false, readRest: true) }
         }
     }
 
-    /// Links the offered file into a new directory of the cache (not installed).
-    private func link(_ offer: SeedAPI.Offer, key: CacheKey) async throws(SeedRefusal) -> CacheFile {
+    /// Links the offered file into a new directory of the cache (not installed): writable
+    /// while the `.part` path names it, sealed when complete. Returns it with its
+    /// modification time.
+    private func link(_ offer: SeedAPI.Offer, key: CacheKey) async throws(SeedRefusal) -> (CacheFile, timespec?) {
         let meta = CacheFile.Meta(
             key: key, length: offer.length, lastModified: offer.lastModified, etag: offer.etag,
             open: !URLIdentity(offer.url, ignoring: configuration.ignoredParameters).leftOutCredentials,
             seed: offer.complete ? .sealed : .sharing)
         let directory = configuration.directory + "/" + key.id.prefix(32) + "." + String(UInt32.random(in: .min ... .max), radix: 16)
-        return try await run("cannot link \(offer.path)") { try CacheFile(linking: offer.path, into: directory, meta: meta) }
+        return try await run("cannot link \(offer.path)") { () throws -> (CacheFile, timespec?) in
+            let file = try CacheFile(linking: offer.path, into: directory, meta: meta)
+            if offer.complete { file.seal() } else { file.share(while: offer.path) }
+            return (file, file.modificationTime())
+        }
     }
 
-    /// Gives the complete `file` its blocks' digests: those the cache stored itself (in
-    /// `file`, or in its own copy, whose digests are copied when `replacing`), and, when
-    /// `readRest` (the file was verified against a digest), every other block, read from the
-    /// file. Then `file` serves them, in place of the entry's own copy when `replacing`.
-    private func record(_ file: CacheFile, key: CacheKey, replacing: Bool, readRest: Bool) async {
+    /// Gives the complete, sealed `file` its blocks' digests: those of the blocks the cache
+    /// stored itself (in `file`, or in its own copy when `replacing`, where `file`'s bytes
+    /// match them), and, when `readRest` (the file matched a digest), every other block's,
+    /// read from the file. Then `file` serves them, in place of the entry's own copy when
+    /// `replacing`. Nothing is recorded when the file changed since it was offered
+    /// (`modified`): the user may be changing it.
+    private func record(_ file: CacheFile, key: CacheKey, modified: timespec?, replacing: Bool, readRest: Bool) async {
         let length = file.meta.length
-        let (skipping, own) = state.withLock { state -> (BlockSet, CacheFile?) in
+        let (stored, own) = state.withLock { state -> (BlockSet, CacheFile?) in
             let entry = state.entries[key.id]
             return (entry?.plan.stored ?? BlockSet(), replacing ? entry?.file : nil)
         }
-        let read: BlockSet
+        let found: (kept: BlockSet, read: BlockSet, unchanged: Bool)
         do {
-            read = try await run("") {
-                if let own { try file.copyDigests(from: own, blocks: skipping, length: length) }
-                return readRest ? try file.digestAll(length: length, skipping: skipping) : BlockSet()
+            found = try await run("") {
+                let kept = try own.map { try file.adoptDigests(from: $0, blocks: stored, length: length) } ?? stored
+                let read = readRest ? try file.digestAll(length: length, skipping: kept) : BlockSet()
+                let now = file.modificationTime()
+                return (kept, read, now?.tv_sec == modified?.tv_sec && now?.tv_nsec == modified?.tv_nsec)
             }
         } catch {
             logger.warning("cache: cannot read a seeded file", metadata: ["url": "\(key.displayURL)", "error": "\(error)"])
-            if replacing { try? await run("") { CacheFile.remove(directory: file.directory) } }
+            if replacing { try? await run("") { CacheFile.retire([file]) } }
             return
         }
-        // Every block is recorded now: read here, or stored by the cache before.
+        guard found.unchanged else {
+            logger.warning("cache: a seeded file changed while it was read; not served from it", metadata: ["url": "\(key.displayURL)"])
+            if replacing { try? await run("") { CacheFile.retire([file]) } } else { _ = await remove(id: key.id) }
+            return
+        }
+        // Every block recorded now: read here, or stored by the cache before.
         var all = BlockSet()
-        for block in 0...BlockPlan.block(containing: length - 1) where read.contains(block) || skipping.contains(block) { all.insert(block) }
-        let bytes = Self.bytes(of: all, in: BlockPlan(length: length))
+        for block in 0...BlockPlan.block(containing: length - 1) where found.read.contains(block) || found.kept.contains(block) { all.insert(block) }
+        var bytes = Self.bytes(of: all, in: BlockPlan(length: length))
         let previous = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
-        let (_, evicted) = reserve(bytes - previous, for: key)
+        let (room, evicted) = reserve(bytes - previous, for: key)
+        if !room {
+            // No room for all of it: only what the cache held before.
+            all = found.kept
+            bytes = Self.bytes(of: all, in: BlockPlan(length: length))
+        }
         var replaced: CacheFile?
         let (installed, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
             guard var entry = state.entries[key.id] else { return (false, []) }
             if replacing {
                 guard let current = entry.file, current === own, entry.plan.claimed.isEmpty else { return (false, []) }
-                replaced = entry.file
+                replaced = current
                 entry.file = file
             } else {
                 guard entry.file === file else { return (false, []) }
@@ -178,19 +202,22 @@ extension PeerCache {
             entry.plan.stored = all
             entry.plan.claimed = []
             entry.seed = .sealed
-            state.storedBytes += previous - entry.storedBytes
+            // The reservation counted `bytes - previous`; what changes is `bytes - now`.
+            state.storedBytes += room ? previous - entry.storedBytes : bytes - entry.storedBytes
             entry.storedBytes = bytes
             let waiters = entry.waiters.values.flatMap { $0 }
             entry.waiters = [:]
             state.entries[key.id] = entry
             return (true, waiters)
         }
-        if !installed { state.withLock { $0.storedBytes -= bytes - previous } }
+        if room && !installed { state.withLock { $0.storedBytes -= bytes - previous } }
         for waiter in waiters { waiter.resume() }
-        let removed = evicted.map(\.directory) + (installed ? replaced.map { [$0.directory] } ?? [] : (replacing ? [file.directory] : []))
-        if !removed.isEmpty { try? await run("") { for directory in removed { CacheFile.remove(directory: directory) } } }
+        let retired = evicted + (installed ? replaced.map { [$0] } ?? [] : (replacing ? [file] : []))
+        if !retired.isEmpty { try? await run("") { CacheFile.retire(retired) } }
         if installed {
-            logger.info(readRest ? "cache: a seeded file is served whole" : "cache: a seeded file is served where this peer fetched it", metadata: ["url": "\(key.displayURL)", "bytes": "\(bytes)"])
+            logger.info(all.count > found.kept.count ? "cache: a seeded file is served whole" : "cache: a seeded file is served where this peer fetched it", metadata: [
+                "url": "\(key.displayURL)", "bytes": "\(bytes)", "room": "\(room)",
+            ])
         } else {
             logger.info("cache: a seeded file changed hands while it was read; not served from it", metadata: ["url": "\(key.displayURL)"])
         }

@@ -133,6 +133,9 @@ package final class PeerCache: Sendable {
                 CacheFile.remove(directory: directory)
                 continue
             }
+            // A download's file that an earlier run held (see `PeerCache+Seeding.swift`) is
+            // never written again: its download may have ended meanwhile.
+            if file.meta.seed != nil { file.seal() }
             let id = file.meta.key.id
             if let other = byKey[id] {
                 let keep = other.1.count >= stored.count ? other : (file, stored)
@@ -291,7 +294,7 @@ extension PeerCache {
             return (created, nil)
         }
         if let loser {
-            try? await NIOThreadPool.singleton.runIfActive { CacheFile.remove(directory: loser.directory) }
+            try? await NIOThreadPool.singleton.runIfActive { CacheFile.retire([loser]) }
         }
         return file
     }
@@ -309,14 +312,19 @@ extension PeerCache {
         }
         let (room, evicted) = reserve(size, for: key)
         if !evicted.isEmpty {
-            try? await NIOThreadPool.singleton.runIfActive { for file in evicted { CacheFile.remove(directory: file.directory) } }
+            try? await NIOThreadPool.singleton.runIfActive { CacheFile.retire(evicted) }
         }
         guard room else {
             abandon(key, blocks: block..<block + 1)
             return false
         }
         do {
-            try await NIOThreadPool.singleton.runIfActive { try file.store(bytes, block: block) }
+            // Refused by a sealed file (a user's completed download, or one no longer cached).
+            guard try await NIOThreadPool.singleton.runIfActive({ try file.store(bytes, block: block) }) else {
+                state.withLock { $0.storedBytes -= size }
+                abandon(key, blocks: block..<block + 1)
+                return false
+            }
         } catch {
             logger.warning("cache: cannot store a block", metadata: ["directory": "\(file.directory)", "block": "\(block)", "error": "\(error)"])
             state.withLock { $0.storedBytes -= size }

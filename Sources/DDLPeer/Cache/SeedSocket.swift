@@ -3,6 +3,7 @@ import DDLServerSupport
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -39,6 +40,9 @@ struct SeedSocket: Service {
         }
         defer { unlink(path) }
         let router = Router(context: DDLRequestContext.self)
+        // Only this user's processes: the directory admits no one else, and the kernel says
+        // who connected (SO_PEERCRED).
+        router.add(middleware: SameUserMiddleware())
         router.requireToken(token)
         router.get("/v1/seed") { [boundPort] _, _ in
             try jsonResponse(SeedAPI.Info(port: try await boundPort.wait()), status: .ok)
@@ -85,13 +89,45 @@ struct SeedSocket: Service {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw SeedRefusal("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
+        // Checked and made private through one descriptor, not following a link.
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SeedRefusal("\(directory) is not a directory") }
+        defer { close(fd) }
         var info = stat()
-        guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SeedRefusal("\(directory) is not a directory") }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SeedRefusal("\(directory) is not a directory") }
         guard info.st_uid == geteuid() else { throw SeedRefusal("\(directory) belongs to another user") }
-        guard chmod(directory, 0o700) == 0 else { throw SeedRefusal("cannot make \(directory) private: \(String(cString: strerror(errno)))") }
+        guard fchmod(fd, 0o700) == 0 else { throw SeedRefusal("cannot make \(directory) private: \(String(cString: strerror(errno)))") }
         if lstat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw SeedRefusal("\(path) exists and is not a socket") }
             unlink(path)
         }
+    }
+}
+
+/// Refuses (`403 not-this-user`) a connection whose process runs as another user than this
+/// peer, as the kernel reports it for a Unix socket (`SO_PEERCRED`), or when it cannot say.
+struct SameUserMiddleware: RouterMiddleware {
+    typealias Context = DDLRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let uid = await Self.peerUID(of: context.channel), uid == geteuid() else {
+            return problem(.forbidden, type: "not-this-user", "only processes of the peer's own user may use the seed socket")
+        }
+        return try await next(request, context)
+    }
+
+    /// Linux's `struct ucred` (glibc shows it only with `_GNU_SOURCE`), as `SO_PEERCRED`
+    /// fills it.
+    struct Credentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// The user id of the process at the other end of a Unix socket.
+    static func peerUID(of channel: any Channel) async -> uid_t? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        let credentials: Credentials? = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
+        return credentials?.uid
     }
 }

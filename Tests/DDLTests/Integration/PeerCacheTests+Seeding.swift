@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DDLClient
 import DDLCore
 import DDLPeer
 import DDLTestOrigin
@@ -119,6 +120,8 @@ extension PeerCacheTests {
             let first = ByteRange(first: 0, last: (1 << 20) - 1)
             let (status, body, _) = try await h.fetch(first)
             #expect(status == .partialContent && body == h.expected(first))
+            // (The answer can end before its last block is stored: a second request waits for it.)
+            _ = try await h.fetch(first)
             #expect(try read(part, first) == h.expected(first))
             let data = dataFiles(h.cacheDirectory)
             #expect(data.count == 1 && sameFile(data[0], part), "the cache keeps no copy of its own")
@@ -164,6 +167,7 @@ extension PeerCacheTests {
             let length = h.origin.content.length
             let whole = ByteRange(first: 0, last: length - 1)
             _ = try await h.fetch(ByteRange(first: 0, last: (1 << 20) - 1))
+            _ = try await h.fetch(ByteRange(first: 0, last: (1 << 20) - 1))  // waits for the last block to be stored
             let own = dataFiles(h.cacheDirectory)
             #expect(own.count == 1)
             let file = try makePart(length: length)
@@ -194,6 +198,7 @@ extension PeerCacheTests {
             let part = try makePart(length: length)
             #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
             _ = try await h.fetch(share)
+            _ = try await h.fetch(share)  // waits for the last block to be stored
             try write(h.expected(rest), to: part, at: rest.first)
             let sealed = try await seed(h, offer(h, path: part, complete: true, verified: false))
             #expect(sealed.shared && sealed.storedBytes == share.count, "\(sealed)")
@@ -215,6 +220,7 @@ extension PeerCacheTests {
             let length = h.origin.content.length
             let share = ByteRange(first: 0, last: (1 << 20) - 1)
             _ = try await h.fetch(share)
+            _ = try await h.fetch(share)  // waits for the last block to be stored
             let own = dataFiles(h.cacheDirectory)
             let file = try makePart(length: length)
             try write(h.expected(ByteRange(first: 0, last: length - 1)), to: file, at: 0)
@@ -224,6 +230,125 @@ extension PeerCacheTests {
             let requests = h.origin.getRequests
             let (_, bytes, cached) = try await h.fetch(share)
             #expect(bytes == h.expected(share) && cached == share.count && h.origin.getRequests == requests)
+        }
+    }
+
+    /// A fetch that was storing into a download's file when the file was sealed and then
+    /// left the cache (`DELETE /v1/cache`) writes nothing more into it: the user's edits stay.
+    @Test func aFetchRunningWhenASeededFileLeavesTheCacheWritesNothingMore() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let whole = ByteRange(first: 0, last: length - 1)
+            let part = try makePart(length: length)
+            #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+            let gate = h.origin.pause(atOffset: 1 << 20)
+            async let running = h.fetch(ByteRange(first: 0, last: (2 << 20) - 1))
+            #expect(await gate.reached(), "the peer's fetch is held at 1 MiB")
+            // The download completes (verified) and is sealed; then the user edits the file,
+            // and a member removes the cached file while the fetch still runs.
+            try write(h.expected(whole), to: part, at: 0)
+            #expect(try await seed(h, offer(h, path: part, complete: true)).shared)
+            let edited = ByteRange(first: 3 << 19, last: (3 << 19) + 65_535)
+            let garbage = ByteBuffer(repeating: 0x5a, count: Int(edited.count))
+            try write(garbage, to: part, at: edited.first)
+            var remove = HTTPClientRequest(url: h.peerURL + "/v1/cache")
+            remove.method = .DELETE
+            #expect(try await h.client.execute(remove, timeout: .seconds(10)).status == .ok)
+            gate.release()
+            let (_, body, _) = try await running
+            #expect(body == h.expected(ByteRange(first: 0, last: (2 << 20) - 1)))
+            #expect(try read(part, edited) == garbage, "the fetch wrote the origin's bytes over the user's edit")
+        }
+    }
+
+    /// A download whose end was never offered (the client died, or the offer failed) renamed
+    /// its `.part`: the peer stops writing the file once the `.part` path no longer names it.
+    @Test func aSharedFileIsNotWrittenOnceItsPartPathIsGone() async throws {
+        try await withCachingPeer { h in
+            let length = h.origin.content.length
+            let part = try makePart(length: length)
+            #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+            let final = String(part.dropLast(".part".count))
+            #expect(rename(part, final) == 0)
+            let range = ByteRange(first: 0, last: (1 << 20) - 1)
+            let (_, body, _) = try await h.fetch(range)
+            _ = try await h.fetch(range)
+            #expect(body == h.expected(range), "relayed all the same")
+            #expect(try read(final, range) == ByteBuffer(repeating: 0, count: Int(range.count)), "nothing written into the renamed file")
+        }
+    }
+
+    /// A peer restarted while a download shared its `.part` writes it no more (the download
+    /// may have ended meanwhile) until the download offers it again.
+    @Test func aPeerRestartedWhileADownloadSharedItsFileWritesItNoMore() async throws {
+        let origin = TestOrigin(length: 4 << 20)
+        let directory = try makeTemporaryDirectory() + "/cache"
+        let part = try makePart(length: origin.content.length)
+        let first = ByteRange(first: 0, last: (1 << 20) - 1)
+        let second = ByteRange(first: 1 << 20, last: (2 << 20) - 1)
+        try await withRestartedPeer(origin: origin, directory: directory) { run, h in
+            if run == 1 {
+                #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+                _ = try await h.fetch(first)
+                _ = try await h.fetch(first)
+                #expect(try read(part, first) == h.expected(first))
+            } else {
+                let (_, body, _) = try await h.fetch(second)
+                _ = try await h.fetch(second)
+                #expect(body == h.expected(second))
+                #expect(try read(part, second) == ByteBuffer(repeating: 0, count: Int(second.count)), "written after the restart")
+                // Offered again (a resumed download), it is filled again.
+                #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+                let third = ByteRange(first: 2 << 20, last: (3 << 20) - 1)
+                _ = try await h.fetch(third)
+                _ = try await h.fetch(third)
+                #expect(try read(part, third) == h.expected(third))
+            }
+        }
+    }
+
+    /// A verified file bigger than the cache's room keeps only the blocks the cache held, and
+    /// the cache stays within its size.
+    @Test func aVerifiedFileWithoutRoomKeepsOnlyWhatTheCacheHeld() async throws {
+        try await withCachingPeer(capacity: 2 << 20) { h in
+            let length = h.origin.content.length
+            let share = ByteRange(first: 0, last: (1 << 20) - 1)
+            let part = try makePart(length: length)
+            #expect(try await seed(h, offer(h, path: part, complete: false)).shared)
+            _ = try await h.fetch(share)
+            _ = try await h.fetch(share)
+            try write(h.expected(ByteRange(first: 1 << 20, last: length - 1)), to: part, at: 1 << 20)
+            let sealed = try await seed(h, offer(h, path: part, complete: true))
+            #expect(sealed.shared && sealed.storedBytes == share.count, "\(sealed)")
+            let listing = try await h.client.execute(HTTPClientRequest(url: h.peerURL + "/v1/cache"), timeout: .seconds(10))
+            let text = String(buffer: try await listing.body.collect(upTo: 1 << 20))
+            #expect(text.contains("\"storedBytes\":\(share.count),"), "\(text)")
+        }
+    }
+
+    /// Only processes of the peer's own user may use the socket, even when its directory is
+    /// opened to others: the kernel says who connected (SO_PEERCRED). The client, for its
+    /// part, uses only a private socket of its own user's server.
+    @Test func aProcessOfAnotherUserIsRefusedEvenWhenItReachesTheSocket() async throws {
+        try await withCachingPeer { h in
+            let socket = SeedAPI.socketPath(cacheDirectory: h.cacheDirectory)
+            #expect(LocalSeeder.isThisUsersServer(socket) == nil)
+            #expect(chmod(h.cacheDirectory + "/.seed", 0o755) == 0)
+            #expect(LocalSeeder.isThisUsersServer(socket)?.contains("open to other users") == true)
+            guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { return }
+            #expect(chmod(socket, 0o777) == 0)
+            func status(as user: [String]) -> String {
+                let process = Process()
+                let output = Pipe()
+                process.executableURL = URL(fileURLWithPath: user.isEmpty ? "/usr/bin/curl" : "/usr/bin/setpriv")
+                process.arguments = user + (user.isEmpty ? [] : ["/usr/bin/curl"]) + ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/v1/seed"]
+                process.standardOutput = output
+                guard (try? process.run()) != nil else { return "not run" }
+                process.waitUntilExit()
+                return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            }
+            #expect(status(as: []) == "200", "this user")
+            #expect(status(as: ["--reuid=65534", "--regid=65534", "--clear-groups"]) == "403", "another user")
         }
     }
 

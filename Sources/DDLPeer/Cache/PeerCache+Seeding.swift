@@ -56,8 +56,8 @@ extension PeerCache {
         case nothing
         /// `data` is the offered file.
         case offered(CacheFile)
-        /// A file of the cache's own; `busy` when fetches into it are running.
-        case own(CacheFile, busy: Bool)
+        /// A file of the cache's own.
+        case own(CacheFile)
     }
 
     /// Takes the offered file in; returns the work left for a complete one.
@@ -69,8 +69,7 @@ extension PeerCache {
             if same {
                 holding = .offered(current)
             } else {
-                let busy = state.withLock { !($0.entries[key.id]?.plan.claimed.isEmpty ?? true) }
-                holding = .own(current, busy: busy)
+                holding = .own(current)
             }
         }
         switch holding {
@@ -98,11 +97,10 @@ extension PeerCache {
                 return nil
             }
             return { [self] in await self.record(file, key: key, modified: modified, replacing: false, readRest: true) }
-        case let .own(_, busy):
+        case .own:
             guard offer.complete else {
                 throw SeedRefusal("the cache holds bytes of this file in a copy of its own; it takes the file once the download is complete")
             }
-            guard !busy else { throw SeedRefusal("the cache is fetching bytes of this file into a copy of its own") }
             // The cache's copy serves on until the file has its blocks' digests, then the file
             // replaces it.
             let (file, modified) = try await link(offer, key: key)
@@ -155,6 +153,15 @@ extension PeerCache {
     /// (`modified`): the user may be changing it.
     private func record(_ file: CacheFile, key: CacheKey, modified: timespec?, replacing: Bool, readRest: Bool) async {
         let length = file.meta.length
+        if replacing {
+            // Fetches into the cache's copy that are running finish first (each claimed block
+            // is stored or abandoned), so that their blocks are taken over too; new ones may
+            // start meanwhile, so at most so many waits.
+            for _ in 0..<64 {
+                guard let block = state.withLock({ $0.entries[key.id]?.plan.claimed.min() }) else { break }
+                await wait(key, block: block)
+            }
+        }
         let (stored, own) = state.withLock { state -> (BlockSet, CacheFile?) in
             let entry = state.entries[key.id]
             return (entry?.plan.stored ?? BlockSet(), replacing ? entry?.file : nil)
@@ -192,7 +199,9 @@ extension PeerCache {
         let (installed, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
             guard var entry = state.entries[key.id] else { return (false, []) }
             if replacing {
-                guard let current = entry.file, current === own, entry.plan.claimed.isEmpty else { return (false, []) }
+                // Fetches still running into the copy store nothing once it is replaced (it is
+                // sealed below); whoever waits for their blocks is woken and served anew.
+                guard let current = entry.file, current === own else { return (false, []) }
                 replaced = current
                 entry.file = file
             } else {

@@ -321,8 +321,9 @@ extension PeerCacheTests {
             let sealed = try await seed(h, offer(h, path: part, complete: true))
             #expect(sealed.shared && sealed.storedBytes == share.count, "\(sealed)")
             let listing = try await h.client.execute(HTTPClientRequest(url: h.peerURL + "/v1/cache"), timeout: .seconds(10))
-            let text = String(buffer: try await listing.body.collect(upTo: 1 << 20))
-            #expect(text.contains("\"storedBytes\":\(share.count),"), "\(text)")
+            let cached = try JSONDecoder().decode(PeerCacheAPI.Listing.self, from: Data(buffer: try await listing.body.collect(upTo: 1 << 20)))
+            #expect(cached.storedBytes == share.count && cached.files.map(\.storedBytes) == [share.count], "\(cached)")
+            #expect(cached.storedBytes <= cached.capacity)
         }
     }
 

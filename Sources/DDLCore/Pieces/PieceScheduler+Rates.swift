@@ -184,8 +184,13 @@ extension PieceScheduler {
         }
     }
 
-    /// Whether pieces have owners and the peers serve the file from their caches.
-    var isWarmWithOwners: Bool { owners != nil && swarmIsWarm == true }
+    /// Whether an endgame copy costs the origin more than time gained is worth: pieces
+    /// have owners, and the peers serve the file from their caches (a copy at another peer
+    /// fetches from the origin what the holder has) or fetch it for other clients too (the
+    /// holder fetches the piece for them anyway; the copy fetches it again). Then only a
+    /// hopeless holder's piece is copied (stalled or trickling), not one that would come a
+    /// little later.
+    var copiesCostTheOrigin: Bool { owners != nil && (swarmIsWarm == true || othersFetch) }
 
     /// The pending entry with the fewest bytes (the lowest piece among equals).
     private func smallestPendingIndex(_ sizes: [Int64]) -> Int {
@@ -214,9 +219,9 @@ extension PieceScheduler {
             let mine = Double(sizes[piece]) / rate
             let live = pieceHolders.values.filter { (now - $0).seconds <= mine * policy.endgameHopelessFactor }.count
             guard live < policy.maxCopies else { continue }
-            // In a warm swarm a copy at another peer is fetched from the origin again: only
-            // for a hopeless holder (stalled or trickling), not to gain a little time.
-            if isWarmWithOwners, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
+            // A copy at another peer is fetched from the origin again (warm swarm, fan-out):
+            // only for a hopeless holder (stalled or trickling), not to gain a little time.
+            if copiesCostTheOrigin, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
                 let age = (now - started).seconds

@@ -258,8 +258,9 @@ package struct PieceScheduler: Sendable {
         // `endgameHopelessFactor` straggler ages no longer counts towards `maxCopies`.
         var minimumAge = policy.endgameMinimumAge
         if let average = averagePieceDuration { minimumAge = max(minimumAge, average * policy.endgameStragglerFactor) }
-        // A warm swarm: copy only hopeless pieces (a copy elsewhere costs an origin fetch).
-        if isWarmWithOwners { minimumAge = minimumAge * policy.endgameHopelessFactor }
+        // A warm swarm or a fan-out: copy only hopeless pieces (a copy elsewhere costs an
+        // origin fetch).
+        if copiesCostTheOrigin { minimumAge = minimumAge * policy.endgameHopelessFactor }
         let hopelessAge = minimumAge * policy.endgameHopelessFactor
         var best: (piece: Int, started: Instant)?
         var nextHopeless: Instant?

@@ -214,29 +214,44 @@ extension PieceScheduler {
     /// trickling copies cannot keep a piece from everyone else.
     func endgamePiece(for id: SourceID, rate: Double, now: Instant) -> Int? {
         guard let sizes else { return nil }
+        let warm = owners != nil && swarmIsWarm == true
+        // Others fetch the file too: the holder fetches the piece for them anyway, so a copy
+        // costs the origin the rest of the piece again. A holder past its time counts as
+        // never finishing only once it is hopeless, a copy must gain more, and only the
+        // piece's deputy makes it (every client's copy then is one fetch), unless hopeless.
+        let shared = owners != nil && othersFetch && !warm
         var best: (piece: Int, gain: Double)?
         for (piece, pieceHolders) in holders where pieceHolders[id] == nil && !isFullyReserved(piece) {
             let mine = Double(sizes[piece]) / rate
             let live = pieceHolders.values.filter { (now - $0).seconds <= mine * policy.endgameHopelessFactor }.count
             guard live < policy.maxCopies else { continue }
-            // A copy at another peer is fetched from the origin again (warm swarm, fan-out):
-            // only for a hopeless holder (stalled or trickling), not to gain a little time.
-            if copiesCostTheOrigin, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
+            // In a warm swarm a copy at another peer is fetched from the origin again: only
+            // for a hopeless holder (stalled or trickling), not to gain a little time.
+            if warm, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
+            let patience = shared ? mine * policy.endgameHopelessFactor : mine
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
                 let age = (now - started).seconds
                 if let holderRate = sources[holder]?.rate, age < Double(sizes[piece]) / holderRate {
                     remaining = min(remaining, Double(sizes[piece]) / holderRate - age)
-                } else if age <= mine {
+                } else if age <= patience {
                     // Unknown rate, or already overdue: no estimate, but not worth a copy yet.
                     remaining = 0
                 }
             }
+            if shared, remaining.isFinite, let copier = copier(of: piece), copier != id { continue }
             let gain = remaining - mine
-            guard gain >= policy.endgameMinimumGain.seconds, gain >= remaining * policy.endgameMinimumGainFraction else { continue }
+            let fraction = shared ? policy.endgameSharedGainFraction : policy.endgameMinimumGainFraction
+            guard gain >= policy.endgameMinimumGain.seconds, gain >= remaining * fraction else { continue }
             if best == nil || gain > best!.gain || (gain == best!.gain && piece < best!.piece) { best = (piece, gain) }
         }
         return best?.piece
+    }
+
+    /// Who copies `piece` in the endgame when others fetch the file too (and its holder is
+    /// not hopeless): the first live peer of its deputy ranking that is not fetching it.
+    func copier(of piece: Int) -> SourceID? {
+        deputyRanking?[piece].first { id in sources[id].map { !$0.dropped } ?? false && holders[piece]?[id] == nil }
     }
 }
 

@@ -65,6 +65,10 @@ package struct PieceScheduler: Sendable {
         package var endgameMinimumGain: Duration = .milliseconds(50)
         /// …and at least this fraction of the holder's expected remaining time sooner.
         package var endgameMinimumGainFraction: Double = 0.25
+        /// Sized plans with owners, once other clients fetch the file too: the fraction of
+        /// the holder's expected remaining time an endgame copy must gain (a copy costs the
+        /// origin the rest of the piece again; see ``PieceScheduler/othersFetch``).
+        package var endgameSharedGainFraction: Double = 0.5
         /// Sized plans with owners: an idle source takes a pending piece from another owner
         /// only when it would finish it at least this much sooner than the owner is expected
         /// to be through its backlog…

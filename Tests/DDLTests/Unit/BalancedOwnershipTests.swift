@@ -173,19 +173,25 @@ import Testing
     static let link = 80e6 / 8
 
     /// A fan-out client (others fetch the file too) with balanced owners on equal links: no
-    /// piece leaves its owner, and the download takes the ideal time (each link busy to the
-    /// end).
+    /// big piece leaves its owner (at most a few of the small tail pieces at the very end),
+    /// no endgame copy is made, and the download takes the ideal time (each link busy to
+    /// the end).
     @Test func balancedEquallyFastOwnersAreNotStolenFrom() {
+        let links = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
+        var steals = 0
         for version in 0..<20 {
             let file = "http://198.18.0.1/file-200M.bin \"\(version)\""
             let owners = Rendezvous.balancedOwners(file: file, pieces: Self.benchRanges, among: Self.benchPeers)
-            var run = Run(ranges: Self.benchRanges, owners: owners, links: Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) }), othersFetch: true)
+            var run = Run(ranges: Self.benchRanges, owners: owners, links: links, othersFetch: true)
             let seconds = run.run()
-            let taken = run.taken(owners: owners)
-            #expect(taken.steals == 0 && taken.copies == 0, "file \(version): \(taken) loads \(Self.loads(owners, Self.benchRanges).sorted { $0.key < $1.key }.map(\.value)) \(run.copies.filter { !$0.duplicate && owners[$0.piece] != $0.source }.map { "\($0.piece) \($0.source) owner \(owners[$0.piece])" })")
+            let stolen = run.copies.filter { !$0.duplicate && owners[$0.piece] != $0.source }
+            #expect(stolen.allSatisfy { Self.benchRanges[$0.piece].count < Self.benchRanges[0].count }, "file \(version): \(stolen)")
+            #expect(stolen.count <= 3 && run.taken(owners: owners).copies == 0, "file \(version): \(run.taken(owners: owners))")
+            steals += stolen.count
             let ideal = Double(200 << 20) / (5 * Self.link)
             #expect(seconds <= ideal * 1.03, "file \(version): \(seconds) s, ideal \(ideal) s")
         }
+        #expect(steals <= 40, "\(steals) tail pieces stolen over 20 files")
     }
 
     /// The same swarm alone (nobody else fetches the file): steals cost nothing and the
@@ -205,7 +211,7 @@ import Testing
             let seconds = fan.run()
             uneven += fan.taken(owners: plain).steals
             // Stealing where it pays keeps the time near the ideal despite the uneven owners.
-            #expect(seconds <= Double(200 << 20) / (5 * Self.link) * 1.1)
+            #expect(seconds <= Double(200 << 20) / (5 * Self.link) * 1.15)
         }
         #expect(alone > 0)
         #expect(uneven > 20, "\(uneven) steals over 20 files")

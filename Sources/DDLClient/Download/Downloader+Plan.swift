@@ -114,13 +114,13 @@ extension Downloader {
     }
 
     /// Each piece's owner among the peers that fetch from the origin (rendezvous hashing
-    /// with bounded loads: each peer owns its share of the bytes, see
-    /// ``Rendezvous/balancedOwners(file:pieces:among:)``), or `nil` when ownership does not apply: no such peer, or a file without a validator
-    /// (peers cache only files with one). A piece that the rendezvous owner's cache does not
-    /// hold (all of) goes to the peer whose cache holds the most of it (`holdings`: it
-    /// fetched it as a thief, or part of it as an endgame copy, in an earlier download).
-    /// `ignoring` are the query parameters left out of the file's key besides the signing
-    /// ones (`cache_key_ignore_params`).
+    /// with bounded loads, so that each peer owns its share of the bytes: see
+    /// ``Rendezvous/balancedOwners(file:pieces:among:)``), or `nil` when ownership does not
+    /// apply: no such peer, or a file without a validator (peers cache only files with one).
+    /// A piece that its rendezvous owner's cache does not hold (all of) goes to the peer
+    /// whose cache holds the most of it (`holdings`: it fetched it as a thief, or part of it
+    /// as an endgame copy, in an earlier download). `ignoring` are the query parameters left
+    /// out of the file's key besides the signing ones (`cache_key_ignore_params`).
     static func owners(
         plan: PiecePlan, file: RemoteFile, sources: [DownloadSource], holdings: [String: CacheHoldings] = [:], ignoring: [String]
     ) -> [String?]? {

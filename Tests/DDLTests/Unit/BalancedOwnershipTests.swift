@@ -266,4 +266,29 @@ import Testing
             #expect(s.next(for: "a", now: t2) == .piece(4, duplicate: false))
         }
     }
+
+    /// Two clients whose sources fall idle in different orders steal the same pieces through
+    /// the same peers (each piece's deputy), so each stolen piece is fetched once; alone, a
+    /// client steals through whichever source is idle first.
+    @Test func everyClientStealsAPieceThroughTheSamePeer() {
+        func client(order: [String], othersFetch: Bool) -> [Int: String] {
+            var s = PieceScheduler(pieceSizes: Array(repeating: 4 << 20, count: 12))
+            s.assignOwners(Array(repeating: "a", count: 12))
+            s.othersFetch = othersFetch
+            for source in ["a", "b", "c", "d"] { s.addSource(source, maxInFlight: 2) }
+            let now = ContinuousClock.now
+            var taken: [Int: String] = [:]
+            for thief in order {
+                while case let .piece(piece, duplicate: false) = s.next(for: thief, now: now) { taken[piece] = thief }
+            }
+            return taken
+        }
+        let first = client(order: ["b", "c", "d"], othersFetch: true)
+        let second = client(order: ["d", "c", "b"], othersFetch: true)
+        // (a has no rate yet: its backlog's time is unknown, so the steals pay.)
+        #expect(first.count == 6 && first == second, "\(first) \(second)")
+        #expect(Set(first.values).count > 1, "the deputies differ from piece to piece: \(first)")
+        let alone = client(order: ["b", "c", "d"], othersFetch: false)
+        #expect(Set(alone.values) == ["b", "c", "d"] && alone.keys.sorted() == [6, 7, 8, 9, 10, 11])
+    }
 }

@@ -198,19 +198,20 @@ import Testing
     /// scheduler steals as before; and with plain rendezvous owners, a fan-out client must
     /// steal to balance them.
     @Test func aloneOrWithUnevenOwnersIdleSourcesSteal() {
-        let rates = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
+        let links = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
         var alone = 0, uneven = 0
         for version in 0..<20 {
             let file = "http://198.18.0.1/file-200M.bin \"\(version)\""
             let balanced = Rendezvous.balancedOwners(file: file, pieces: Self.benchRanges, among: Self.benchPeers)
-            var run = Run(ranges: Self.benchRanges, owners: balanced, links: rates, othersFetch: false)
+            var run = Run(ranges: Self.benchRanges, owners: balanced, links: links, othersFetch: false)
             _ = run.run()
             alone += run.taken(owners: balanced).steals
             let plain = Self.benchRanges.map { Rendezvous.owner(file: file, offset: $0.first, among: Self.benchPeers)! }
-            var fan = Run(ranges: Self.benchRanges, owners: plain, links: rates, othersFetch: true)
+            var fan = Run(ranges: Self.benchRanges, owners: plain, links: links, othersFetch: true)
             let seconds = fan.run()
             uneven += fan.taken(owners: plain).steals
-            // Stealing where it pays keeps the time near the ideal despite the uneven owners.
+            // Steals that pay (through each piece's deputy) keep the time near the ideal
+            // despite the uneven owners.
             #expect(seconds <= Double(200 << 20) / (5 * Self.link) * 1.15)
         }
         #expect(alone > 0)
@@ -220,17 +221,17 @@ import Testing
     /// An owner on a link four times slower still gets help in a fan-out: the others steal
     /// its backlog, and the download ends close to the ideal time of the links' sum.
     @Test func aSlowOwnerIsStillStolenFrom() {
-        var rates = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
+        var links = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
         let slow = Self.benchPeers[2]
-        rates[slow] = Self.link / 4
+        links[slow] = Self.link / 4
         let file = "http://198.18.0.1/file-200M.bin \"1\""
         let owners = Rendezvous.balancedOwners(file: file, pieces: Self.benchRanges, among: Self.benchPeers)
-        var run = Run(ranges: Self.benchRanges, owners: owners, links: rates, othersFetch: true)
+        var run = Run(ranges: Self.benchRanges, owners: owners, links: links, othersFetch: true)
         let seconds = run.run()
         let stolen = run.copies.filter { !$0.duplicate && owners[$0.piece] == slow && $0.source != slow }.count
         let slowOwns = owners.filter { $0 == slow }.count
         #expect(stolen >= slowOwns / 2, "\(stolen) of the slow owner's \(slowOwns) pieces stolen")
-        let ideal = Double(200 << 20) / rates.values.reduce(0, +)
+        let ideal = Double(200 << 20) / links.values.reduce(0, +)
         #expect(seconds <= ideal * 1.1, "\(seconds) s, ideal \(ideal) s")
         // Nobody steals from the equally fast owners.
         #expect(run.copies.filter { !$0.duplicate && owners[$0.piece] != slow && owners[$0.piece] != $0.source }.isEmpty)

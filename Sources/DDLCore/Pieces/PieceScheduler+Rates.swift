@@ -76,7 +76,7 @@ extension PieceScheduler {
             entry.count += 1
             entry.bytes += sizes?[piece] ?? 0
             if !deputiesOnly || deputy(of: piece).map({ $0 == thief }) ?? true {
-                let (size, best) = (sizes?[piece] ?? 0, entry.piece.flatMap { sizes?[$0] } ?? -1)
+                let (size, best) = (sizes?[piece] ?? 0, entry.piece.map { sizes?[$0] ?? 0 } ?? -1)
                 if size > best || (size == best && piece > entry.piece!) { (entry.index, entry.piece) = (index, piece) }
             }
             backlogs[owner] = entry

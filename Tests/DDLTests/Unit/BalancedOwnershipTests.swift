@@ -75,8 +75,8 @@ import Testing
     }
 
     /// A peer that leaves hands on its own pieces and, through the bounds, some others: over
-    /// random swarms of 3–12 peers, at most 15 % of the file's bytes besides its own
-    /// (mostly small tail pieces; 5 % in the median case). A joining peer the same.
+    /// random swarms of 3–12 peers, 6 % of the file's bytes besides its own in the median
+    /// case, at most a fifth; a joining peer 7 % and a fifth.
     @Test func aPeerLeavingOrJoiningMovesItsPiecesAndAFewOthers() {
         var rng = SeededGenerator(seed: 11)
         var left: [Double] = [], joined: [Double] = []
@@ -98,8 +98,8 @@ import Testing
         }
         left.sort()
         joined.sort()
-        #expect(left.last! <= 0.15 && left[left.count / 2] <= 0.06, "\(left)")
-        #expect(joined.last! <= 0.15 && joined[joined.count / 2] <= 0.06, "\(joined)")
+        #expect(left.last! <= 0.2 && left[left.count / 2] <= 0.08, "\(left)")
+        #expect(joined.last! <= 0.25 && joined[joined.count / 2] <= 0.1, "\(joined)")
     }
 
     // MARK: Steals
@@ -201,19 +201,18 @@ import Testing
         #expect(steals <= 40, "\(steals) tail pieces stolen over 20 files")
     }
 
-    /// The same swarm alone (nobody else fetches the file): steals cost nothing and the
-    /// scheduler steals as before; and with plain rendezvous owners, a fan-out client must
-    /// steal to balance them.
+    /// Plain rendezvous owners (uneven): alone (nobody else fetches the file), steals cost
+    /// nothing and the scheduler steals as before; a fan-out client must steal too, where
+    /// it pays.
     @Test func aloneOrWithUnevenOwnersIdleSourcesSteal() {
         let links = Dictionary(uniqueKeysWithValues: Self.benchPeers.map { ($0, Self.link) })
         var alone = 0, uneven = 0
         for version in 0..<20 {
             let file = "http://198.18.0.1/file-200M.bin \"\(version)\""
-            let balanced = Rendezvous.balancedOwners(file: file, pieces: Self.benchRanges, among: Self.benchPeers)
-            var run = Run(ranges: Self.benchRanges, owners: balanced, links: links, othersFetch: false)
-            _ = run.run()
-            alone += run.taken(owners: balanced).steals
             let plain = Self.benchRanges.map { Rendezvous.owner(file: file, offset: $0.first, among: Self.benchPeers)! }
+            var run = Run(ranges: Self.benchRanges, owners: plain, links: links, othersFetch: false)
+            _ = run.run()
+            alone += run.taken(owners: plain).steals
             var fan = Run(ranges: Self.benchRanges, owners: plain, links: links, othersFetch: true)
             let seconds = fan.run()
             uneven += fan.taken(owners: plain).steals
@@ -221,7 +220,7 @@ import Testing
             // despite the uneven owners.
             #expect(seconds <= Double(200 << 20) / (5 * Self.link) * 1.15)
         }
-        #expect(alone > 0)
+        #expect(alone > uneven, "alone \(alone), in a fan-out \(uneven) steals over 20 files")
         #expect(uneven > 20, "\(uneven) steals over 20 files")
     }
 

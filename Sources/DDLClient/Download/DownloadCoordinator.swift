@@ -109,17 +109,27 @@ final class DownloadCoordinator: Sendable {
     }
 
     /// A peer's answer for a piece began: `cached` of its `bytes` came from its cache (or a
-    /// fetch already running there). Decides whether the swarm is warm: at least half the
-    /// bytes answered so far came from caches.
+    /// fetch already running there). Any such answer shows that the peers fetch this file
+    /// for other clients too (``PieceScheduler/othersFetch``). Unless the holdings told it,
+    /// decides whether the swarm is warm: at least half the bytes answered so far came from
+    /// caches.
     func peerAnswered(cached: Int64, of bytes: Int64) {
-        guard !warmthKnown else { return }
         let actions = state.withLock { state -> Actions in
-            state.answeredBytes += bytes
-            state.cachedBytes += min(cached, bytes)
-            let warm = state.cachedBytes * 2 >= state.answeredBytes
-            guard state.scheduler.swarmIsWarm != warm else { return Actions() }
-            state.scheduler.swarmIsWarm = warm
-            return Actions(changed: bump(&state))
+            var changed = false
+            if cached > 0, !state.scheduler.othersFetch {
+                state.scheduler.othersFetch = true
+                changed = true
+            }
+            if !warmthKnown {
+                state.answeredBytes += bytes
+                state.cachedBytes += min(cached, bytes)
+                let warm = state.cachedBytes * 2 >= state.answeredBytes
+                if state.scheduler.swarmIsWarm != warm {
+                    state.scheduler.swarmIsWarm = warm
+                    changed = true
+                }
+            }
+            return changed ? Actions(changed: bump(&state)) : Actions()
         }
         carryOut(actions)
     }

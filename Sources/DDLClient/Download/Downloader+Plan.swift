@@ -113,13 +113,14 @@ extension Downloader {
         return URLIdentity(file.url, ignoring: ignoring).url + " " + validator
     }
 
-    /// Each piece's owner among the peers that fetch from the origin (see ``Rendezvous``),
-    /// or `nil` when ownership does not apply: no such peer, or a file without a validator
-    /// (peers cache only files with one). A piece that the rendezvous owner's cache does not
-    /// hold (all of) goes to the peer whose cache holds the most of it (`holdings`: it
-    /// fetched it as a thief, or part of it as an endgame copy, in an earlier download).
-    /// `ignoring` are the query parameters left out of the file's key besides the signing
-    /// ones (`cache_key_ignore_params`).
+    /// Each piece's owner among the peers that fetch from the origin (rendezvous hashing
+    /// with bounded loads, so that each peer owns its share of the bytes: see
+    /// ``Rendezvous/balancedOwners(file:pieces:among:)``), or `nil` when ownership does not
+    /// apply: no such peer, or a file without a validator (peers cache only files with one).
+    /// A piece that its rendezvous owner's cache does not hold (all of) goes to the peer
+    /// whose cache holds the most of it (`holdings`: it fetched it as a thief, or part of it
+    /// as an endgame copy, in an earlier download). `ignoring` are the query parameters left
+    /// out of the file's key besides the signing ones (`cache_key_ignore_params`).
     static func owners(
         plan: PiecePlan, file: RemoteFile, sources: [DownloadSource], holdings: [String: CacheHoldings] = [:], ignoring: [String]
     ) -> [String?]? {
@@ -131,9 +132,10 @@ extension Downloader {
         }
         guard !candidates.isEmpty else { return nil }
         let names = Array(candidates.keys)
-        return (0..<plan.count).map { piece in
-            let range = plan.range(of: piece)
-            let owner = Rendezvous.owner(file: key, offset: range.first, among: names).flatMap { candidates[$0] }
+        let ranges = (0..<plan.count).map { plan.range(of: $0) }
+        let balanced = Rendezvous.balancedOwners(file: key, pieces: ranges, among: names)
+        return ranges.enumerated().map { piece, range in
+            let owner = candidates[balanced[piece]]
             let held = { (id: String?) -> Int64 in id.flatMap { holdings[$0]?.covered(range) } ?? 0 }
             let ownerHolds = held(owner)
             guard ownerHolds < range.count else { return owner }

@@ -33,6 +33,10 @@ extension Downloader {
         let owners = Self.owners(plan: plan, file: file, sources: sources, holdings: holdings, ignoring: configuration.cacheKeyIgnoreParams)
         let warm = Self.warmth(plan: plan, owners: owners, holdings: holdings)
         if warm == true { logger.info("the peers' caches hold the file", metadata: ["peers": "\(holdings.count)"]) }
+        if let owners {
+            // Who owns which piece (for a fan-out's analysis of who fetched what: bench/fanout-origin).
+            logger.debug("piece owners", metadata: ["owners": "\(owners.map { $0 ?? "-" }.joined(separator: ","))"])
+        }
         var round = Round(completed: completed, sources: sources)
         var check: EndCheck
         while true {
@@ -176,6 +180,10 @@ extension Downloader {
                 let pieceStarted = ContinuousClock.now
                 let piece = transfer.plan.range(of: job.piece)
                 let writer = PieceWriter(coordinator: coordinator, partFile: transfer.partFile, piece: job.piece, pieceStart: piece.first, source: id)
+                logger.debug("piece copy started", metadata: [
+                    "piece": "\(job.piece)", "source": "\(id)", "from": "\(job.start)", "duplicate": "\(job.duplicate)",
+                    "at": "\((pieceStarted - transfer.started).seconds)",
+                ])
                 do {
                     try await fetch(ByteRange(first: piece.first + job.start, last: piece.last), from: source, into: writer, unless: job.cancel, transfer.fetcher)
                     coordinator.released(job.piece, by: id)
@@ -185,6 +193,9 @@ extension Downloader {
                     ])
                 } catch PieceFailure.superseded {
                     coordinator.released(job.piece, by: id)
+                    logger.debug("piece copy superseded", metadata: [
+                        "piece": "\(job.piece)", "source": "\(id)", "at": "\((ContinuousClock.now - transfer.started).seconds)",
+                    ])
                 } catch let PieceFailure.expired(status, url) {
                     coordinator.released(job.piece, by: id)
                     // The next copy uses the new URL. An expiry that resolving again does not

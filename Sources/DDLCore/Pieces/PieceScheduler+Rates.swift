@@ -32,10 +32,7 @@ extension PieceScheduler {
     }
 
     /// With owners: the source's own lowest pending piece; else the lowest pending piece
-    /// without a live owner; else, from the owner with the most pending, its last big piece:
-    /// the one it would reach last (in a fan-out, when other clients' requests have had it
-    /// fetch and cache the piece already, if ever), while the file's small tail pieces stay
-    /// for the end, where they balance the sources' finish.
+    /// without a live owner; else a steal (see ``stealIndex(for:now:)``).
     /// (`pending` holds re-queued pieces at its end: they are taken first among equals.)
     func ownedIndexToTake(for id: SourceID, owners: [SourceID?], now: Instant) -> Int? {
         func isLive(_ owner: SourceID?) -> Bool {
@@ -44,30 +41,138 @@ extension PieceScheduler {
         }
         var ownOrphan: (index: Int, piece: Int)?
         var orphan: (index: Int, piece: Int)?
-        var backlog: [SourceID: (count: Int, index: Int, piece: Int)] = [:]
         for (index, piece) in pending.enumerated() {
             let owner = owners[piece]
             if owner == id {
                 if ownOrphan == nil || piece < ownOrphan!.piece { ownOrphan = (index, piece) }
             } else if !isLive(owner) {
                 if orphan == nil || piece < orphan!.piece { orphan = (index, piece) }
-            } else if let owner {
-                var entry = backlog[owner] ?? (0, index, piece)
-                entry.count += 1
-                let (size, best) = (sizes?[piece] ?? 0, sizes?[entry.piece] ?? 0)
-                if size > best || (size == best && piece > entry.piece) { (entry.index, entry.piece) = (index, piece) }
-                backlog[owner] = entry
             }
         }
         if let ownOrphan { return ownOrphan.index }
         if let orphan { return orphan.index }
+        return stealIndex(for: id, now: now)
+    }
+
+    /// Another live owner's pending pieces, as a thief sees them.
+    struct Backlog {
+        var count = 0
+        var bytes: Int64 = 0
+        /// The piece the thief would take: the owner's last big one (of those it may take).
+        var index: Int?
+        var piece: Int?
+    }
+
+    /// The pending pieces of each live owner but `thief`, and the piece `thief` would take
+    /// from each: once others fetch the file too, only among the pieces whose deputy it is
+    /// (unless it is this machine or a mirror, see ``deputy(of:)``).
+    func backlogs(for thief: SourceID) -> [SourceID: Backlog] {
+        guard let owners else { return [:] }
+        let deputiesOnly = othersFetch && !coldOnly.contains(thief)
+        var backlogs: [SourceID: Backlog] = [:]
+        for (index, piece) in pending.enumerated() {
+            guard let owner = owners[piece], owner != thief, let state = sources[owner], !state.dropped else { continue }
+            var entry = backlogs[owner] ?? Backlog()
+            entry.count += 1
+            entry.bytes += sizes?[piece] ?? 0
+            if !deputiesOnly || deputy(of: piece).map({ $0 == thief }) ?? true {
+                let (size, best) = (sizes?[piece] ?? 0, entry.piece.map { sizes?[$0] ?? 0 } ?? -1)
+                if size > best || (size == best && piece > entry.piece!) { (entry.index, entry.piece) = (index, piece) }
+            }
+            backlogs[owner] = entry
+        }
+        return backlogs
+    }
+
+    /// What an idle source steals, if anything: from the owner with the most pending, its
+    /// last big piece: the one it would reach last (in a fan-out, when other clients'
+    /// requests have had it fetch and cache the piece already, if ever), while the file's
+    /// small tail pieces stay for the end, where they balance the sources' finish. When
+    /// other clients are seen to fetch the file too (``othersFetch``): only a piece whose
+    /// deputy it is, from the owner expected to finish last (by rates; among equals, the one
+    /// with the most pending), and only if that pays (``stealPays(_:finish:thief:)``).
+    func stealIndex(for id: SourceID, now: Instant) -> Int? {
         if coldOnly.contains(id), isWarmOrUnknown(now: now) { return nil }
         // A warm swarm: a piece taken from its holder would be fetched from the origin again
         // (and over a WAN link, slower than the holder's LAN); the endgame still rescues a
         // hopeless one.
         if swarmIsWarm == true { return nil }
-        let richest = backlog.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
-        return richest?.value.index
+        let backlogs = backlogs(for: id).filter { $0.value.piece != nil }
+        guard othersFetch else {
+            return backlogs.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.value.index
+        }
+        let finish = Dictionary(uniqueKeysWithValues: backlogs.map { ($0.key, backlogTime(of: $0.key, $0.value, thief: id, now: now).seconds) })
+        let latest = backlogs.max { a, b in (finish[a.key]!, a.value.count, b.key) < (finish[b.key]!, b.value.count, a.key) }
+        guard let latest, stealPays(latest.value.piece!, finish: finish[latest.key]!, thief: id) else { return nil }
+        return latest.value.index
+    }
+
+    /// The peer that takes `piece` from its owner when the owner is behind, once others fetch
+    /// the file too: the first live one of the piece's ranking (by a hash of the piece and
+    /// each peer, so every client names the same one). Every client that steals the piece
+    /// then asks that one peer for it, which fetches it once for all of them (single
+    /// flight), where thieves chosen by each client's own timing would each fetch it again.
+    /// `nil` when no peer of the ranking is left (then any may take it).
+    func deputy(of piece: Int) -> SourceID? {
+        deputyRanking?[piece].first { sources[$0].map { !$0.dropped } ?? false }
+    }
+
+    /// For each piece, the first few peers (sources that are not this machine nor mirrors)
+    /// but its owner, by highest random weight of (piece, peer).
+    func rankDeputies() -> [[SourceID]] {
+        guard let owners else { return [] }
+        let peers = sources.keys.filter { !coldOnly.contains($0) }.map { (id: $0, hash: Rendezvous.mix(Rendezvous.fnv1a($0))) }
+        return owners.indices.map { piece in
+            let key = Rendezvous.mix(UInt64(piece) &+ 0x6465_7075_7479)
+            let ranked = peers.filter { $0.id != owners[piece] }.map { (id: $0.id, weight: Rendezvous.mix($0.hash ^ key)) }
+                .sorted { $0.weight > $1.weight || ($0.weight == $1.weight && $0.id < $1.id) }
+            return ranked.prefix(3).map(\.id)
+        }
+    }
+
+    /// When `owner` (with `backlog` pending) is expected to be through every piece it has in flight
+    /// or pending for this client, in seconds from now, from its rate; `infinity` when that
+    /// is not known (no rate yet for it or for `thief`, or it is benched) or it looks stuck:
+    /// it has a piece in flight past the time its rate promised, for longer than `thief`
+    /// would need for the backlog's piece to steal. With the moment the estimate could next
+    /// jump to infinity.
+    func backlogTime(of owner: SourceID, _ backlog: Backlog, thief: SourceID, now: Instant) -> (seconds: Double, recheck: Instant?) {
+        guard let sizes, let state = sources[owner], let rate = state.rate, let thiefRate = sources[thief]?.rate,
+              state.benchedUntil.map({ $0 <= now }) ?? true
+        else { return (.infinity, nil) }
+        let mine = Double(backlog.piece.map { sizes[$0] } ?? 0) / thiefRate
+        var inFlight = 0.0
+        var recheck: Instant?
+        for held in state.inFlight {
+            guard let started = holders[held]?[owner] else { continue }
+            let (promised, age) = (Double(sizes[held]) / rate, (now - started).seconds)
+            if age > promised && age > mine { return (.infinity, nil) }
+            inFlight += max(0, promised - age)
+            let stuck = started + .seconds(max(promised, mine)) + .milliseconds(1)
+            if recheck == nil || stuck < recheck! { recheck = stuck }
+        }
+        let slots = Double(state.maxInFlight)
+        return (inFlight / slots + Double(backlog.bytes) / (rate * slots), recheck)
+    }
+
+    /// Whether `thief` should take `piece` from an owner expected to be through its backlog
+    /// in `finish` seconds: only when it would finish the piece clearly sooner than that
+    /// (``Policy/stealMinimumGain``, ``Policy/stealMinimumGainFraction``). When other
+    /// clients fetch the file too, the owner fetches the piece for them anyway, so a steal
+    /// costs the origin the piece twice: it is worth that against an owner that is slower or
+    /// behind, not against one that gets there about as soon. Without rates, it is taken.
+    func stealPays(_ piece: Int, finish: Double, thief: SourceID) -> Bool {
+        guard finish.isFinite, let sizes, let thiefRate = sources[thief]?.rate else { return true }
+        let gain = finish - Double(sizes[piece]) / thiefRate
+        return gain >= policy.stealMinimumGain.seconds && gain >= finish * policy.stealMinimumGainFraction
+    }
+
+    /// When a steal that does not pay now could start to (an owner's piece in flight goes
+    /// past the time its rate promised and the thief would need), if steals are held back.
+    func stealRecheck(for thief: SourceID, now: Instant) -> Instant? {
+        guard othersFetch, owners != nil, !pending.isEmpty, swarmIsWarm != true, !(coldOnly.contains(thief) && isWarmOrUnknown(now: now)) else { return nil }
+        return backlogs(for: thief).filter { $0.value.piece != nil }.compactMap { backlogTime(of: $0.key, $0.value, thief: thief, now: now).recheck }
+            .filter { $0 > now }.min()
     }
 
     /// Whether the swarm is warm, or not known yet and still waited for.
@@ -79,8 +184,13 @@ extension PieceScheduler {
         }
     }
 
-    /// Whether pieces have owners and the peers serve the file from their caches.
-    var isWarmWithOwners: Bool { owners != nil && swarmIsWarm == true }
+    /// Whether an endgame copy costs the origin more than time gained is worth: pieces
+    /// have owners, and the peers serve the file from their caches (a copy at another peer
+    /// fetches from the origin what the holder has) or fetch it for other clients too (the
+    /// holder fetches the piece for them anyway; the copy fetches it again). Then only a
+    /// hopeless holder's piece is copied (stalled or trickling), not one that would come a
+    /// little later.
+    var copiesCostTheOrigin: Bool { owners != nil && (swarmIsWarm == true || othersFetch) }
 
     /// The pending entry with the fewest bytes (the lowest piece among equals).
     private func smallestPendingIndex(_ sizes: [Int64]) -> Int {
@@ -104,6 +214,12 @@ extension PieceScheduler {
     /// trickling copies cannot keep a piece from everyone else.
     func endgamePiece(for id: SourceID, rate: Double, now: Instant) -> Int? {
         guard let sizes else { return nil }
+        let warm = owners != nil && swarmIsWarm == true
+        // Others fetch the file too: the holder fetches the piece for them anyway, so a copy
+        // costs the origin the rest of the piece again. A holder past its time counts as
+        // never finishing only once it is hopeless, a copy must gain more, and only the
+        // piece's deputy makes it (every client's copy then is one fetch), unless hopeless.
+        let shared = owners != nil && othersFetch && !warm
         var best: (piece: Int, gain: Double)?
         for (piece, pieceHolders) in holders where pieceHolders[id] == nil && !isFullyReserved(piece) {
             let mine = Double(sizes[piece]) / rate
@@ -111,22 +227,31 @@ extension PieceScheduler {
             guard live < policy.maxCopies else { continue }
             // In a warm swarm a copy at another peer is fetched from the origin again: only
             // for a hopeless holder (stalled or trickling), not to gain a little time.
-            if isWarmWithOwners, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
+            if warm, let oldest = pieceHolders.values.min(), (now - oldest).seconds < mine * policy.endgameHopelessFactor { continue }
+            let patience = shared ? mine * policy.endgameHopelessFactor : mine
             var remaining = Double.infinity
             for (holder, started) in pieceHolders {
                 let age = (now - started).seconds
                 if let holderRate = sources[holder]?.rate, age < Double(sizes[piece]) / holderRate {
                     remaining = min(remaining, Double(sizes[piece]) / holderRate - age)
-                } else if age <= mine {
+                } else if age <= patience {
                     // Unknown rate, or already overdue: no estimate, but not worth a copy yet.
                     remaining = 0
                 }
             }
+            if shared, remaining.isFinite, let copier = copier(of: piece), copier != id { continue }
             let gain = remaining - mine
-            guard gain >= policy.endgameMinimumGain.seconds, gain >= remaining * policy.endgameMinimumGainFraction else { continue }
+            let fraction = shared ? policy.endgameSharedGainFraction : policy.endgameMinimumGainFraction
+            guard gain >= policy.endgameMinimumGain.seconds, gain >= remaining * fraction else { continue }
             if best == nil || gain > best!.gain || (gain == best!.gain && piece < best!.piece) { best = (piece, gain) }
         }
         return best?.piece
+    }
+
+    /// Who copies `piece` in the endgame when others fetch the file too (and its holder is
+    /// not hopeless): the first live peer of its deputy ranking that is not fetching it.
+    func copier(of piece: Int) -> SourceID? {
+        deputyRanking?[piece].first { id in sources[id].map { !$0.dropped } ?? false && holders[piece]?[id] == nil }
     }
 }
 

@@ -65,6 +65,16 @@ package struct PieceScheduler: Sendable {
         package var endgameMinimumGain: Duration = .milliseconds(50)
         /// …and at least this fraction of the holder's expected remaining time sooner.
         package var endgameMinimumGainFraction: Double = 0.25
+        /// Sized plans with owners, once other clients fetch the file too: the fraction of
+        /// the holder's expected remaining time an endgame copy must gain (a copy costs the
+        /// origin the rest of the piece again; see ``PieceScheduler/othersFetch``).
+        package var endgameSharedGainFraction: Double = 0.5
+        /// Sized plans with owners: an idle source takes a pending piece from another owner
+        /// only when it would finish it at least this much sooner than the owner is expected
+        /// to be through its backlog…
+        package var stealMinimumGain: Duration = .milliseconds(50)
+        /// …and at least this fraction of that time sooner (see ``assignOwners(_:)``).
+        package var stealMinimumGainFraction: Double = 0.25
         package init() {}
     }
 
@@ -126,6 +136,15 @@ package struct PieceScheduler: Sendable {
     /// Until when a `stealsOnlyWhenCold` source waits for the first answer; after it, an
     /// unknown swarm counts as cold (peers that take long to answer must not stall it).
     var warmthDeadline: Instant?
+    /// Whether other clients are seen to fetch this file through the same peers (a peer's
+    /// answer came from its cache or a fetch already running there): then a piece taken
+    /// from its owner is likely fetched from the origin twice, and an idle source takes one
+    /// only when that pays (see ``assignOwners(_:)``). Alone, a steal costs nothing: the
+    /// owner never fetches the piece.
+    package var othersFetch = false
+    /// For each piece, the peers that may take it from its owner once others fetch the file
+    /// too, in order (see ``deputy(of:)``); computed when first needed.
+    var deputyRanking: [[SourceID]]?
     /// Spot checks running, over all pieces.
     package internal(set) var runningChecks = 0
 
@@ -179,6 +198,7 @@ package struct PieceScheduler: Sendable {
     package mutating func addSource(_ id: SourceID, maxInFlight: Int, maxConsecutiveFailures: Int? = nil, stealsOnlyWhenCold: Bool = false) {
         precondition(maxInFlight > 0)
         if stealsOnlyWhenCold { coldOnly.insert(id) }
+        deputyRanking = nil
         if sources[id] == nil {
             sources[id] = SourceState(maxInFlight: maxInFlight, maxConsecutiveFailures: maxConsecutiveFailures ?? policy.maxConsecutiveFailures)
         }
@@ -186,9 +206,14 @@ package struct PieceScheduler: Sendable {
 
     /// Gives pieces owners (`owners[piece]`, `nil` for none): a source takes the pending
     /// pieces it owns first, lowest first; then pieces without a live owner; then, idle, it
-    /// steals from the owner with the most pending pieces, taking that owner's last big one. So
-    /// each piece normally goes to its owner (a peer that caches it for the whole swarm), and
-    /// the work still balances when owners differ in speed. In a warm swarm (``swarmIsWarm``)
+    /// steals from the owner expected to finish last (by rates; without them, the one with
+    /// the most pending pieces), taking that owner's last big one. When other clients fetch
+    /// the file too (``othersFetch``), the owner fetches a stolen piece for them anyway, so
+    /// each steal costs the origin the piece twice: then an idle source steals only when it
+    /// would finish the piece clearly sooner than the owner is expected to get through its
+    /// backlog (``Policy/stealMinimumGain``, ``Policy/stealMinimumGainFraction``). So each
+    /// piece normally goes to its owner (a peer that caches it for the whole swarm), and the
+    /// work still balances when owners differ in speed. In a warm swarm (``swarmIsWarm``)
     /// nobody steals: the owners hold the pieces.
     package mutating func assignOwners(_ owners: [SourceID?]) {
         precondition(owners.count == pieceCount)
@@ -210,6 +235,7 @@ package struct PieceScheduler: Sendable {
         defer { sources[id] = source }
         guard source.inFlight.count < source.maxInFlight else { return .wait(until: nil) }
         if coldOnly.contains(id), owners != nil, warmthDeadline == nil { warmthDeadline = now + policy.warmthWait }
+        if othersFetch, owners != nil, deputyRanking == nil { deputyRanking = rankDeputies() }
         if let at = pendingIndexToTake(for: source, id: id, now: now) {
             let piece = pending.remove(at: at)
             states[piece] = .active
@@ -221,9 +247,13 @@ package struct PieceScheduler: Sendable {
         if owners != nil, coldOnly.contains(id), isWarmOrUnknown(now: now) {
             return .wait(until: swarmIsWarm == nil ? warmthDeadline : nil)
         }
-        guard policy.endgame else { return .wait(until: nil) }
+        // A steal that does not pay yet may once an owner's piece is overdue.
+        let steal = stealRecheck(for: id, now: now)
+        guard policy.endgame else { return .wait(until: steal) }
         if sizes != nil, let rate = source.rate {
-            guard let piece = endgamePiece(for: id, rate: rate, now: now) else { return .wait(until: endgameRecheck(for: id, rate: rate, now: now)) }
+            guard let piece = endgamePiece(for: id, rate: rate, now: now) else {
+                return .wait(until: [endgameRecheck(for: id, rate: rate, now: now), steal].compactMap { $0 }.min())
+            }
             holders[piece, default: [:]][id] = now
             source.inFlight.insert(piece)
             return .piece(piece, duplicate: true)
@@ -232,8 +262,9 @@ package struct PieceScheduler: Sendable {
         // `endgameHopelessFactor` straggler ages no longer counts towards `maxCopies`.
         var minimumAge = policy.endgameMinimumAge
         if let average = averagePieceDuration { minimumAge = max(minimumAge, average * policy.endgameStragglerFactor) }
-        // A warm swarm: copy only hopeless pieces (a copy elsewhere costs an origin fetch).
-        if isWarmWithOwners { minimumAge = minimumAge * policy.endgameHopelessFactor }
+        // A warm swarm or a fan-out: copy only hopeless pieces (a copy elsewhere costs an
+        // origin fetch).
+        if copiesCostTheOrigin { minimumAge = minimumAge * policy.endgameHopelessFactor }
         let hopelessAge = minimumAge * policy.endgameHopelessFactor
         var best: (piece: Int, started: Instant)?
         var nextHopeless: Instant?

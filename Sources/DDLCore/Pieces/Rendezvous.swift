@@ -13,12 +13,54 @@ package enum Rendezvous {
         var best: (weight: UInt64, candidate: String)?
         let fileHash = fnv1a(file)
         for candidate in candidates {
-            let weight = mix(fileHash ^ mix(fnv1a(candidate)) ^ mix(UInt64(bitPattern: offset) &+ 0x9e37_79b9_7f4a_7c15))
+            let weight = self.weight(file: fileHash, candidate: mix(fnv1a(candidate)), offset: offset)
             if best == nil || weight > best!.weight || (weight == best!.weight && candidate < best!.candidate) {
                 best = (weight, candidate)
             }
         }
         return best?.candidate
+    }
+
+    /// The owners of a file's pieces (`pieces`, in order) among `candidates`, each piece to
+    /// its highest-weight candidate (as ``owner(file:offset:among:)``) that still has room:
+    /// rendezvous hashing with bounded loads. Pieces of each size (a plan's bulk pieces, its
+    /// finer tail) are shared out on their own: a candidate has room for a piece while its
+    /// pieces of that size so far and this one stay within an equal share of their bytes,
+    /// rounded up; when no candidate has room (the last pieces may not fit exactly), the
+    /// piece goes to the least loaded one (the highest weight among equals). So every
+    /// candidate owns its share of the bulk and of the tail, give or take one piece of each,
+    /// where plain rendezvous hashing gives some of them a third more than others at a few
+    /// dozen pieces: each owner fetches its pieces over its own link, and the swarm would wait
+    /// for the busiest. (Sharing out the tail on its own keeps small pieces at every owner
+    /// for the end, where they even out the sources' finish.) Every client that sees the same
+    /// candidates (in any order) computes the same owners; when one leaves or joins, its
+    /// pieces change hands and a few others with them (those that the bounds pushed away from
+    /// their first choice, or now push).
+    package static func balancedOwners(file: String, pieces: [ByteRange], among candidates: [String]) -> [String] {
+        let names = Array(Set(candidates)).sorted()
+        guard !names.isEmpty else { return [] }
+        let fileHash = fnv1a(file)
+        let hashes = names.map { mix(fnv1a($0)) }
+        var shares: [Int64: Int64] = [:]
+        for piece in pieces { shares[piece.count, default: 0] += piece.count }
+        shares = shares.mapValues { ($0 + Int64(names.count) - 1) / Int64(names.count) }
+        var loads: [Int64: [Int64]] = shares.mapValues { _ in Array(repeating: 0, count: names.count) }
+        return pieces.map { piece in
+            let size = piece.count
+            let (share, load) = (shares[size]!, loads[size]!)
+            let weights = hashes.map { weight(file: fileHash, candidate: $0, offset: piece.first) }
+            // (names are sorted: among equal weights the first wins, as in `owner`.)
+            let heavier = { (a: Int, b: Int) in weights[a] > weights[b] || (weights[a] == weights[b] && a < b) }
+            let chosen = names.indices.filter { load[$0] + size <= share }.min(by: heavier)
+                ?? names.indices.min { load[$0] < load[$1] || (load[$0] == load[$1] && heavier($0, $1)) }!
+            loads[size]![chosen] += size
+            return names[chosen]
+        }
+    }
+
+    /// A candidate's weight for the piece at `offset` of a file (from their hashes).
+    private static func weight(file: UInt64, candidate: UInt64, offset: Int64) -> UInt64 {
+        mix(file ^ candidate ^ mix(UInt64(bitPattern: offset) &+ 0x9e37_79b9_7f4a_7c15))
     }
 
     /// FNV-1a, 64 bits.

@@ -62,6 +62,8 @@ package final class CacheFile: Sendable {
     private let digests: SystemPackage.FileDescriptor
     /// Who may write `data`, held across every write (see ``seal()``).
     private let writes = Mutex(Writes())
+    /// ``Writes/sealed``, readable without waiting for a write (set under `writes`).
+    private let sealedFlag = Atomic<Bool>(false)
 
     struct Writes {
         /// No write may start: the file belongs to a user's completed download, or left the
@@ -132,7 +134,10 @@ package final class CacheFile: Sendable {
     package func store(_ bytes: ByteBuffer, block: Int) throws -> Bool {
         let digest = bytes.withUnsafeReadableBytes { SHA256.hash(data: $0) }
         return try writes.withLock { writes in
-            if !writes.sealed, let path = writes.sharedPath, !isSameFile(as: path) { writes.sealed = true }
+            if !writes.sealed, let path = writes.sharedPath, !isSameFile(as: path) {
+                writes.sealed = true
+                sealedFlag.store(true, ordering: .releasing)
+            }
             guard !writes.sealed else { return false }
             _ = try bytes.withUnsafeReadableBytes { try data.writeAll(toAbsoluteOffset: Int64(block) * BlockPlan.blockSize, $0) }
             _ = try digest.withUnsafeBytes { try digests.writeAll(toAbsoluteOffset: Int64(block * Self.digestSize), $0) }
@@ -143,14 +148,22 @@ package final class CacheFile: Sendable {
     /// Stops every write for good: once this returns, no write is running and none starts.
     /// Blocks while a write runs: call it on the thread pool.
     package func seal() {
-        writes.withLock { $0.sealed = true }
+        writes.withLock { writes in
+            writes.sealed = true
+            sealedFlag.store(true, ordering: .releasing)
+        }
     }
+
+    /// Whether the file takes no more writes (see ``seal()``): a user's completed download, a
+    /// shared `.part` the download renamed, or a file no longer cached.
+    package var isSealed: Bool { sealedFlag.load(ordering: .acquiring) }
 
     /// Lets the cache write `data` while `path` (a running download's `.part`) names it.
     package func share(while path: String) {
         writes.withLock { writes in
             writes.sealed = false
             writes.sharedPath = path
+            sealedFlag.store(false, ordering: .releasing)
         }
     }
 

@@ -77,7 +77,6 @@ extension PeerCache {
             guard offer.complete else {
                 // A resumed download: its `.part` is this file already.
                 try await run("") { file.share(while: offer.path) }
-                setSeed(.sharing, of: key, file: file)
                 return nil
             }
             // Sealed now: once `seal()` returns, no write runs and none starts, whatever the
@@ -89,7 +88,6 @@ extension PeerCache {
                 try CacheFile.write(meta, in: file.directory)
                 return file.modificationTime()
             }
-            setSeed(.sealed, of: key, file: file)
             // Not verified against a digest: the peer goes on serving only what it stored.
             guard offer.verified == true else {
                 let stored = state.withLock { $0.entries[key.id]?.storedBytes ?? 0 }
@@ -115,7 +113,6 @@ extension PeerCache {
                 guard entry.file == nil else { return false }
                 entry.file = file
                 entry.plan.length = offer.length
-                entry.seed = file.meta.seed
                 entry.lastUse = Date()
                 state.entries[key.id] = entry
                 return true
@@ -210,7 +207,6 @@ extension PeerCache {
             entry.plan.length = length
             entry.plan.stored = all
             entry.plan.claimed = []
-            entry.seed = .sealed
             // The reservation counted `bytes - previous`; what changes is `bytes - now`.
             state.storedBytes += room ? previous - entry.storedBytes : bytes - entry.storedBytes
             entry.storedBytes = bytes
@@ -240,13 +236,6 @@ extension PeerCache {
             throw refusal
         } catch {
             throw SeedRefusal("\(what): \(error)")
-        }
-    }
-
-    private func setSeed(_ seed: CacheFile.Meta.Seed, of key: CacheKey, file: CacheFile) {
-        state.withLock { state in
-            guard state.entries[key.id]?.file === file else { return }
-            state.entries[key.id]!.seed = seed
         }
     }
 }

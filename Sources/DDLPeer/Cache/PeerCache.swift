@@ -58,9 +58,6 @@ package final class PeerCache: Sendable {
         /// SHA-256 of the URLs (the whole URLs, signatures included) the origin answered for
         /// this version, newest last: callers with one of them may have the bytes.
         var accepted: [String] = []
-        /// Set when the file is one of this machine's downloads (see
-        /// `PeerCache+Seeding.swift`); a sealed one is never written.
-        var seed: CacheFile.Meta.Seed?
     }
 
     struct State {
@@ -93,9 +90,6 @@ package final class PeerCache: Sendable {
                     let key = file.meta.key
                     var entry = Entry(key: key, lastUse: file.lastUse())
                     entry.open = file.meta.open ?? false
-                    // A download that was sharing its file when this peer stopped may have
-                    // ended since: the file is the user's, never written again.
-                    entry.seed = file.meta.seed.map { _ in .sealed }
                     entry.plan = BlockPlan(length: file.meta.length)
                     entry.plan.stored = stored
                     entry.file = file
@@ -305,8 +299,9 @@ extension PeerCache {
     @discardableResult
     package func store(_ key: CacheKey, block: Int, bytes: ByteBuffer, in file: CacheFile) async -> Bool {
         let size = Int64(bytes.readableBytes)
-        // A completed download's file is the user's: nothing is written into it.
-        guard state.withLock({ $0.entries[key.id]?.seed != .sealed }) else {
+        // A sealed file (a user's completed download) is never written: no room is made for
+        // it. (`CacheFile.store` refuses it too, whatever seals it meanwhile.)
+        guard !file.isSealed else {
             abandon(key, blocks: block..<block + 1)
             return false
         }
@@ -373,7 +368,7 @@ extension PeerCache {
 
     /// Forgets a stored block whose bytes failed their digest.
     package func discard(_ key: CacheKey, block: Int) async {
-        if state.withLock({ $0.entries[key.id]?.seed == .sealed }) {
+        if state.withLock({ $0.entries[key.id]?.file?.isSealed == true }) {
             // A completed download's file changed (the user edited it): the cache lets it go
             // whole, and never writes the origin's bytes over the user's.
             logger.warning("cache: a seeded file changed on disk and is no longer served", metadata: ["url": "\(key.displayURL)", "block": "\(block)"])
